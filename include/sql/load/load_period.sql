@@ -1,0 +1,58 @@
+-- Rebuild one month of the star schema from the rows in force. Run inside one
+-- transaction by ucj.facts.load_period, after the month's partition exists:
+-- every statement replaces the month whole, so a rerun leaves it identical.
+
+-- 1. Reporting units seen this month (new ones get a surrogate key; a unit
+--    keeps its key and first period forever, its name follows the latest file).
+insert into dw.dim_reporting_unit (source_kind, unit_key, unit_code, unit_name, regency_code, first_period)
+select distinct on (r.source_kind, r.unit_key)
+       r.source_kind, r.unit_key, r.unit_code, r.unit_name, r.regency_code, %(period)s::date
+from ingest.roster_row as r
+join ingest.source_file as f using (file_id)
+where r.period_month = %(period)s and not r.superseded and r.status = 'loaded'
+order by r.source_kind, r.unit_key, f.modified_at desc, f.rel_path desc
+on conflict (source_kind, unit_key) do update
+set unit_name = coalesce(excluded.unit_name, dw.dim_reporting_unit.unit_name),
+    first_period = least(dw.dim_reporting_unit.first_period, excluded.first_period);
+
+-- 2. Submissions: the file in force per unit, with its row outcomes.
+delete from dw.fact_submission where period_month = %(period)s;
+with in_force as (
+    select r.source_kind, r.unit_key, r.file_id,
+           count(*) as rows_received,
+           count(*) filter (where r.status = 'loaded') as rows_loaded,
+           count(*) filter (where r.status = 'quarantined') as rows_quarantined,
+           count(*) filter (where r.status = 'duplicate') as rows_duplicate
+    from ingest.roster_row as r
+    where r.period_month = %(period)s and not r.superseded and r.unit_key is not null
+    group by 1, 2, 3
+)
+insert into dw.fact_submission
+    (period_month, unit_sk, file_id, rows_received, rows_loaded, rows_quarantined, rows_duplicate, received_at)
+select %(period)s, u.unit_sk, i.file_id, i.rows_received, i.rows_loaded, i.rows_quarantined, i.rows_duplicate,
+       f.modified_at
+from in_force as i
+join dw.dim_reporting_unit as u using (source_kind, unit_key)
+join ingest.source_file as f using (file_id)
+where i.rows_loaded > 0;
+
+-- 3. Coverage: a worker is covered for program P in month M when a loaded row
+--    in force lists P, is active, started by the end of M and has not ended
+--    before it (CONTRACT.md §4).
+insert into dw.fact_coverage
+    (period_month, worker_key, program_code, unit_sk, regency_code, segment_code, funding_code)
+select distinct on (worker_key, program_code, u.unit_sk)
+       %(period)s, coalesce(w.merged_into, w.worker_key) as worker_key, p.program_code, u.unit_sk,
+       r.regency_code, r.segment, coalesce(r.funding_source, 'UNKNOWN')
+from ingest.roster_row as r
+join identity.row_link as l using (file_id, source_row)
+join identity.worker as w on w.worker_key = l.worker_key
+join dw.dim_reporting_unit as u on u.source_kind = r.source_kind and u.unit_key = r.unit_key
+cross join lateral unnest(r.programs) as p (program_code)
+where r.period_month = %(period)s
+  and r.status = 'loaded'
+  and not r.superseded
+  and r.is_active
+  and (r.enrollment_start is null or r.enrollment_start <= %(period_end)s)
+  and (r.enrollment_end is null or r.enrollment_end >= %(period_end)s)
+order by worker_key, program_code, u.unit_sk, r.segment, coalesce(r.funding_source, 'UNKNOWN');

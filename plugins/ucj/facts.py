@@ -1,0 +1,166 @@
+"""Load the star schema: reference dimensions, and one month of facts at a time."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import logging
+from typing import Any
+
+import psycopg
+
+from ucj.landing import parse_period
+from ucj.reference import LABOR_FORCE_CSV, POPULATION_CSV, REGIONS_CSV, undot
+from ucj.roster.rows import period_end
+from ucj.warehouse import run_sql_file
+
+log = logging.getLogger(__name__)
+
+LABOR_FORCE_COLUMNS = ("regency_code", "year", "working_population", "ucj_target_pct")
+
+
+class ReferenceFileError(ValueError):
+    """reference/labor_force.csv in the landing zone is not usable."""
+
+
+def _checksum(*blobs: bytes) -> str:
+    digest = hashlib.sha256()
+    for blob in blobs:
+        digest.update(blob)
+    return digest.hexdigest()
+
+
+def load_regions(conn: psycopg.Connection) -> bool:
+    """(Re)load dim_region when the shipped reference files changed; True if loaded."""
+    regions_bytes, population_bytes = REGIONS_CSV.read_bytes(), POPULATION_CSV.read_bytes()
+    checksum = _checksum(regions_bytes, population_bytes)
+    conn.execute("create table if not exists meta.reference_load (name text primary key, checksum text not null)")
+    row = conn.execute("select checksum from meta.reference_load where name = 'dim_region'").fetchone()
+    if row and row[0] == checksum:
+        return False
+    population = {
+        undot(r["code"]): int(r["total"]) for r in csv.DictReader(io.StringIO(population_bytes.decode("utf-8")))
+    }
+    conn.execute("create temp table region_load (like dw.dim_region) on commit drop")
+    with conn.cursor().copy(
+        "copy region_load (region_code, name, level, province_code, regency_code, district_code, "
+        "registered_population) from stdin"
+    ) as copy:
+        for r in csv.DictReader(io.StringIO(regions_bytes.decode("utf-8"))):
+            code = undot(r["code"])
+            copy.write_row(
+                (
+                    code, r["name"], r["level"], code[:2],
+                    code[:4] if len(code) >= 4 else None,
+                    code[:6] if len(code) >= 6 else None,
+                    population.get(code),
+                )
+            )  # fmt: skip
+    conn.execute(
+        """insert into dw.dim_region select * from region_load
+           on conflict (region_code) do update set name = excluded.name, level = excluded.level,
+             registered_population = excluded.registered_population"""
+    )
+    conn.execute(
+        """insert into meta.reference_load values ('dim_region', %s)
+           on conflict (name) do update set checksum = excluded.checksum""",
+        (checksum,),
+    )
+    return True
+
+
+def _labor_force_rows(text: str, origin: str, source_label: str) -> list[tuple[Any, ...]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in LABOR_FORCE_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ReferenceFileError(f"{source_label}: missing column(s) {', '.join(missing)}")
+    rows = []
+    for line, r in enumerate(reader, start=2):
+        try:
+            population = int(float(r["working_population"])) if (r["working_population"] or "").strip() else None
+            target = float(r["ucj_target_pct"]) if (r["ucj_target_pct"] or "").strip() else None
+            rows.append(
+                (
+                    undot(r["regency_code"].strip()), int(r["year"]), population, target,
+                    (r.get("denominator") or "").strip() or None,
+                    (r.get("source") or "").strip() or source_label, origin,
+                )
+            )  # fmt: skip
+        except (TypeError, ValueError) as exc:
+            raise ReferenceFileError(f"{source_label} line {line}: {exc}") from exc
+    return rows
+
+
+def load_labor_force(conn: psycopg.Connection, landing_override: str | None) -> int:
+    """Shipped figures, then the landing zone's reference/labor_force.csv on top."""
+    rows = _labor_force_rows(LABOR_FORCE_CSV.read_text(encoding="utf-8"), "shipped", "include/reference")
+    if landing_override is not None:
+        override = _labor_force_rows(landing_override, "landing", "reference/labor_force.csv")
+        keys = {(r[0], r[1]) for r in override}
+        rows = [r for r in rows if (r[0], r[1]) not in keys] + override
+    conn.execute("delete from dw.labor_force")
+    with conn.cursor() as cur:
+        cur.executemany("insert into dw.labor_force values (%s, %s, %s, %s, %s, %s, %s)", rows)
+    return len(rows)
+
+
+def ensure_partition(conn: psycopg.Connection, period_month: dt.date) -> str:
+    name = f"fact_coverage_{period_month:%Y%m}"
+    following = (period_month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    conn.execute(
+        f"create table if not exists dw.{name} partition of dw.fact_coverage "
+        f"for values from ('{period_month.isoformat()}') to ('{following.isoformat()}')"
+    )
+    return name
+
+
+def load_period(conn: psycopg.Connection, period: str) -> dict[str, int]:
+    """Replace one month of facts. Caller owns the transaction."""
+    period_month = parse_period(period)
+    # Serialise loads of the same month; other months proceed in parallel.
+    conn.execute("select pg_advisory_xact_lock(7281002, %s)", (period_month.year * 100 + period_month.month,))
+    partition = ensure_partition(conn, period_month)
+    conn.execute(f"truncate dw.{partition}")
+    run_sql_file(conn, "load/load_period.sql", {"period": period_month, "period_end": period_end(period_month)})
+    (facts,) = conn.execute(f"select count(*) from dw.{partition}").fetchone()
+    (units,) = conn.execute("select count(*) from dw.fact_submission where period_month = %s", (period_month,)).fetchone()
+    return {"coverage_facts": facts, "units_reported": units}
+
+
+def settle_snapshots(conn: psycopg.Connection, kind: str, period: str) -> int:
+    """Mark superseded rows for one kind and month; return rows whose state changed."""
+    return run_sql_file(conn, "load/settle_snapshots.sql", {"kind": kind, "period": parse_period(period)})
+
+
+def ucj_table(conn: psycopg.Connection, periods: list[str] | None = None) -> list[dict[str, Any]]:
+    query = """select to_char(period_month, 'YYYY-MM') as period, regency_code, regency_name, covered_workers,
+                      working_population, ucj_rate_pct, ucj_target_pct, gap_pct_points,
+                      units_reported, units_expected
+               from mart.ucj_regency_month"""
+    params: tuple[Any, ...] = ()
+    if periods:
+        query += " where period_month = any(%s)"
+        params = ([parse_period(p) for p in periods],)
+    query += " order by period_month, regency_code"
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def format_ucj_table(rows: list[dict[str, Any]]) -> str:
+    header = ("period", "regency", "covered", "working pop.", "UCJ %", "target %", "gap pts", "units")
+    lines = [header]
+    for r in rows:
+        lines.append(
+            (
+                r["period"], f"{r['regency_code']} {r['regency_name']}"[:34], str(r["covered_workers"]),
+                "-" if r["working_population"] is None else f"{r['working_population']:,}",
+                "-" if r["ucj_rate_pct"] is None else f"{r['ucj_rate_pct']:.2f}",
+                "-" if r["ucj_target_pct"] is None else f"{r['ucj_target_pct']:.2f}",
+                "-" if r["gap_pct_points"] is None else f"{r['gap_pct_points']:.2f}",
+                f"{r['units_reported']}/{r['units_expected']}",
+            )
+        )  # fmt: skip
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in lines)

@@ -1,0 +1,1 @@
+"""Worker identity: one person, one ``worker_key``, across rosters and months."""

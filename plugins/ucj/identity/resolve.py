@@ -1,0 +1,223 @@
+"""Link roster rows to workers, incrementally, keeping worker keys stable.
+
+Evidence, strongest first:
+
+* **NIK** - two rows with the same structurally valid NIK are one person if
+  their names agree (rapidfuzz similarity >= threshold) or their birth dates
+  are equal. The guard stops a relative's NIK, typed by mistake, from
+  merging two people.
+* **Name + birth date** - the folded, order-free name key and the birth date.
+  Two rows that agree here are one person unless both carry valid NIKs that
+  are too far apart to be a typo (more than one edit).
+
+Rows are clustered with union-find under those rules; each cluster then
+looks up the evidence keys already attached to workers. No match: a new
+worker. One: that worker. Several: they are merged into the oldest key and
+the others point at it (``merged_into``), so no key ever changes meaning.
+Only rows without a link are processed, so rerunning a period re-keys no one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import psycopg
+from rapidfuzz.distance import DamerauLevenshtein
+from rapidfuzz.fuzz import token_sort_ratio
+
+from ucj.identity.nik import nik_structure_ok
+from ucj.settings import pipeline_config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Row:
+    file_id: int
+    source_row: int
+    nik: str | None
+    name_key: str
+    birth_date: dt.date
+    gender: str | None
+
+
+@dataclass
+class Cluster:
+    rows: list[int] = field(default_factory=list)
+    niks: set[str] = field(default_factory=set)
+    rule: str = "new"
+
+
+def niks_compatible(a: set[str], b: set[str]) -> bool:
+    """Two NIK sets can belong to one person if every pair is at most one edit apart."""
+    return all(x == y or DamerauLevenshtein.distance(x, y) <= 1 for x in a for y in b)
+
+
+def _strong_nik(row: Row) -> str | None:
+    return row.nik if row.nik and nik_structure_ok(row.nik) else None
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.niks: list[set[str]] = [set() for _ in range(n)]
+        self.rule = ["new"] * n
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int, rule: str) -> bool:
+        a, b = self.find(i), self.find(j)
+        if a == b:
+            return True
+        if not niks_compatible(self.niks[a], self.niks[b]):
+            return False
+        if a > b:
+            a, b = b, a
+        self.parent[b] = a
+        self.niks[a] |= self.niks[b]
+        # Keep the strongest rule that joined anything into this cluster.
+        self.rule[a] = "nik" if "nik" in (self.rule[a], self.rule[b], rule) else rule
+        return True
+
+
+def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
+    """Deterministic clustering (input order fixed by the caller)."""
+    uf = _UnionFind(len(rows))
+    for i, row in enumerate(rows):
+        if nik := _strong_nik(row):
+            uf.niks[i].add(nik)
+    by_nik: dict[str, list[int]] = defaultdict(list)
+    by_name_dob: dict[tuple[str, dt.date], list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        if nik := _strong_nik(row):
+            by_nik[nik].append(i)
+        by_name_dob[(row.name_key, row.birth_date)].append(i)
+    for members in by_nik.values():
+        for i in members[1:]:
+            for anchor in members:
+                if anchor == i:
+                    break
+                if same_person_by_nik(rows[anchor], rows[i], name_threshold):
+                    uf.union(anchor, i, "nik")
+                    break
+    for members in by_name_dob.values():
+        for i in members[1:]:
+            uf.union(members[0], i, "name_birth_date")
+    clusters: dict[int, Cluster] = {}
+    for i in range(len(rows)):
+        root = uf.find(i)
+        cluster = clusters.setdefault(root, Cluster(rule=uf.rule[root]))
+        cluster.rows.append(i)
+    for root, cluster in clusters.items():
+        cluster.niks = uf.niks[root]
+    return list(clusters.values())
+
+
+def same_person_by_nik(a: Row, b: Row, name_threshold: float) -> bool:
+    return a.birth_date == b.birth_date or token_sort_ratio(a.name_key, b.name_key) >= name_threshold
+
+
+def evidence_keys(row: Row) -> list[str]:
+    keys = [f"B:{row.name_key}|{row.birth_date.isoformat()}"]
+    if nik := _strong_nik(row):
+        keys.append(f"N:{nik}")
+    return keys
+
+
+def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
+    """Link every unlinked loaded or duplicate row; return counts for the log."""
+    threshold = pipeline_config()["identity"]["nik_name_similarity"]
+    rows = [
+        Row(*r)
+        for r in conn.execute(
+            """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender
+               from ingest.roster_row as r
+               where r.status in ('loaded', 'duplicate')
+                 and not exists (select from identity.row_link as l
+                                 where l.file_id = r.file_id and l.source_row = r.source_row)
+               order by r.file_id, r.source_row"""
+        ).fetchall()
+    ]
+    if not rows:
+        return {"rows": 0, "new_workers": 0, "merged_workers": 0}
+    clusters = cluster_rows(rows, threshold)
+
+    all_keys = sorted({k for row in rows for k in evidence_keys(row)})
+    known: dict[str, tuple[int, str | None, str | None, dt.date | None]] = {}
+    for key, worker_key, nik, name_key, birth_date in conn.execute(
+        """select e.evidence_key, coalesce(w.merged_into, w.worker_key), w.nik, w.name_key, w.birth_date
+           from identity.worker_evidence as e
+           join identity.worker as w using (worker_key)
+           where e.evidence_key = any(%s)""",
+        (all_keys,),
+    ):
+        known[key] = (worker_key, nik, name_key, birth_date)
+
+    new_workers = merged = 0
+    links: list[tuple[int, int, int, str]] = []
+    evidence: list[tuple[str, int]] = []
+    for cluster in clusters:
+        members = [rows[i] for i in cluster.rows]
+        first = members[0]
+        candidates: set[int] = set()
+        rule = cluster.rule
+        for row in members:
+            for key in evidence_keys(row):
+                hit = known.get(key)
+                if hit is None:
+                    continue
+                worker_key, w_nik, w_name, w_dob = hit
+                if key.startswith("N:") and not same_person_by_nik(
+                    row, Row(0, 0, w_nik, w_name or "", w_dob or row.birth_date, None), threshold
+                ):
+                    continue
+                if key.startswith("B:") and w_nik and not niks_compatible(cluster.niks, {w_nik}):
+                    continue
+                candidates.add(worker_key)
+                rule = "nik" if key.startswith("N:") else (rule if rule == "nik" else "name_birth_date")
+        if not candidates:
+            nik = next(iter(sorted(cluster.niks)), None)
+            (worker_key,) = conn.execute(
+                """insert into identity.worker (nik, name_key, display_name, birth_date, gender)
+                   select %s, %s, r.full_name, %s, %s from ingest.roster_row as r
+                   where r.file_id = %s and r.source_row = %s
+                   returning worker_key""",
+                (nik, first.name_key, first.birth_date, first.gender, first.file_id, first.source_row),
+            ).fetchone()
+            new_workers += 1
+        else:
+            worker_key = min(candidates)
+            others = sorted(candidates - {worker_key})
+            if others:
+                conn.execute(
+                    "update identity.worker set merged_into = %s where worker_key = any(%s) or merged_into = any(%s)",
+                    (worker_key, others, others),
+                )
+                merged += len(others)
+                for key, hit in known.items():
+                    if hit[0] in others:
+                        known[key] = (worker_key, *hit[1:])
+        for row in members:
+            links.append((row.file_id, row.source_row, worker_key, rule))
+            for key in evidence_keys(row):
+                if key not in known:
+                    known[key] = (worker_key, first.nik, first.name_key, first.birth_date)
+                    evidence.append((key, worker_key))
+
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into identity.worker_evidence (evidence_key, worker_key) values (%s, %s) on conflict do nothing",
+            evidence,
+        )
+        with cur.copy("copy identity.row_link (file_id, source_row, worker_key, rule) from stdin") as copy:
+            for link in links:
+                copy.write_row(link)
+    log.info("linked %d rows: %d new workers, %d merged", len(rows), new_workers, merged)
+    return {"rows": len(rows), "new_workers": new_workers, "merged_workers": merged}

@@ -1,0 +1,206 @@
+"""Turn a roster file (bytes) into raw rows keyed by canonical field.
+
+One reader per format: python-calamine for ``.xlsx``/``.xls`` (fast, handles
+legacy BIFF and cached formula values), the ``csv`` module for CSV (title rows
+above the header and ragged rows rule out a columnar CSV reader). Everything
+after the grid is format-independent: find the header, map columns, drop
+empty and footer rows, keep the sheet's own row numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import python_calamine as calamine
+
+from ucj.roster.parse import cell_text, is_blank, parse_date, parse_nik
+from ucj.settings import header_synonyms, vocabulary
+
+# The header is the first row with at least this many known column names.
+MIN_KNOWN_HEADERS = 3
+# Title rows allowed above the header (CONTRACT.md says up to 10); a little
+# slack for a blank line or two that clerks add.
+MAX_HEADER_ROW = 15
+PREFERRED_SHEET = re.compile(r"peserta|data", re.IGNORECASE)
+EXCEL_EXTENSIONS = (".xlsx", ".xlsm", ".xls")
+
+
+class RosterReadError(Exception):
+    """A file that cannot be read at all. The message is meant for the clerk."""
+
+
+@dataclass
+class RawRoster:
+    """Rows of one file, before any value is interpreted."""
+
+    sheet: str | None
+    header_row: int
+    # canonical field -> header text as written in the file
+    columns: dict[str, str]
+    # (sheet row number, {canonical field: raw cell value})
+    rows: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    footer_rows_skipped: int = 0
+    empty_rows_skipped: int = 0
+
+
+def fold_header(text: object) -> str:
+    """Case, spaces, dots and underscores do not distinguish header names."""
+    return re.sub(r"[\s._]+", "", cell_text(text).lower())
+
+
+@lru_cache(maxsize=8)
+def header_map(kind: str) -> dict[str, str]:
+    """Folded header name -> canonical field for one source kind."""
+    synonyms = header_synonyms()
+    mapping: dict[str, str] = {}
+    for section in ("common", kind):
+        for canonical, names in synonyms.get(section, {}).items():
+            for name in names:
+                mapping[fold_header(name)] = canonical
+    return mapping
+
+
+def read_roster(data: bytes, filename: str, kind: str) -> RawRoster:
+    """Read one roster file; raise RosterReadError with a clerk-readable reason."""
+    if not data:
+        raise RosterReadError("file is empty (0 bytes)")
+    lower = filename.lower()
+    if lower.endswith(EXCEL_EXTENSIONS):
+        return _read_excel(data, kind)
+    if lower.endswith(".csv"):
+        return _from_grid(_csv_grid(data), kind, sheet=None)
+    raise RosterReadError(f"unsupported file type {filename.rsplit('.', 1)[-1]!r}: send .xlsx, .xls or .csv")
+
+
+def _read_excel(data: bytes, kind: str) -> RawRoster:
+    if data[:4] not in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0"):
+        raise RosterReadError("file is not an Excel workbook (its content is not .xlsx or .xls)")
+    try:
+        workbook = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except calamine.PasswordError as exc:
+        raise RosterReadError("workbook is password-protected: save it without a password") from exc
+    except Exception as exc:  # calamine raises several unrelated types for damaged files
+        if data[:4] == b"\xd0\xcf\x11\xe0" and b"E\x00n\x00c\x00r\x00y\x00p\x00t" in data:
+            raise RosterReadError("workbook is password-protected: save it without a password") from exc
+        raise RosterReadError(f"workbook is damaged or incomplete and cannot be opened ({type(exc).__name__})") from exc
+    visible = [
+        meta.name for meta in workbook.sheets_metadata if meta.visible == calamine.SheetVisibleEnum.Visible
+    ] or list(workbook.sheet_names)
+    ordered = [s for s in visible if PREFERRED_SHEET.search(s)] + [s for s in visible if not PREFERRED_SHEET.search(s)]
+    problems: list[str] = []
+    for name in ordered:
+        try:
+            sheet = workbook.get_sheet_by_name(name)
+            grid = sheet.to_python(skip_empty_area=False)
+            merged = sheet.merged_cell_ranges or []
+        except Exception as exc:
+            problems.append(f"sheet {name!r} cannot be read ({type(exc).__name__})")
+            continue
+        _fill_merged(grid, merged)
+        try:
+            return _from_grid(((i + 1, row) for i, row in enumerate(grid)), kind, sheet=name)
+        except RosterReadError as exc:
+            problems.append(f"sheet {name!r}: {exc}")
+    raise RosterReadError("; ".join(problems) or "workbook has no sheets")
+
+
+def _fill_merged(grid: list[list[object]], merged: list) -> None:
+    """A merged block shows its value in every cell to a person; do the same."""
+    for (r0, c0), (r1, c1) in merged:
+        if r0 >= len(grid) or c0 >= len(grid[r0]):
+            continue
+        value = grid[r0][c0]
+        for r in range(r0, min(r1, len(grid) - 1) + 1):
+            row = grid[r]
+            for c in range(c0, min(c1, len(row) - 1) + 1):
+                if is_blank(row[c]):
+                    row[c] = value
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:4096]:
+        raise RosterReadError("file is not a text CSV (it contains binary data); export the sheet as CSV again")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _csv_grid(data: bytes) -> Iterator[tuple[int, list[object]]]:
+    text = _decode(data)
+    sample = text[:20000]
+    delimiter = max((";", ",", "\t"), key=sample.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    line = 1
+    for row in reader:
+        yield line, row
+        line = reader.line_num + 1
+
+
+@lru_cache(maxsize=1)
+def _footer_pattern() -> re.Pattern[str]:
+    return re.compile("|".join(vocabulary()["footer_markers"]), re.IGNORECASE)
+
+
+def _from_grid(grid: Iterator[tuple[int, list[object]]] | list, kind: str, sheet: str | None) -> RawRoster:
+    mapping = header_map(kind)
+    iterator = iter(grid)
+    header: dict[int, str] | None = None
+    header_row = 0
+    seen_any = False
+    for row_number, row in iterator:
+        if any(not is_blank(v) for v in row):
+            seen_any = True
+        found: dict[int, str] = {}
+        for col, value in enumerate(row):
+            canonical = mapping.get(fold_header(value))
+            if canonical and canonical not in found.values():
+                found[col] = canonical
+        if len(found) >= MIN_KNOWN_HEADERS:
+            header, header_row = found, row_number
+            header_texts = {canonical: cell_text(row[col]) for col, canonical in found.items()}
+            break
+        if row_number >= MAX_HEADER_ROW:
+            break
+    if header is None:
+        if not seen_any:
+            raise RosterReadError("sheet is empty")
+        raise RosterReadError(
+            f"no header row found in the first {MAX_HEADER_ROW} rows: a header needs at least "
+            f"{MIN_KNOWN_HEADERS} known column names such as NIK, Nama, Tgl Lahir, Program"
+        )
+    roster = RawRoster(sheet=sheet, header_row=header_row, columns=header_texts)
+    footer = _footer_pattern()
+    in_footer = False
+    for row_number, row in iterator:
+        values = {canonical: (row[col] if col < len(row) else None) for col, canonical in header.items()}
+        if all(is_blank(v) for v in values.values()):
+            roster.empty_rows_skipped += 1
+            continue
+        if not _looks_like_data(values):
+            first_text = next((cell_text(v) for v in row if not is_blank(v)), "")
+            if in_footer or footer.search(first_text.lstrip("0123456789. ")):
+                # A marker row (JUMLAH, Mengetahui, Kepala ...) and everything
+                # after it that carries neither a birth date nor a NIK.
+                in_footer = True
+                roster.footer_rows_skipped += 1
+                continue
+        roster.rows.append((row_number, values))
+    return roster
+
+
+def _looks_like_data(values: dict[str, object]) -> bool:
+    """A row with a NIK or a believable birth date is a worker, whatever its first cell says.
+
+    "Believable" rules out the row count of a JUMLAH line (``13``), which as an
+    Excel serial would be 13 January 1900.
+    """
+    born = parse_date(values.get("birth_date"))
+    return (born is not None and born.year >= 1910) or parse_nik(values.get("nik"))[0] is not None

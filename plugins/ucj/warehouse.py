@@ -1,0 +1,204 @@
+"""The one place that knows how to reach the warehouse and shape its schema.
+
+Resolution order for the connection, so that a production deployment can
+never fall back to a toy database by accident:
+
+1. ``AIRFLOW_CONN_WAREHOUSE`` (URI or JSON), readable with or without Airflow;
+2. the Airflow connection ``warehouse`` from any secrets backend, when running
+   inside a task;
+3. otherwise an embedded PostgreSQL 16 (``pgserver``) in ``var/pgdata`` that
+   survives restarts - unless ``UCJ_REQUIRE_WAREHOUSE=1`` (set in
+   docker-compose), in which case a missing connection is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+
+from ucj.settings import SQL_DIR, pipeline_config, var_dir
+
+log = logging.getLogger(__name__)
+
+CONN_ID = "warehouse"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+_MIGRATION_NAME = re.compile(r"^V(\d{3})__([a-z0-9_]+)\.sql$")
+# Arbitrary but fixed: serialises migrations across concurrent tasks.
+MIGRATION_LOCK_ID = 7_281_001
+
+
+class WarehouseConfigError(RuntimeError):
+    """The warehouse connection is missing or malformed."""
+
+
+def _uri_from_airflow_conn(value: str) -> str:
+    value = value.strip()
+    if value.startswith("{"):
+        conn = json.loads(value)
+        user = quote(conn.get("login") or "", safe="")
+        password = quote(conn.get("password") or "", safe="")
+        auth = f"{user}:{password}@" if user else ""
+        port = f":{conn['port']}" if conn.get("port") else ""
+        return f"postgresql://{auth}{conn.get('host', '')}{port}/{conn.get('schema') or conn.get('database', '')}"
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", value)
+
+
+def _airflow_connection_uri() -> str | None:
+    """The ``warehouse`` connection from Airflow's secrets backends, inside a task."""
+    if not os.environ.get("AIRFLOW_CTX_DAG_ID"):
+        return None
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = Connection.get(CONN_ID)
+    except AirflowNotFoundException:
+        return None
+    return _uri_from_airflow_conn(conn.get_uri())
+
+
+@lru_cache(maxsize=1)
+def _embedded_uri() -> str:
+    import pgserver
+
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    pgdata = var_dir() / "pgdata"
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pgdata)
+    # Keep a reference for the life of the process: the server stops when the
+    # last process holding a handle exits.
+    _embedded_uri.server = server  # type: ignore[attr-defined]
+    uri = server.get_uri()
+    log.info("using the embedded PostgreSQL in %s", pgdata)
+    return uri
+
+
+def warehouse_uri() -> str:
+    if value := os.environ.get("AIRFLOW_CONN_WAREHOUSE"):
+        return _uri_from_airflow_conn(value)
+    if uri := _airflow_connection_uri():
+        return uri
+    if os.environ.get("UCJ_REQUIRE_WAREHOUSE") == "1":
+        raise WarehouseConfigError(
+            "no Airflow connection 'warehouse' is set and UCJ_REQUIRE_WAREHOUSE=1: "
+            "set AIRFLOW_CONN_WAREHOUSE=postgresql://user:pass@host:5432/db"
+        )
+    return _embedded_uri()
+
+
+@contextmanager
+def connect(autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A connection whose statements cannot outlive a killed task for long.
+
+    statement_timeout bounds every statement, and ``application_name`` carries
+    the task identity so that an on-call engineer can find (and cancel) a
+    query in pg_stat_activity.
+    """
+    cfg = pipeline_config()["warehouse"]
+    app = "ucj:" + ":".join(
+        filter(None, (os.environ.get("AIRFLOW_CTX_DAG_ID"), os.environ.get("AIRFLOW_CTX_TASK_ID")))
+    )
+    options = f"-c statement_timeout={cfg['statement_timeout_ms']} -c lock_timeout={cfg['lock_timeout_ms']}"
+    conn = psycopg.connect(warehouse_uri(), autocommit=autocommit, options=options, application_name=app[:63])
+    try:
+        yield conn
+        if not autocommit:
+            conn.commit()
+    except BaseException:
+        # BaseException: a task killed by Airflow (SIGTERM -> exception) must
+        # roll back and close, not leave a transaction holding locks.
+        if not conn.closed:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
+                # psycopg cancels by itself only on KeyboardInterrupt/SystemExit;
+                # Airflow's SIGTERM arrives as another exception type.
+                conn.cancel_safe()
+            conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def sql_file(relative: str) -> str:
+    return (SQL_DIR / relative).read_text(encoding="utf-8")
+
+
+def run_sql_file(conn: psycopg.Connection, relative: str, params: dict[str, object]) -> int:
+    """Run a multi-statement SQL file from include/sql; return the last statement's rowcount.
+
+    Client-side binding, because server-side prepared statements take one
+    command only; the values are still escaped by psycopg, never formatted in.
+    """
+    with psycopg.ClientCursor(conn) as cur:
+        cur.execute(sql_file(relative), params)
+        return cur.rowcount
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def migrations() -> list[Migration]:
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        m = _MIGRATION_NAME.match(path.name)
+        if not m:
+            raise WarehouseConfigError(f"migration file name {path.name!r} is not V###__name.sql")
+        found.append(Migration(int(m[1]), m[2], path))
+    return found
+
+
+def migrate() -> list[int]:
+    """Apply pending migrations, each in its own transaction; return the versions applied.
+
+    An advisory lock makes concurrent callers (three ingest DAGs starting at
+    once) wait for each other instead of racing. A migration that was edited
+    after being applied is an error: migrations are append-only.
+    """
+    applied_now: list[int] = []
+    with connect(autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
+        try:
+            conn.execute("create schema if not exists meta")
+            conn.execute(
+                """create table if not exists meta.schema_migrations (
+                       version integer primary key, name text not null, checksum text not null,
+                       applied_at timestamptz not null default now())"""
+            )
+            done = dict(conn.execute("select version, checksum from meta.schema_migrations").fetchall())
+            for mig in migrations():
+                if mig.version in done:
+                    if done[mig.version] != mig.checksum:
+                        raise WarehouseConfigError(
+                            f"migration V{mig.version:03d} ({mig.name}) changed after it was applied; "
+                            "add a new migration instead of editing an old one"
+                        )
+                    continue
+                with conn.transaction():
+                    conn.execute(mig.path.read_text(encoding="utf-8"))
+                    conn.execute(
+                        "insert into meta.schema_migrations (version, name, checksum) values (%s, %s, %s)",
+                        (mig.version, mig.name, mig.checksum),
+                    )
+                applied_now.append(mig.version)
+                log.info("applied migration V%03d %s", mig.version, mig.name)
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
+    return applied_now
