@@ -1,0 +1,91 @@
+"""
+### Consolidate: workers, coverage facts and the UCJ marts
+
+Runs whenever an ingest DAG publishes its Asset (`ucj://roster/opd`,
+`ucj://roster/village`, `ucj://roster/employer`), for the months named in the
+events; or by hand with the `period` param. It refreshes the reference data
+(regions, labour force, with `<landing_root>/reference/labor_force.csv` on
+top), links new roster rows to workers (a worker keeps the same `worker_key`
+forever), rebuilds each month's coverage facts as a whole partition, and logs
+the UCJ table. BI tools read the `mart` views, which are current as soon as
+`load_period` commits.
+
+#### Triage for on-call
+- **prepare_warehouse failed with a labor_force.csv message**: the landing
+  zone's reference file has a bad line; fix it and clear the task.
+- **resolve_identities / load_period failed after retries**: database
+  trouble; clear the failed task. Identity only links rows that have no link
+  yet, and each month's facts are replaced whole in one transaction, so
+  reruns never double-count and never change a worker's key.
+- Rerunning a month by hand: trigger with `period=YYYY-MM`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task
+
+from ucj.dag_support import ASSET_URI, DEFAULT_ARGS, TAGS
+from ucj.settings import SOURCE_KINDS
+
+ROSTER_ASSETS = [Asset(ASSET_URI.format(kind=kind), group="ucj") for kind in SOURCE_KINDS]
+
+
+@dag(
+    dag_id="ucj_consolidate",
+    schedule=ROSTER_ASSETS[0] | ROSTER_ASSETS[1] | ROSTER_ASSETS[2],
+    start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Jakarta"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[*TAGS, "consolidate", "mart"],
+    doc_md=__doc__,
+    params={
+        "period": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            description="Month YYYY-MM to rebuild; empty = the months of the triggering Asset events.",
+        )
+    },
+)
+def ucj_consolidate():
+    @task(doc_md="Migrations, Kemendagri regions and labour-force figures (shipped + landing override).")
+    def prepare_warehouse() -> dict:
+        from ucj import pipeline_tasks
+
+        return pipeline_tasks.prepare_consolidation()
+
+    @task(doc_md="Which months to rebuild: from the triggering Asset events, or the period param.")
+    def periods(params=None, triggering_asset_events=None) -> list[str]:
+        from ucj import pipeline_tasks
+
+        return pipeline_tasks.periods_to_load(params.get("period"), triggering_asset_events)
+
+    @task(doc_md="Link every unlinked roster row to a worker; new workers get new stable keys.")
+    def resolve_identities() -> dict:
+        from ucj import pipeline_tasks
+
+        return pipeline_tasks.resolve_identities()
+
+    @task(doc_md="Rebuild one month of the star schema in one transaction (partition replaced whole).")
+    def load_period(period: str) -> dict:
+        from ucj import pipeline_tasks
+
+        return pipeline_tasks.load_period(period)
+
+    @task(doc_md="Log the UCJ table (regency x month) for the months loaded.")
+    def report(months: list[str]) -> list[dict]:
+        from ucj import pipeline_tasks
+
+        return pipeline_tasks.report(months)
+
+    months = periods()
+    identities = resolve_identities()
+    prepare_warehouse() >> months >> identities
+    loaded = load_period.expand(period=months)
+    identities >> loaded
+    loaded >> report(months)
+
+
+ucj_consolidate()

@@ -1,0 +1,176 @@
+"""The bodies of the DAGs' tasks: a few lines each, calling the domain modules.
+
+This is the one module that talks to Airflow at run time (Variables,
+AirflowFailException); everything it calls is plain Python, tested without
+Airflow. Return values go to XCom, so they are paths, periods and counts,
+never row values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from ucj import facts, ingest, landing
+from ucj.dag_support import PeriodError, resolve_period
+from ucj.settings import pipeline_config
+from ucj.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+
+def _fail(message: str) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(message)
+
+
+def landing_root_uri() -> str:
+    from airflow.sdk import Variable
+
+    root = Variable.get("landing_root", default=None)
+    if not root:
+        _fail("Airflow Variable 'landing_root' is not set (e.g. AIRFLOW_VAR_LANDING_ROOT=/data/landing)")
+    return root
+
+
+def month(period_param: str | None, logical_date: dt.datetime | None) -> str:
+    try:
+        return resolve_period(period_param, logical_date)
+    except PeriodError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail raises
+
+
+def plan_batches(kind: str, period: str) -> list[list[str]]:
+    root = landing.as_path(landing_root_uri())
+    files = landing.list_rosters(root, kind, period)
+    cfg = pipeline_config()["ingest"]
+    # Always at least one (possibly empty) batch, so downstream tasks run and
+    # report "no files" instead of being skipped silently.
+    batches = landing.batch_files(files, cfg["files_per_batch"], cfg["bytes_per_batch"]) or [[]]
+    log.info("%s %s: %d files in %d batches", kind, period, len(files), len(batches))
+    return batches
+
+
+def ingest_files(kind: str, period: str, files: list[str]) -> dict[str, Any]:
+    root = landing.as_path(landing_root_uri())
+    with connect() as conn:
+        summary = ingest.ingest_batch(conn, root, kind, period, files)
+    log.info(
+        "%s %s: %d files (%d loaded, %d unchanged, %d failed); rows %s",
+        kind, period, summary.files, summary.loaded_files, summary.unchanged_files,
+        len(summary.failed_files), summary.rows,
+    )  # fmt: skip
+    return summary.as_dict()
+
+
+def settle(kind: str, period: str) -> int:
+    with connect() as conn:
+        changed = facts.settle_snapshots(conn, kind, period)
+    log.info("%s %s: %d rows changed superseded state", kind, period, changed)
+    return changed
+
+
+def validate(kind: str, period: str, dag_id: str, run_id: str | None) -> dict[str, Any]:
+    from ucj.validation import validate_period
+
+    with connect() as conn:
+        return validate_period(conn, kind, period, dag_id, run_id).summary()
+
+
+def materialise(results: Any) -> list[dict[str, Any]]:
+    """A mapped task's results as a list, read by index.
+
+    Iterating Airflow's lazy XCom sequence probes one offset past the end and
+    logs an error for it; indexing up to len() does not.
+    """
+    return [results[i] for i in range(len(results))]
+
+
+def _failed_files(summaries: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [f for s in summaries for f in s["failed_files"]]
+
+
+def asset_extra(kind: str, period: str, summaries: list[dict[str, Any]], validation: dict[str, Any]) -> dict[str, Any]:
+    summaries = materialise(summaries)
+    rows: dict[str, int] = {}
+    for s in summaries:
+        for status, n in s["rows"].items():
+            rows[status] = rows.get(status, 0) + n
+    return {
+        "kind": kind,
+        "period": period,
+        "files": sum(s["files"] for s in summaries),
+        "files_failed": len(_failed_files(summaries)),
+        "rows_read": sum(rows.values()),
+        "rows_loaded": rows.get("loaded", 0),
+        "rows_quarantined": rows.get("quarantined", 0),
+        "rows_duplicate": rows.get("duplicate", 0),
+        "validation_success": validation["success"],
+    }
+
+
+def check_outcome(kind: str, summaries: list[dict[str, Any]], validation: dict[str, Any]) -> None:
+    problems = [f"{f['file']}: {f['error']}" for f in _failed_files(materialise(summaries))]
+    if not validation["success"]:
+        problems.append(f"validation suite {validation['suite']} failed: {', '.join(validation['failed'])}")
+    if problems:
+        _fail(f"{kind}: {len(problems)} problem(s); all other files were loaded.\n  " + "\n  ".join(problems))
+    log.info("%s: all files read, validation passed", kind)
+
+
+# ---------------------------------------------------------------- consolidation
+def prepare_consolidation() -> dict[str, Any]:
+    from ucj.warehouse import migrate
+
+    applied = migrate()
+    root = landing.as_path(landing_root_uri())
+    override_path = root / "reference" / "labor_force.csv"
+    override = override_path.read_text(encoding="utf-8-sig") if override_path.exists() else None
+    with connect() as conn:
+        regions_loaded = facts.load_regions(conn)
+        try:
+            figures = facts.load_labor_force(conn, override)
+        except facts.ReferenceFileError as exc:
+            _fail(str(exc))
+    return {"migrations": applied, "regions_reloaded": regions_loaded, "labor_force_rows": figures}
+
+
+def periods_to_load(period_param: str | None, triggering_events: Any) -> list[str]:
+    """Periods named by the Asset events that started the run, or the ``period`` param."""
+    periods: set[str] = set()
+    if period_param:
+        try:
+            periods.add(resolve_period(period_param, None))
+        except PeriodError as exc:
+            _fail(str(exc))
+    for events in (triggering_events or {}).values():
+        for event in events:
+            if period := (event.extra or {}).get("period"):
+                periods.add(period)
+    if not periods:
+        _fail("nothing to consolidate: give a 'period' (YYYY-MM) or trigger through an ingest Asset")
+    return sorted(periods)
+
+
+def resolve_identities() -> dict[str, int]:
+    from ucj.identity.resolve import resolve_identities as resolve
+
+    with connect() as conn:
+        return resolve(conn)
+
+
+def load_period(period: str) -> dict[str, int]:
+    with connect() as conn:
+        result = facts.load_period(conn, period)
+    log.info("%s: %s", period, result)
+    return result
+
+
+def report(periods: list[str]) -> list[dict[str, Any]]:
+    with connect() as conn:
+        rows = facts.ucj_table(conn, periods)
+    log.info("UCJ per regency and month\n%s", facts.format_ucj_table(rows))
+    return [{k: (float(v) if hasattr(v, "as_tuple") else v) for k, v in r.items()} for r in rows]

@@ -1,0 +1,170 @@
+"""Great Expectations validation of one source kind's rows in force for a month.
+
+Row-level quarantine is decided by ``ucj.roster.rows`` (vectorised checks that
+know every row); GX audits the result as a batch, mirrors those rules, and
+holds the batch-level thresholds: the share of quarantined rows and the row
+count against last month. Suites are JSON files in ``include/gx/`` whose
+``$name`` placeholders are filled from ``pipeline.yaml``.
+
+Only outcomes and counts are kept: GX result objects can embed row values
+(``partial_unexpected_list``), and NIKs or names must never reach the audit
+table, XCom or logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+import psycopg
+
+from ucj.landing import parse_period
+from ucj.roster.rows import period_end
+from ucj.settings import GX_DIR, pipeline_config
+
+log = logging.getLogger(__name__)
+
+# Result keys that are counts or shares, never values from rows.
+_SAFE_RESULT_KEYS = {
+    "element_count", "unexpected_count", "unexpected_percent", "missing_count", "missing_percent",
+    "unexpected_percent_nonmissing", "unexpected_percent_total",
+}  # fmt: skip
+_TABLE_EXPECTATIONS = {"expect_table_row_count_to_be_between"}
+
+
+@dataclass
+class ValidationOutcome:
+    suite: str
+    success: bool
+    row_count: int
+    evaluated: int
+    successful: int
+    failed: list[str] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """For XCom and logs: no row values."""
+        return {
+            "suite": self.suite,
+            "success": self.success,
+            "row_count": self.row_count,
+            "evaluated": self.evaluated,
+            "successful": self.successful,
+            "failed": self.failed,
+        }
+
+
+def load_suite(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    spec = json.loads((GX_DIR / f"roster_{kind}.json").read_text(encoding="utf-8"))
+    for exp in spec["expectations"]:
+        for key, value in list(exp["kwargs"].items()):
+            if isinstance(value, str) and value.startswith("$"):
+                exp["kwargs"][key] = params[value[1:]]
+        exp["kwargs"] = {k: v for k, v in exp["kwargs"].items() if v is not None}
+    return spec
+
+
+@lru_cache(maxsize=1)
+def _gx():
+    """Import GX lazily and quietly: it is slow to import and chatty at INFO."""
+    for name in ("great_expectations", "great_expectations._docs_decorators"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("rosters").add_dataframe_asset("rows_in_force")
+    return gx, context, asset.add_batch_definition_whole_dataframe("whole")
+
+
+def validate_frame(frame: pd.DataFrame, spec: dict[str, Any]) -> ValidationOutcome:
+    gx, context, batch_definition = _gx()
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    suite = gx.ExpectationSuite(name=spec["name"])
+    for exp in spec["expectations"]:
+        suite.add_expectation_configuration(ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"]))
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    # SUMMARY gives unexpected counts; GX issue #8671 (result building dominates
+    # on large batches) bites on COMPLETE, which we never ask for.
+    result = batch.validate(suite, result_format="SUMMARY").to_json_dict()
+    results = []
+    failed = []
+    for r in result["results"]:
+        cfg = r["expectation_config"]
+        column = cfg["kwargs"].get("column") or ",".join(cfg["kwargs"].get("column_list", []))
+        label = f"{cfg['type']}({column})" if column else cfg["type"]
+        kept = {k: v for k, v in (r.get("result") or {}).items() if k in _SAFE_RESULT_KEYS}
+        if cfg["type"] in _TABLE_EXPECTATIONS:
+            kept["observed_value"] = (r.get("result") or {}).get("observed_value")
+        if r.get("exception_info", {}).get("raised_exception"):
+            kept["exception"] = str(r["exception_info"].get("exception_message"))[:200]
+        results.append({"expectation": label, "success": r["success"], "result": kept})
+        if not r["success"]:
+            failed.append(label)
+    stats = result["statistics"]
+    return ValidationOutcome(
+        suite=spec["name"],
+        success=bool(result["success"]),
+        row_count=len(frame),
+        evaluated=stats["evaluated_expectations"],
+        successful=stats["successful_expectations"],
+        failed=failed,
+        results=results,
+    )
+
+
+_FRAME_QUERY = """
+select r.file_id, r.status, r.row_hash, r.nik, r.nik_quality, r.name_key, r.birth_date, r.gender,
+       array_to_string(r.programs, ',') as programs, r.funding_source, r.segment, r.unit_key, r.regency_code
+from ingest.roster_row as r
+where r.source_kind = %(kind)s and r.period_month = %(period)s and not r.superseded
+"""
+
+
+def _frame(conn: psycopg.Connection, kind: str, period_month: dt.date) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(_FRAME_QUERY, {"kind": kind, "period": period_month})
+        columns = [d.name for d in cur.description]
+        frame = pd.DataFrame(cur.fetchall(), columns=columns)
+    end = period_end(period_month)
+    born = pd.to_datetime(frame["birth_date"])
+    frame["age"] = (pd.Timestamp(end) - born).dt.days // 365.25
+    return frame
+
+
+def validate_period(conn: psycopg.Connection, kind: str, period: str, dag_id: str | None, run_id: str | None) -> ValidationOutcome:
+    """Validate the month's rows in force for one kind; store the outcome in audit.validation_run."""
+    period_month = parse_period(period)
+    cfg = pipeline_config()["validation"]
+    frame = _frame(conn, kind, period_month)
+    previous = (period_month - dt.timedelta(days=1)).replace(day=1)
+    (last_month,) = conn.execute(
+        "select count(*) from ingest.roster_row where source_kind = %s and period_month = %s and not superseded",
+        (kind, previous),
+    ).fetchone()
+    params = {
+        "min_loaded_share": 1 - cfg["max_quarantined_share"],
+        "min_row_count": int(last_month * cfg["min_rowcount_vs_last_month"]) if last_month else None,
+    }
+    outcome = validate_frame(frame, load_suite(kind, params))
+    conn.execute(
+        """insert into audit.validation_run
+             (dag_id, run_id, source_kind, period_month, suite_name, success, evaluated, successful, row_count, results)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (
+            dag_id, run_id, kind, period_month, outcome.suite, outcome.success, outcome.evaluated,
+            outcome.successful, outcome.row_count, json.dumps(outcome.results),
+        ),
+    )  # fmt: skip
+    log.info(
+        "validated %s %s: %d rows, %d/%d expectations met",
+        kind, period, outcome.row_count, outcome.successful, outcome.evaluated,
+    )  # fmt: skip
+    return outcome
