@@ -39,7 +39,7 @@ def resolve_period(param: str | None, logical_date: dt.datetime | None) -> str:
             return period_label(parse_period(param))
         except ValueError as exc:
             raise PeriodError(str(exc)) from exc
-    when = logical_date or dt.datetime.now(dt.timezone.utc)
+    when = logical_date or dt.datetime.now(dt.UTC)
     first = when.date().replace(day=1)
     return period_label((first - dt.timedelta(days=1)).replace(day=1))
 
@@ -74,11 +74,13 @@ def on_failure(context: dict[str, Any]) -> None:
     if not url:
         return
     url = url.replace("http-", "").replace("https-", "")  # tolerate conn-type prefixes
-    request = urllib.request.Request(
-        url, data=json.dumps(payload, default=str).encode(), headers={"Content-Type": "application/json"}
-    )
+    if not url.startswith(("http://", "https://")):
+        log.error("%s must be an http(s) URL; alert not sent", ALERT_CONN_ID)
+        return
+    body = json.dumps(payload, default=str).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - operator-configured URL
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - scheme checked above
             pass
     except OSError as exc:
         log.error("could not deliver alert to %s: %s", ALERT_CONN_ID, exc)

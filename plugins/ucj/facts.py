@@ -125,7 +125,9 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, int]:
     conn.execute(f"truncate dw.{partition}")
     run_sql_file(conn, "load/load_period.sql", {"period": period_month, "period_end": period_end(period_month)})
     (facts,) = conn.execute(f"select count(*) from dw.{partition}").fetchone()
-    (units,) = conn.execute("select count(*) from dw.fact_submission where period_month = %s", (period_month,)).fetchone()
+    (units,) = conn.execute(
+        "select count(*) from dw.fact_submission where period_month = %s", (period_month,)
+    ).fetchone()
     return {"coverage_facts": facts, "units_reported": units}
 
 

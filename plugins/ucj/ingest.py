@@ -49,7 +49,7 @@ def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, re
         path = root / rel_path
         data = path.read_bytes()
         size, mtime = _stat(path)
-        modified_at = dt.datetime.fromtimestamp(mtime, tz=dt.timezone.utc)
+        modified_at = dt.datetime.fromtimestamp(mtime, tz=dt.UTC)
         content_hash = hashlib.sha256(data).hexdigest()
         with conn.transaction():
             outcome = _ingest_file(conn, kind, period_month, rel_path, data, content_hash, size, modified_at)

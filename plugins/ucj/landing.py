@@ -78,9 +78,7 @@ def list_rosters(root: Any, kind: str, period: str) -> list[LandedFile]:
         if path.is_dir():
             continue
         size, mtime = _stat(path)
-        files.append(
-            LandedFile(f"{kind}/{period}/{name}", size, dt.datetime.fromtimestamp(mtime, tz=dt.timezone.utc))
-        )
+        files.append(LandedFile(f"{kind}/{period}/{name}", size, dt.datetime.fromtimestamp(mtime, tz=dt.UTC)))
     return sorted(files, key=lambda f: (f.modified_at, f.rel_path))
 
 

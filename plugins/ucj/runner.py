@@ -32,7 +32,6 @@ def airflow_environment(landing_root: str | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_DIR),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
     }
     if landing_root:
         env["AIRFLOW_VAR_LANDING_ROOT"] = landing_root
@@ -46,15 +45,13 @@ def prepare_airflow(landing_root: str | None) -> None:
         else:
             os.environ.setdefault(key, value)
     Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL
-    )
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
 
 
 def next_month(period: str) -> dt.datetime:
     year, month = map(int, period.split("-"))
     year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return dt.datetime(year, month, 1, tzinfo=dt.timezone.utc)
+    return dt.datetime(year, month, 1, tzinfo=dt.UTC)
 
 
 def run(landing_root: str, periods: list[str], kinds: tuple[str, ...] = SOURCE_KINDS) -> list[str]:

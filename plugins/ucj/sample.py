@@ -24,6 +24,7 @@ import random
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +34,111 @@ SAMPLE_REGENCIES = ("1310", "1311", "1303", "7208", "1610")
 SAMPLE_PERIODS = ("2025-01", "2025-02", "2025-03")
 DEFAULT_SEED = 2025
 
-MALE_FIRST = ["Muhammad", "Ahmad", "Budi", "Rizki", "Andi", "Fajar", "Hendra", "Yusuf", "Arif", "Dedi", "Irwan",
-              "Rahmat", "Syafri", "Zulkifli", "Hasan", "Ilham", "Putra", "Agus", "Joko", "Rudi", "Taufik", "Wahyu",
-              "Fauzan", "Hidayat", "Iqbal", "Reza", "Surya", "Yogi", "Aldi", "Bayu"]  # fmt: skip
-FEMALE_FIRST = ["Siti", "Nur", "Dewi", "Rina", "Fitri", "Yuliana", "Sri", "Ani", "Lestari", "Rahmawati",
-                "Putri", "Indah", "Wulan", "Desi", "Eka", "Maya", "Novi", "Ratna", "Sari", "Yeni", "Zahra",
-                "Aisyah", "Fatimah", "Hana", "Intan", "Melati", "Nadia", "Rosmawati", "Susanti", "Yusnidar"]  # fmt: skip
-FAMILY = ["Saputra", "Hidayat", "Nasution", "Siregar", "Harahap", "Lubis", "Putri", "Wahyuni", "Rahman", "Syahputra",
-          "Pratama", "Kurniawan", "Wijaya", "Susanto", "Hakim", "Aminah", "Fauzi", "Yusra", "Chaniago", "Piliang",
-          "Tanjung", "Koto", "Sikumbang", "Caniago", "Lamasi", "Lasadi", "Pakaya", "Manoppo", "Daeng", "Ramli",
-          "Effendi", "Gunawan", "Halim", "Irawan", "Junaidi", "Marlina", "Nofriadi", "Oktaviani", "Prasetyo"]  # fmt: skip
+MALE_FIRST = [
+    "Muhammad",
+    "Ahmad",
+    "Budi",
+    "Rizki",
+    "Andi",
+    "Fajar",
+    "Hendra",
+    "Yusuf",
+    "Arif",
+    "Dedi",
+    "Irwan",
+    "Rahmat",
+    "Syafri",
+    "Zulkifli",
+    "Hasan",
+    "Ilham",
+    "Putra",
+    "Agus",
+    "Joko",
+    "Rudi",
+    "Taufik",
+    "Wahyu",
+    "Fauzan",
+    "Hidayat",
+    "Iqbal",
+    "Reza",
+    "Surya",
+    "Yogi",
+    "Aldi",
+    "Bayu",
+]
+FEMALE_FIRST = [
+    "Siti",
+    "Nur",
+    "Dewi",
+    "Rina",
+    "Fitri",
+    "Yuliana",
+    "Sri",
+    "Ani",
+    "Lestari",
+    "Rahmawati",
+    "Putri",
+    "Indah",
+    "Wulan",
+    "Desi",
+    "Eka",
+    "Maya",
+    "Novi",
+    "Ratna",
+    "Sari",
+    "Yeni",
+    "Zahra",
+    "Aisyah",
+    "Fatimah",
+    "Hana",
+    "Intan",
+    "Melati",
+    "Nadia",
+    "Rosmawati",
+    "Susanti",
+    "Yusnidar",
+]
+FAMILY = [
+    "Saputra",
+    "Hidayat",
+    "Nasution",
+    "Siregar",
+    "Harahap",
+    "Lubis",
+    "Putri",
+    "Wahyuni",
+    "Rahman",
+    "Syahputra",
+    "Pratama",
+    "Kurniawan",
+    "Wijaya",
+    "Susanto",
+    "Hakim",
+    "Aminah",
+    "Fauzi",
+    "Yusra",
+    "Chaniago",
+    "Piliang",
+    "Tanjung",
+    "Koto",
+    "Sikumbang",
+    "Caniago",
+    "Lamasi",
+    "Lasadi",
+    "Pakaya",
+    "Manoppo",
+    "Daeng",
+    "Ramli",
+    "Effendi",
+    "Gunawan",
+    "Halim",
+    "Irawan",
+    "Junaidi",
+    "Marlina",
+    "Nofriadi",
+    "Oktaviani",
+    "Prasetyo",
+]
 SPELLING = {"Muhammad": ["M.", "Muhamad", "Moh."], "Ahmad": ["Achmad", "Akhmad"]}
 MONTHS_ID = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
              "November", "Desember"]  # fmt: skip
@@ -103,7 +199,7 @@ class Meaning:
 
 class Generator:
     def __init__(self, seed: int = DEFAULT_SEED, people_per_regency: int = 110) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible sample data, not security
         self.people_per_regency = people_per_regency
         self.people: dict[int, Person] = {}
         self._niks: set[str] = set()
@@ -149,28 +245,22 @@ class Generator:
                 Unit("employer", regency, f"{regency}{rng.randrange(1000, 9999)}", "CV Karya Bangun",
                      sector="Jasa Konstruksi"),
             ]  # fmt: skip
-            cursor = 0
-
-            def take(n: int) -> list[int]:
-                nonlocal cursor
-                chosen = pool[cursor : cursor + n]
-                cursor += n
-                return chosen
+            supply = iter(pool)
 
             officials: list[int] = []
             vulnerable: list[int] = []
             for village in villages:
-                ofs, vul = take(4), take(10)
+                ofs, vul = list(islice(supply, 4)), list(islice(supply, 10))
                 officials += ofs
                 vulnerable += vul
                 village.members = [(p, "PU") for p in ofs] + [(p, "BPU") for p in vul]
             for opd in opds:
                 # Some village officials are also honorer staff of an OPD.
-                opd.members = [(p, "PU") for p in take(9) + rng.sample(officials, 2)]
+                opd.members = [(p, "PU") for p in [*islice(supply, 9), *rng.sample(officials, 2)]]
             for employer in employers:
                 segment = "JAKON" if "Konstruksi" in employer.sector else "PU"
                 # Vulnerable workers also registered by an employer.
-                employer.members = [(p, segment) for p in take(10) + rng.sample(vulnerable, 2)]
+                employer.members = [(p, segment) for p in [*islice(supply, 10), *rng.sample(vulnerable, 2)]]
             units += villages + opds + employers
         return units
 
@@ -435,7 +525,9 @@ def _emit_file(
     """Write one roster file holding the given units' rows; record each row's expected state."""
     rng = gen.rng
     kind = units[0].kind
-    fmt = rng.choice(["xlsx", "xlsx", "csv:;:utf-8-sig", "csv:,:utf-8", "csv:;:cp1252"] + (["xls"] if kind != "employer" else []))
+    fmt = rng.choice(
+        ["xlsx", "xlsx", "csv:;:utf-8-sig", "csv:,:utf-8", "csv:;:cp1252"] + (["xls"] if kind != "employer" else [])
+    )
     excel = fmt in ("xlsx", "xls")
     flags = rng.random() < 0.3
     fields = ["nik", "name", "birth_place", "birth_date", "gender"]
@@ -450,7 +542,9 @@ def _emit_file(
     person_fields = fields[:5]
     rng.shuffle(person_fields)  # column order is free
     fields[:5] = person_fields
-    headers = lead + [f if f in ("JKK", "JKM", "JHT", "JP") else rng.choice(HEADERS[f]) for f in fields] + ["Keterangan"]
+    headers = (
+        lead + [f if f in ("JKK", "JKM", "JHT", "JP") else rng.choice(HEADERS[f]) for f in fields] + ["Keterangan"]
+    )
     title_count = rng.randrange(0, 5)
     titles = ["DAFTAR PESERTA BPJS KETENAGAKERJAAN", f"{units[0].name.upper()}", f"BULAN {period}", ""][:title_count]
     rel = f"{kind}/{period}/{name}.{fmt.split(':')[0]}"
@@ -494,7 +588,7 @@ def generate(root: Path, seed: int = DEFAULT_SEED, people_per_regency: int = 110
     for index, period in enumerate(SAMPLE_PERIODS):
         year, month = map(int, period.split("-"))
         end = dt.date(year, month, calendar.monthrange(year, month)[1])
-        base = dt.datetime(year, month, 1, 8, tzinfo=dt.timezone.utc) + dt.timedelta(days=32)
+        base = dt.datetime(year, month, 1, 8, tzinfo=dt.UTC) + dt.timedelta(days=32)
         for n, unit in enumerate(units):
             meanings = {unit.key: gen.meanings(unit, index, end)}
             if unit.kind == "village" and gen.rng.random() < 0.15:
@@ -543,14 +637,12 @@ def generate(root: Path, seed: int = DEFAULT_SEED, people_per_regency: int = 110
         year, month = map(int, period.split("-"))
         end = dt.date(year, month, calendar.monthrange(year, month)[1])
         states: dict[str, str] = {}
+        m: Meaning | None = None
         meanings = meanings_by_file[rel]
         cursor = {code: iter(ms) for code, ms in meanings.items()}
         for row_number, row in info["rows"].items():
-            if row.get("duplicate"):
-                m = last
-            else:
+            if not row.get("duplicate"):  # a duplicate repeats the row before it
                 m = next(cursor[row["unit"]])
-                last = m
             superseded = in_force[(period, kind, row["unit"])][1] != rel and m.bad != "unknown_village_code"
             if superseded:
                 states[row_number] = "superseded"
@@ -561,9 +653,7 @@ def generate(root: Path, seed: int = DEFAULT_SEED, people_per_regency: int = 110
             else:
                 states[row_number] = "loaded"
                 reported[period][unit_by_code[(kind, row["unit"])].regency].add(row["unit"])
-                is_covered = (
-                    m.active and (m.start is None or m.start <= end) and (m.end is None or m.end >= end)
-                )
+                is_covered = m.active and (m.start is None or m.start <= end) and (m.end is None or m.end >= end)
                 if is_covered:
                     unit = unit_by_code[(kind, row["unit"])]
                     covered[period][unit.regency].add(m.pid)

@@ -84,7 +84,7 @@ def _gx():
 
 
 def validate_frame(frame: pd.DataFrame, spec: dict[str, Any]) -> ValidationOutcome:
-    gx, context, batch_definition = _gx()
+    gx, _context, batch_definition = _gx()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     suite = gx.ExpectationSuite(name=spec["name"])
@@ -139,7 +139,9 @@ def _frame(conn: psycopg.Connection, kind: str, period_month: dt.date) -> pd.Dat
     return frame
 
 
-def validate_period(conn: psycopg.Connection, kind: str, period: str, dag_id: str | None, run_id: str | None) -> ValidationOutcome:
+def validate_period(
+    conn: psycopg.Connection, kind: str, period: str, dag_id: str | None, run_id: str | None
+) -> ValidationOutcome:
     """Validate the month's rows in force for one kind; store the outcome in audit.validation_run."""
     period_month = parse_period(period)
     cfg = pipeline_config()["validation"]

@@ -106,9 +106,7 @@ def connect(autocommit: bool = False) -> Iterator[psycopg.Connection]:
     query in pg_stat_activity.
     """
     cfg = pipeline_config()["warehouse"]
-    app = "ucj:" + ":".join(
-        filter(None, (os.environ.get("AIRFLOW_CTX_DAG_ID"), os.environ.get("AIRFLOW_CTX_TASK_ID")))
-    )
+    app = "ucj:" + ":".join(filter(None, (os.environ.get("AIRFLOW_CTX_DAG_ID"), os.environ.get("AIRFLOW_CTX_TASK_ID"))))
     options = f"-c statement_timeout={cfg['statement_timeout_ms']} -c lock_timeout={cfg['lock_timeout_ms']}"
     conn = psycopg.connect(warehouse_uri(), autocommit=autocommit, options=options, application_name=app[:63])
     try:

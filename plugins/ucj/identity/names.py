@@ -15,13 +15,13 @@ from functools import lru_cache
 # Honorifics and titles that stand before a name.
 PREFIX_TITLES = {
     "h", "hj", "haji", "hajjah", "dr", "drs", "dra", "ir", "prof", "kh", "ust", "ustd", "ustadz",
-    "ustaz", "ustadzah", "ustazah", "tgk", "apt", "ns", "bd", "drg", "dt", "datuk", "dt", "buya",
+    "ustaz", "ustadzah", "ustazah", "tgk", "apt", "ns", "bd", "drg", "dt", "datuk", "buya",
     "bpk", "bapak", "ibu", "sdr", "sdri", "tn", "ny", "nn",
 }  # fmt: skip
 # Academic degrees that follow a name (dots removed): S.Pd. -> spd, A.Md. -> amd.
 DEGREES = {
     "spd", "spdi", "spdsd", "se", "sh", "shi", "st", "ssos", "sag", "sip", "skep", "skm", "skom",
-    "ssi", "sp", "spt", "sthi", "sfarm", "skes", "sstp", "sst", "sak", "sei", "sh", "mh", "mm",
+    "ssi", "sp", "spt", "sthi", "sfarm", "skes", "sstp", "sst", "sak", "sei", "mh", "mm",
     "mpd", "msi", "mkes", "mag", "mt", "mkom", "ma", "amd", "amdkeb", "amdkep", "amk", "ama",
     "amapd", "ake", "bsc", "ba", "phd", "lc", "skg", "ked", "sked", "spog", "mba", "sikom", "sstr",
     "str", "amdkes", "spsi", "mpsi", "shum", "stp", "sgz", "sos", "ag",

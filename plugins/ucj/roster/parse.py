@@ -111,6 +111,7 @@ def _parse_date_text(text: str) -> dt.date | None:
 
 
 _NIK_STRIP = re.compile(r"[\s.\-']")
+_EXCEL_TEXT = re.compile(r"(\d{16})[.,]0+")
 _SCIENTIFIC = re.compile(r"^\d(?:[.,]\d+)?e\+?\d+$", re.IGNORECASE)
 
 
@@ -132,9 +133,9 @@ def parse_nik(value: object) -> tuple[str | None, str]:
     text = str(value).strip()
     if _SCIENTIFIC.match(text.replace(" ", "")):
         return None, "lost_digits"
+    if m := _EXCEL_TEXT.fullmatch(text.lstrip("'")):
+        return m[1], "excel_number"  # "1310014503850001.0": a number cell exported as text
     text = _NIK_STRIP.sub("", text)
-    if re.fullmatch(r"\d{16}\.0+", text) or re.fullmatch(r"\d{16},0+", text):
-        return text[:16], "excel_number"
     if re.fullmatch(r"\d{16}", text):
         return text, "ok"
     return None, "invalid"

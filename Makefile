@@ -1,0 +1,71 @@
+# UCJ pipeline. `make demo` and `make test` are the two commands a new user needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SAMPLE_LANDING := $(CURDIR)/var/landing/sample
+SAMPLE_PERIODS := 2025-01:2025-03
+
+export PYTHONPATH := $(CURDIR)/plugins
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+# pgserver and platformdirs want a runtime dir; not every shell has one.
+export XDG_RUNTIME_DIR ?= $(CURDIR)/var/run
+
+.PHONY: help venv demo pipeline sample test test-unit test-e2e lint fix airflow clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=python3.11)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	@mkdir -p var/run && chmod 700 var/run
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install pinned dependencies
+
+sample: $(STAMP)  ## (re)generate the sample landing zone in var/landing/sample
+	rm -rf $(SAMPLE_LANDING)
+	$(PY) -m ucj.sample $(SAMPLE_LANDING)
+
+demo: $(STAMP)  ## install, generate sample rosters, run the real DAGs for 3 months, print the UCJ table
+	@test -f $(SAMPLE_LANDING)/ground_truth.json || $(MAKE) --no-print-directory sample
+	$(PY) -m ucj.runner --landing-root $(SAMPLE_LANDING) --periods $(SAMPLE_PERIODS) 2> var/demo.log \
+	  || { echo "pipeline failed; Airflow's log is in var/demo.log"; exit 1; }
+	@echo "(Airflow's own log of the run: var/demo.log)"
+
+pipeline: $(STAMP)  ## run the DAGs on any landing zone: make pipeline LANDING_ROOT=/abs/path PERIODS=2025-01:2025-06
+	@test -n "$(LANDING_ROOT)" -a -n "$(PERIODS)" || { echo "usage: make pipeline LANDING_ROOT=/abs/path PERIODS=YYYY-MM[:YYYY-MM]"; exit 2; }
+	$(PY) -m ucj.runner --landing-root "$(LANDING_ROOT)" --periods "$(PERIODS)"
+
+test: $(STAMP)  ## the whole default test suite (unit, DAG integrity, end to end)
+	$(PY) -m pytest
+
+test-unit: $(STAMP)  ## fast tests only: no Airflow runs
+	$(PY) -m pytest -m "not e2e"
+
+test-e2e: $(STAMP)  ## end-to-end runs of the real DAGs only
+	$(PY) -m pytest -m e2e
+
+lint: $(STAMP)  ## ruff (incl. Airflow 3 rules) and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fix: $(STAMP)  ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+airflow: $(STAMP)  ## Airflow 3 standalone (UI on http://localhost:8080) over the sample landing zone
+	@test -f $(SAMPLE_LANDING)/ground_truth.json || $(MAKE) --no-print-directory sample
+	AIRFLOW_VAR_LANDING_ROOT=$(SAMPLE_LANDING) $(PY) -m ucj.standalone
+
+clean:  ## remove the embedded warehouse, Airflow state and sample data (keeps .venv)
+	rm -rf var .airflow

@@ -1,0 +1,86 @@
+"""Test configuration: a real embedded PostgreSQL and a throwaway Airflow home.
+
+Everything is configured through the environment before ``ucj`` or Airflow is
+imported. ``UCJ_TEST_WAREHOUSE=postgresql://...`` runs the warehouse tests
+against a real server instead (its tables are truncated: use a scratch DB).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="ucj-test-"))
+
+os.environ["UCJ_VAR_DIR"] = str(SESSION_DIR / "var")
+os.environ["AIRFLOW_HOME"] = str(SESSION_DIR / "airflow")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.setdefault("XDG_RUNTIME_DIR", str(SESSION_DIR / "run"))
+Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
+os.environ.pop("AIRFLOW_CONN_WAREHOUSE", None)
+if os.environ.get("UCJ_TEST_WAREHOUSE"):
+    os.environ["AIRFLOW_CONN_WAREHOUSE"] = os.environ["UCJ_TEST_WAREHOUSE"]
+
+# Tables that hold pipeline output; reference dimensions are kept.
+OUTPUT_TABLES = [
+    "audit.validation_run",
+    "dw.fact_coverage",
+    "dw.fact_submission",
+    "dw.dim_reporting_unit",
+    "identity.row_link",
+    "identity.worker_evidence",
+    "identity.worker",
+    "ingest.roster_row",
+    "ingest.source_file",
+]
+
+
+@pytest.fixture(scope="session")
+def warehouse() -> str:
+    from ucj import facts
+    from ucj.warehouse import connect, migrate, warehouse_uri
+
+    migrate()
+    with connect() as conn:
+        facts.load_regions(conn)
+        facts.load_labor_force(conn, None)
+    return warehouse_uri()
+
+
+@pytest.fixture
+def clean_warehouse(warehouse: str) -> str:
+    import psycopg
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute(f"truncate {', '.join(OUTPUT_TABLES)} restart identity cascade")
+    return warehouse
+
+
+@pytest.fixture
+def conn(clean_warehouse: str):
+    import psycopg
+
+    with psycopg.connect(clean_warehouse, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def sample_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ucj.sample import generate
+
+    root = tmp_path_factory.mktemp("landing")
+    generate(root)
+    return root

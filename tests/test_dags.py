@@ -1,0 +1,90 @@
+"""DAG integrity: imports, policy every task follows, nothing heavy at import time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED_DAGS = {"ucj_ingest_opd", "ucj_ingest_village", "ucj_ingest_employer", "ucj_consolidate"}
+# Tasks whose failure is in the data, never transient: retrying cannot help.
+NO_RETRY_TASKS = {"check_outcome"}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+def test_all_dags_import_without_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == EXPECTED_DAGS
+
+
+def test_dags_are_documented_owned_and_tagged(dagbag) -> None:
+    for dag in dagbag.dags.values():
+        assert dag.doc_md and "Triage" in dag.doc_md, dag.dag_id
+        assert "ucj" in dag.tags, dag.dag_id
+        assert "period" in dag.params, dag.dag_id
+
+
+def test_every_task_has_a_doc_an_owner_alerting_and_deliberate_retries(dagbag) -> None:
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            where = f"{dag.dag_id}.{task.task_id}"
+            assert task.doc_md, where
+            assert task.owner == "ucj-data", where
+            assert task.on_failure_callback, where
+            if task.task_id in NO_RETRY_TASKS:
+                assert task.retries == 0, where
+            else:
+                assert task.retries >= 1, where
+                assert task.retry_exponential_backoff, where
+
+
+def test_ingest_dags_publish_one_asset_each_and_consolidation_listens_to_all(dagbag) -> None:
+    published = set()
+    for kind in ("opd", "village", "employer"):
+        dag = dagbag.dags[f"ucj_ingest_{kind}"]
+        outlets = {o.uri for t in dag.tasks for o in t.outlets}
+        assert outlets == {f"ucj://roster/{kind}"}
+        published |= outlets
+    consolidate = dagbag.dags["ucj_consolidate"]
+    assert {a.uri for a in consolidate.timetable.asset_condition.objects} == published
+
+
+def test_ingest_maps_over_batches_not_files(dagbag) -> None:
+    dag = dagbag.dags["ucj_ingest_village"]
+    mapped = [t.task_id for t in dag.tasks if getattr(t, "is_mapped", False) or type(t).__name__ == "MappedOperator"]
+    assert mapped == ["ingest_batch"]
+
+
+IMPORT_PROBE = """
+import json, socket, sys, importlib.util, pathlib
+def refuse(*a, **k):
+    raise RuntimeError("network access at DAG import time")
+socket.socket.connect = refuse
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.py")):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+heavy = [m for m in ("pandas", "psycopg", "great_expectations", "python_calamine", "pgserver", "openpyxl") if m in sys.modules]
+print(json.dumps(heavy))
+"""
+
+
+def test_dag_files_do_no_heavy_work_at_import(tmp_path: Path) -> None:
+    var_dir = tmp_path / "must-not-exist"
+    env = {**os.environ, "UCJ_VAR_DIR": str(var_dir), "AIRFLOW_CONN_WAREHOUSE": "postgresql://nobody@192.0.2.1/none"}
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_PROBE, str(ROOT / "dags")],
+        env=env, capture_output=True, text=True, check=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert not var_dir.exists()

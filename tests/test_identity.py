@@ -1,0 +1,100 @@
+"""Identity: names, NIK evidence, and clustering rows into people."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ucj.identity.names import display_name, name_key
+from ucj.identity.nik import nik_agrees, nik_structure_ok
+from ucj.identity.resolve import Row, cluster_rows, niks_compatible
+
+BORN = dt.date(1985, 3, 12)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "Siti Aminah",
+        "SITI AMINAH",
+        "Hj. Siti Aminah, S.Pd.",
+        "Aminah Siti",
+        "Dra. Siti Aminah",
+        "siti   aminah, S.Pd., M.Pd.",
+        "St. Aminah",
+        "Sitti Aminah",
+    ],
+)
+def test_one_name_many_spellings(written: str) -> None:
+    assert name_key(written) == name_key("Siti Aminah")
+
+
+@pytest.mark.parametrize("written", ["M. Rizki", "Muhamad Rizki", "Moh. Rizki", "MUHAMMAD RIZKI", "H. Muhammad Rizki, S.E."])
+def test_muhammad_and_its_abbreviations(written: str) -> None:
+    assert name_key(written) == name_key("Muhammad Rizki")
+
+
+def test_old_spelling_folds_to_new() -> None:
+    assert name_key("Soekarno Djoko") == name_key("Sukarno Joko")
+
+
+def test_different_people_keep_different_keys() -> None:
+    assert name_key("Siti Aminah") != name_key("Siti Rahmawati")
+    assert name_key("") is None
+
+
+def test_display_name_strips_titles() -> None:
+    assert display_name("Hj. SITI AMINAH, S.Pd.") == "Siti Aminah"
+
+
+def test_nik_structure() -> None:
+    assert nik_structure_ok("1310015203850001")  # woman born 12-03-85 (+40)
+    assert not nik_structure_ok("9910011203850001")  # no province 99
+    assert not nik_structure_ok("1310011213850001")  # month 13
+    assert not nik_structure_ok("1310011203850000")  # serial 0000
+    assert not nik_structure_ok("1310013102850001")  # 31 February
+
+
+def test_nik_agrees_with_roster_date_and_sex_whatever_the_century() -> None:
+    assert nik_agrees("1310015203850001", dt.date(1985, 3, 12), "P")
+    assert not nik_agrees("1310015203850001", dt.date(1985, 3, 12), "L")
+    assert nik_agrees("1310011203030001", dt.date(2003, 3, 12), "L")  # 2003, not 1903
+
+
+def test_one_digit_typo_is_compatible_two_are_not() -> None:
+    assert niks_compatible({"1310015203850001"}, {"1310015203850007"})
+    assert niks_compatible({"1310015203850001"}, {"1310015203850010"})  # transposition
+    assert not niks_compatible({"1310015203850001"}, {"1310015203859901"})
+
+
+def _row(i: int, nik: str | None, name: str, born: dt.date = BORN) -> Row:
+    return Row(1, i, nik, name_key(name), born, None)
+
+
+def _groups(rows: list[Row]) -> set[frozenset[int]]:
+    return {frozenset(rows[i].source_row for i in c.rows) for c in cluster_rows(rows, 85)}
+
+
+def test_same_nik_and_similar_name_is_one_person() -> None:
+    rows = [_row(1, "1310015203850001", "Siti Aminah"), _row(2, "1310015203850001", "Siti Aminnah", dt.date(1985, 3, 21))]
+    assert _groups(rows) == {frozenset({1, 2})}
+
+
+def test_relatives_nik_does_not_merge_two_people() -> None:
+    rows = [_row(1, "1310015203850001", "Siti Aminah"), _row(2, "1310015203850001", "Budi Santoso", dt.date(1960, 1, 1))]
+    assert _groups(rows) == {frozenset({1}), frozenset({2})}
+
+
+def test_missing_or_mistyped_nik_links_by_name_and_birth_date() -> None:
+    rows = [
+        _row(1, "1310015203850001", "Hj. Siti Aminah"),
+        _row(2, None, "SITI AMINAH, S.Pd."),
+        _row(3, "1310015203850007", "Aminah Siti"),
+    ]
+    assert _groups(rows) == {frozenset({1, 2, 3})}
+
+
+def test_namesakes_born_the_same_day_with_distinct_niks_stay_apart() -> None:
+    rows = [_row(1, "1310015203850001", "Siti Aminah"), _row(2, "7208015203854321", "Siti Aminah")]
+    assert _groups(rows) == {frozenset({1}), frozenset({2})}

@@ -1,0 +1,177 @@
+"""Reading roster files: every form of CONTRACT.md §2 and the hostile ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+
+import pytest
+from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row, xls, xlsx
+
+from ucj.roster.parse import parse_date
+from ucj.roster.read import RosterReadError, read_roster
+
+TITLES = [["DAFTAR PESERTA BPJS KETENAGAKERJAAN NAGARI KOTO BARU"], ["KECAMATAN KOTO BARU"], [], ["BULAN JANUARI 2025"]]
+
+
+def rows_of(data: bytes, name: str, kind: str = "village"):
+    return read_roster(data, name, kind)
+
+
+def test_xlsx_with_title_rows_keeps_excel_row_numbers() -> None:
+    grid = TITLES + [VILLAGE_HEADER, village_row(1), village_row(2, name="Budi")]
+    raw = rows_of(xlsx(("Sheet1", grid)), "a.xlsx")
+    assert raw.header_row == 5
+    assert [r for r, _ in raw.rows] == [6, 7]
+    assert raw.rows[1][1]["full_name"] == "Budi"
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "encoding"),
+    [(",", "utf-8"), (";", "utf-8"), (";", "utf-8-sig"), (",", "utf-8-sig"), (";", "cp1252"), (",", "cp1252")],
+)
+def test_csv_delimiters_and_encodings(delimiter: str, encoding: str) -> None:
+    grid = TITLES[:2] + [VILLAGE_HEADER, village_row(1, name="Désy Ariani"), village_row(2)]
+    raw = rows_of(csv_bytes(grid, delimiter, encoding), "a.csv")
+    assert raw.header_row == 3
+    assert [r for r, _ in raw.rows] == [4, 5]
+    assert raw.rows[0][1]["full_name"] == "Désy Ariani"
+    assert raw.rows[0][1]["village_code"] == "13.10.01.2002"
+
+
+def test_legacy_xls() -> None:
+    grid = [*TITLES, VILLAGE_HEADER, village_row(1, born=dt.date(1985, 3, 12))]
+    raw = rows_of(xls(grid), "a.xls")
+    assert raw.rows[0][0] == 6
+    assert parse_date(raw.rows[0][1]["birth_date"]) == dt.date(1985, 3, 12)
+
+
+def test_header_synonyms_case_spaces_dots_ignored_and_column_order_free() -> None:
+    header = ["nomor induk kependudukan", "NAMA_LENGKAP", "Tgl. Lahir", "kode  nagari", "Program BPJS", "No"]
+    raw = rows_of(csv_bytes([header, ["1310014503850001", "Siti", "12/03/1985", "1310012002", "JKK", "1"]]), "a.csv")
+    assert set(raw.columns) == {"nik", "full_name", "birth_date", "village_code", "programs"}
+    assert raw.rows[0][1]["full_name"] == "Siti"
+
+
+def test_unknown_columns_are_kept_nowhere() -> None:
+    raw = rows_of(csv_bytes([VILLAGE_HEADER, village_row(1)]), "a.csv")
+    assert "Keterangan" not in raw.columns.values()
+    assert all("No" not in values for _, values in raw.rows)
+
+
+def test_kode_wilayah_means_village_in_village_files_and_regency_elsewhere() -> None:
+    village = rows_of(csv_bytes([["Nama", "Tgl Lahir", "Kode Wilayah", "Program"]]), "a.csv", "village")
+    opd = rows_of(csv_bytes([["Nama", "Tgl Lahir", "Kode Wilayah", "Program"]]), "a.csv", "opd")
+    assert "village_code" in village.columns
+    assert "regency_code" in opd.columns
+
+
+def test_empty_and_footer_rows_are_not_data() -> None:
+    grid = [
+        VILLAGE_HEADER,
+        village_row(1),
+        [None] * 10,
+        village_row(2, name="Budi"),
+        ["", "JUMLAH", "", 2],
+        [],
+        ["", "Mengetahui,"],
+        ["", "Wali Nagari Koto Baru"],
+        ["", "SYAFRIZAL, S.E."],
+        ["", "NIP. 19720512 199803 1 004"],
+    ]
+    raw = rows_of(xlsx(("Data", grid)), "a.xlsx")
+    assert [v["full_name"] for _, v in raw.rows] == ["Siti Aminah", "Budi"]
+    assert [r for r, _ in raw.rows] == [2, 4]
+    assert raw.footer_rows_skipped >= 4
+
+
+def test_a_worker_row_after_a_total_line_is_still_data() -> None:
+    grid = [VILLAGE_HEADER, village_row(1), ["", "JUMLAH", "", 1], village_row(2, name="Ani", nik="1310015503850002")]
+    raw = rows_of(csv_bytes(grid), "a.csv")
+    assert [v["full_name"] for _, v in raw.rows] == ["Siti Aminah", "Ani"]
+
+
+def test_sheet_named_peserta_wins_over_first_sheet() -> None:
+    data = xlsx(("Petunjuk", [["Isi data pada sheet Peserta"]]), ("Peserta", [VILLAGE_HEADER, village_row(1)]))
+    raw = rows_of(data, "a.xlsx")
+    assert raw.sheet == "Peserta"
+
+
+def test_hidden_sheets_are_skipped() -> None:
+    data = xlsx(
+        ("Lama", [VILLAGE_HEADER, village_row(1, name="Hidden Person")]),
+        ("Sheet2", [VILLAGE_HEADER, village_row(1)]),
+        hidden=("Lama",),
+    )
+    raw = rows_of(data, "a.xlsx")
+    assert raw.sheet == "Sheet2"
+    assert raw.rows[0][1]["full_name"] == "Siti Aminah"
+
+
+def test_first_visible_sheet_without_header_falls_through_to_next() -> None:
+    data = xlsx(("Cover", [["Laporan"], ["Bulan Januari"]]), ("Lembar2", [VILLAGE_HEADER, village_row(1)]))
+    assert rows_of(data, "a.xlsx").sheet == "Lembar2"
+
+
+def test_merged_cells_fill_their_whole_block() -> None:
+    grid = [VILLAGE_HEADER, village_row(1), village_row(2, name="Budi"), village_row(3, name="Ani")]
+    grid[2][5] = grid[3][5] = None  # village code written once, merged down
+    raw = rows_of(xlsx(("Data", grid), merge=("Data!F2:F4",)), "a.xlsx")
+    assert [v["village_code"] for _, v in raw.rows] == ["13.10.01.2002"] * 3
+
+
+def test_excel_cells_keep_their_types() -> None:
+    grid = [VILLAGE_HEADER, village_row(1, nik=1310014503850001, born=dt.date(1985, 3, 12))]
+    raw = rows_of(xlsx(("Data", grid)), "a.xlsx")
+    values = raw.rows[0][1]
+    assert values["nik"] == 1310014503850001
+    assert values["birth_date"] in (dt.datetime(1985, 3, 12), dt.date(1985, 3, 12))
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"", "a.xlsx", "empty"),
+        (b"", "a.csv", "empty"),
+        (b"\x00\x01\x02garbage\x00" * 100, "a.csv", "binary"),
+        (b"this is not a workbook", "a.xlsx", "not an Excel workbook"),
+        (b"hello", "a.pdf", "unsupported file type"),
+        (csv_bytes([["DAFTAR PESERTA"], ["NAGARI KOTO BARU"]]), "a.csv", "no header row"),
+        (csv_bytes([]), "a.csv", "empty"),
+    ],
+)
+def test_unreadable_files_say_why(data: bytes, name: str, message: str) -> None:
+    with pytest.raises(RosterReadError, match=message):
+        rows_of(data, name)
+
+
+def test_truncated_xlsx_is_reported_as_damaged() -> None:
+    data = xlsx(("Data", [VILLAGE_HEADER, village_row(1)]))
+    with pytest.raises(RosterReadError, match="damaged|cannot be opened|cannot be read"):
+        rows_of(data[: len(data) // 2], "a.xlsx")
+
+
+def test_xlsx_with_only_title_rows_has_no_header() -> None:
+    with pytest.raises(RosterReadError, match="no header row"):
+        rows_of(xlsx(("Data", TITLES)), "a.xlsx")
+
+
+def test_header_only_file_reads_with_no_rows() -> None:
+    raw = rows_of(xlsx(("Data", [VILLAGE_HEADER])), "a.xlsx")
+    assert raw.rows == []
+
+
+def test_encrypted_ole_container_is_reported_as_password_protected() -> None:
+    # An Office-encrypted .xlsx is an OLE2 container holding an EncryptedPackage.
+    data = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 2048
+    with pytest.raises(RosterReadError, match="password|damaged"):
+        rows_of(data, "a.xlsx")
+
+
+def test_zip_that_is_not_a_workbook_is_damaged() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    with pytest.raises(RosterReadError):
+        rows_of(buffer.getvalue(), "a.xlsx")

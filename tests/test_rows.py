@@ -1,0 +1,111 @@
+"""Row states (CONTRACT.md §2 "What a row needs"): loaded, quarantined with reasons, duplicate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
+
+from ucj.roster.read import read_roster
+from ucj.roster.rows import interpret
+
+JAN = dt.date(2025, 1, 1)
+
+
+def states(grid, kind: str = "village", period: dt.date = JAN):
+    raw = read_roster(csv_bytes(grid), "f.csv", kind)
+    return interpret(raw, kind, period)
+
+
+def test_a_complete_row_is_loaded() -> None:
+    frame = states([VILLAGE_HEADER, village_row(1)])
+    row = frame.iloc[0]
+    assert row["status"] == "loaded"
+    assert row["reason"] is None
+    assert row["programs"] == "JKK,JKM"
+    assert row["unit_key"] == "1310012002"
+    assert row["regency_code"] == "1310"
+    assert row["funding_source"] == "APBDES"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"name": ""}, "missing_name"),
+        ({"born": ""}, "missing_birth_date"),
+        ({"born": "31/02/1985"}, "invalid_birth_date"),
+        ({"born": "01/01/2030"}, "birth_date_in_future"),
+        ({"born": "01/01/2020"}, "age_out_of_range"),
+        ({"born": "01/01/1900"}, "age_out_of_range"),
+        ({"programs": "JKN"}, "no_known_program"),
+        ({"programs": ""}, "no_known_program"),
+        ({"code": "13.10.01.9999"}, "unknown_village_code"),
+        ({"code": ""}, "missing_village_code"),
+    ],
+)
+def test_rows_missing_what_they_need_are_quarantined_with_reason(change: dict, reason: str) -> None:
+    row = states([VILLAGE_HEADER, village_row(1, **change)]).iloc[0]
+    assert row["status"] == "quarantined"
+    assert reason in row["reason"].split(";")
+
+
+def test_quarantined_rows_keep_their_original_values() -> None:
+    row = states([VILLAGE_HEADER, village_row(1, born="31/02/1985")]).iloc[0]
+    original = json.loads(row["original"])
+    assert original["Tgl Lahir"] == "31/02/1985"
+    assert original["Nama"] == "Siti Aminah"
+
+
+@pytest.mark.parametrize("nik", ["", "12345", "1.31001E+15", "ABCDEFGHIJKLMNOP"])
+def test_missing_or_invalid_nik_does_not_quarantine(nik: str) -> None:
+    row = states([VILLAGE_HEADER, village_row(1, nik=nik)]).iloc[0]
+    assert row["status"] == "loaded"
+    assert row["nik"] is None
+
+
+def test_exact_duplicate_rows_in_one_file_count_once() -> None:
+    frame = states([VILLAGE_HEADER, village_row(1), village_row(1), village_row(2, name="Budi")])
+    assert list(frame["status"]) == ["loaded", "duplicate", "loaded"]
+    assert list(frame["source_row"]) == [2, 3, 4]
+
+
+def test_flag_columns_instead_of_a_program_list() -> None:
+    header = ["NIK", "Nama", "Tgl Lahir", "Kode Desa", "JKK", "JKM", "JHT", "JP", "JKP"]
+    row = states([header, ["1310014503850001", "Ani", "12/03/1985", "1310012002", "Y", "√", "", "0", "x"]]).iloc[0]
+    assert row["programs"] == "JKK,JKM,JKP"
+
+
+def test_opd_unit_is_regency_plus_opd_code() -> None:
+    header = ["Kode Kab/Kota", "Kode OPD", "Nama OPD", "NIK", "Nama Lengkap", "Tgl Lahir", "Program BPJS"]
+    frame = states(
+        [header, ["13.10", "1.01.01", "Dinas Pendidikan", "", "Budi", "01-02-1990", "JKK+JKM"],
+         ["99.99", "1.01.01", "Dinas Pendidikan", "", "Budi", "01-02-1990", "JKK+JKM"]],
+        kind="opd",
+    )  # fmt: skip
+    assert frame.iloc[0]["unit_key"] == "1310/1.01.01"
+    assert frame.iloc[0]["status"] == "loaded"
+    assert "unknown_regency_code" in frame.iloc[1]["reason"]
+
+
+def test_employer_needs_npp_and_known_regency() -> None:
+    header = ["NPP", "Nama Perusahaan", "Kode Wilayah", "Sektor", "Nama Tenaga Kerja", "Tanggal Lahir", "Jenis Program"]
+    frame = states(
+        [header, ["13101234", "CV Karya", "1310", "Jasa Konstruksi", "Budi", "1990-02-01", "JKK, JKM"],
+         ["", "CV Karya", "1310", "Jasa Konstruksi", "Ani", "1990-02-01", "JKK, JKM"]],
+        kind="employer",
+    )  # fmt: skip
+    assert frame.iloc[0]["status"] == "loaded"
+    assert frame.iloc[0]["segment"] == "JAKON"
+    assert "missing_npp" in frame.iloc[1]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("category", "segment"),
+    [("Perangkat Nagari", "PU"), ("Pekerja Rentan", "BPU"), ("Pekerja Migran", "PMI"), ("", "BPU")],
+)
+def test_village_segment_from_category(category: str, segment: str) -> None:
+    header = [*VILLAGE_HEADER, "Kategori"]
+    row = states([header, [*village_row(1), category]]).iloc[0]
+    assert row["segment"] == segment

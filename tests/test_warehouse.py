@@ -1,0 +1,66 @@
+"""Warehouse: migrations, privacy of the bi_reader role, loading that survives reruns."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from ucj import warehouse as wh
+
+
+def test_migrations_are_idempotent(warehouse: str) -> None:
+    assert wh.migrate() == []
+    with psycopg.connect(warehouse) as conn:
+        versions = [v for (v,) in conn.execute("select version from meta.schema_migrations order by 1")]
+    assert versions == [m.version for m in wh.migrations()]
+
+
+def test_an_edited_migration_is_refused(warehouse: str) -> None:
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute("update meta.schema_migrations set checksum = 'edited' where version = 1")
+        try:
+            with pytest.raises(wh.WarehouseConfigError, match="changed after it was applied"):
+                wh.migrate()
+        finally:
+            conn.execute(
+                "update meta.schema_migrations set checksum = %s where version = 1",
+                (wh.migrations()[0].checksum,),
+            )
+
+
+def test_mart_views_and_columns_are_documented(warehouse: str) -> None:
+    with psycopg.connect(warehouse) as conn:
+        undocumented = conn.execute(
+            """select c.table_name || '.' || c.column_name
+               from information_schema.columns as c
+               join pg_class as t on t.relname = c.table_name
+               join pg_namespace as n on n.oid = t.relnamespace and n.nspname = c.table_schema
+               where c.table_schema = 'mart' and col_description(t.oid, c.ordinal_position) is null"""
+        ).fetchall()
+        views = conn.execute(
+            """select c.relname, obj_description(c.oid) from pg_class as c
+               join pg_namespace as n on n.oid = c.relnamespace where n.nspname = 'mart'"""
+        ).fetchall()
+    assert undocumented == []
+    assert {v for v, _ in views} >= {"ucj_regency_month", "coverage_program_month", "roster_row_status"}
+    assert all(doc for _, doc in views)
+
+
+@pytest.fixture
+def bi_reader(warehouse: str):
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute("set role bi_reader")
+        yield conn
+
+
+@pytest.mark.parametrize("view", ["ucj_regency_month", "coverage_program_month", "roster_row_status"])
+def test_bi_reader_reads_the_marts(bi_reader: psycopg.Connection, view: str) -> None:
+    bi_reader.execute(f"select * from mart.{view} limit 1").fetchall()
+
+
+@pytest.mark.parametrize(
+    "table", ["ingest.roster_row", "ingest.source_file", "identity.worker", "dw.fact_coverage", "audit.validation_run"]
+)
+def test_bi_reader_cannot_read_anything_else(bi_reader: psycopg.Connection, table: str) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        bi_reader.execute(f"select * from {table} limit 1")
