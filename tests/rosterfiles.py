@@ -60,7 +60,18 @@ def csv_bytes(grid: Grid, delimiter: str = ",", encoding: str = "utf-8") -> byte
     return buffer.getvalue().encode(encoding)
 
 
-VILLAGE_HEADER = ["No", "NIK", "Nama", "Tgl Lahir", "JK", "Kode Desa", "Nama Desa", "Program", "Sumber Dana", "Keterangan"]
+VILLAGE_HEADER = [
+    "No",
+    "NIK",
+    "Nama",
+    "Tgl Lahir",
+    "JK",
+    "Kode Desa",
+    "Nama Desa",
+    "Program",
+    "Sumber Dana",
+    "Keterangan",
+]
 
 
 def village_row(n: int, nik: Any = "1310014503850001", name: str = "Siti Aminah", born: Any = "12/03/1985",

@@ -30,7 +30,9 @@ def test_one_name_many_spellings(written: str) -> None:
     assert name_key(written) == name_key("Siti Aminah")
 
 
-@pytest.mark.parametrize("written", ["M. Rizki", "Muhamad Rizki", "Moh. Rizki", "MUHAMMAD RIZKI", "H. Muhammad Rizki, S.E."])
+@pytest.mark.parametrize(
+    "written", ["M. Rizki", "Muhamad Rizki", "Moh. Rizki", "MUHAMMAD RIZKI", "H. Muhammad Rizki, S.E."]
+)
 def test_muhammad_and_its_abbreviations(written: str) -> None:
     assert name_key(written) == name_key("Muhammad Rizki")
 
@@ -77,12 +79,18 @@ def _groups(rows: list[Row]) -> set[frozenset[int]]:
 
 
 def test_same_nik_and_similar_name_is_one_person() -> None:
-    rows = [_row(1, "1310015203850001", "Siti Aminah"), _row(2, "1310015203850001", "Siti Aminnah", dt.date(1985, 3, 21))]
+    rows = [
+        _row(1, "1310015203850001", "Siti Aminah"),
+        _row(2, "1310015203850001", "Siti Aminnah", dt.date(1985, 3, 21)),
+    ]
     assert _groups(rows) == {frozenset({1, 2})}
 
 
 def test_relatives_nik_does_not_merge_two_people() -> None:
-    rows = [_row(1, "1310015203850001", "Siti Aminah"), _row(2, "1310015203850001", "Budi Santoso", dt.date(1960, 1, 1))]
+    rows = [
+        _row(1, "1310015203850001", "Siti Aminah"),
+        _row(2, "1310015203850001", "Budi Santoso", dt.date(1960, 1, 1)),
+    ]
     assert _groups(rows) == {frozenset({1}), frozenset({2})}
 
 

@@ -128,7 +128,10 @@ def test_program_lists(value: str, known: list[str]) -> None:
     assert parse_programs(value)[0] == known
 
 
-@given(st.lists(st.sampled_from(["JKK", "JKM", "JHT", "JP", "JKP"]), min_size=1), st.sampled_from([",", "+", "/", ";", " ", ", "]))
+@given(
+    st.lists(st.sampled_from(["JKK", "JKM", "JHT", "JP", "JKP"]), min_size=1),
+    st.sampled_from([",", "+", "/", ";", " ", ", "]),
+)
 def test_program_lists_any_separator(programs: list[str], sep: str) -> None:
     known, unknown = parse_programs(sep.join(programs))
     assert set(known) == set(programs)

@@ -1,0 +1,165 @@
+"""End to end: the real DAGs (dag.test) on the sample landing zone, against PostgreSQL.
+
+The numbers in the marts must equal the generator's ground truth, which is
+computed from what each written row *means*, never from the pipeline; a
+rerun must leave every mart row identical; a broken file must fail its own
+DAG run without losing anything else.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ucj import runner
+
+pytestmark = pytest.mark.e2e
+
+PERIODS = ["2025-01", "2025-02", "2025-03"]
+MARTS = ["ucj_regency_month", "coverage_program_month", "roster_row_status"]
+
+
+def mart_checksums(conn: psycopg.Connection) -> dict[str, str]:
+    return {
+        view: conn.execute(
+            f"select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from mart.{view} t"
+        ).fetchone()[0]
+        for view in MARTS
+    }
+
+
+@pytest.fixture(scope="module")
+def full_run(warehouse: str, airflow_db: None, sample_landing: Path):
+    import psycopg as pg
+
+    from conftest import OUTPUT_TABLES
+
+    with pg.connect(warehouse, autocommit=True) as conn:
+        conn.execute(f"truncate {', '.join(OUTPUT_TABLES)} restart identity cascade")
+    failures = runner.run(str(sample_landing), PERIODS)
+    truth = json.loads((sample_landing / "ground_truth.json").read_text())
+    with pg.connect(warehouse, autocommit=True) as conn:
+        yield failures, truth, conn
+
+
+def test_every_dag_run_succeeds(full_run) -> None:
+    failures, _, _ = full_run
+    assert failures == []
+
+
+def test_ucj_covered_workers_equal_ground_truth(full_run) -> None:
+    _, truth, conn = full_run
+    got: dict[str, dict[str, int]] = {}
+    for period, regency, covered in conn.execute(
+        "select to_char(period_month, 'YYYY-MM'), regency_code, covered_workers from mart.ucj_regency_month"
+    ):
+        got.setdefault(period, {})[regency] = covered
+    assert got == truth["covered_workers"]
+
+
+def test_units_reported_equal_ground_truth(full_run) -> None:
+    _, truth, conn = full_run
+    got: dict[str, dict[str, int]] = {}
+    for period, regency, units in conn.execute(
+        "select to_char(period_month, 'YYYY-MM'), regency_code, units_reported from mart.ucj_regency_month"
+    ):
+        got.setdefault(period, {})[regency] = units
+    assert got == truth["units_reported"]
+
+
+def test_coverage_by_program_segment_and_funding_equals_ground_truth(full_run) -> None:
+    _, truth, conn = full_run
+    got = {
+        f"{p}|{r}|{prog}|{seg}|{fund}": n
+        for p, r, prog, seg, fund, n in conn.execute(
+            """select to_char(period_month, 'YYYY-MM'), regency_code, program_code, segment, funding_source,
+                      covered_workers from mart.coverage_program_month"""
+        )
+    }
+    assert got == truth["coverage_program"]
+
+
+def test_every_row_has_the_expected_state(full_run) -> None:
+    _, truth, conn = full_run
+    got: dict[str, dict[str, tuple[str, str | None, int | None]]] = {}
+    for path, row, status, reason, worker in conn.execute(
+        "select source_file, source_row, status, reason, worker_key from mart.roster_row_status"
+    ):
+        got.setdefault(path, {})[str(row)] = (status, reason, worker)
+    assert set(got) == set(truth["row_states"])
+    for path, rows in truth["row_states"].items():
+        assert set(got[path]) == set(rows), path  # no footer loaded, no row lost
+        for row, expected in rows.items():
+            status, reason, worker = got[path][row]
+            expected_status, _, expected_reason = expected.partition(":")
+            assert status == expected_status, (path, row, expected, status, reason)
+            if expected_reason:
+                assert expected_reason in reason.split(";"), (path, row)
+            else:
+                assert reason is None
+            if status in ("loaded", "duplicate", "quarantined"):
+                assert (worker is None) == (status == "quarantined"), (path, row)
+
+
+def test_working_population_and_target_come_from_cited_figures(full_run) -> None:
+    _, _, conn = full_run
+    rows = {
+        r: (pop, year, target)
+        for r, pop, year, target in conn.execute(
+            """select regency_code, working_population, working_population_year, ucj_target_pct
+               from mart.ucj_regency_month where period_month = '2025-01-01'"""
+        )
+    }
+    assert rows["1310"][:2] == (123520, 2023)  # BPS 2023, latest before 2025
+    assert rows["1311"] == (None, None, Decimal("28.30"))  # target cited, no denominator
+    assert rows["1303"] == (None, None, None)
+
+
+def test_rerunning_every_period_changes_nothing(full_run, sample_landing: Path) -> None:
+    _, _, conn = full_run
+    before = mart_checksums(conn)
+    workers_before = conn.execute("select count(*) from identity.worker").fetchone()
+    assert runner.run(str(sample_landing), PERIODS) == []
+    assert mart_checksums(conn) == before
+    assert conn.execute("select count(*) from identity.worker").fetchone() == workers_before
+
+
+def test_a_broken_file_fails_its_run_loses_nothing_and_loads_once_fixed(
+    full_run, sample_landing: Path, tmp_path: Path
+) -> None:
+    _, truth, conn = full_run
+    landing = tmp_path / "landing"
+    shutil.copytree(sample_landing, landing)
+    broken = landing / "village" / "2025-01" / "zz_rusak.xlsx"
+    broken.write_bytes(b"PK\x03\x04 this upload was cut off")
+    before = mart_checksums(conn)
+
+    failures = runner.run(str(landing), ["2025-01"])
+
+    assert [f.split(" ")[0] for f in failures] == ["ucj_ingest_village"]
+    error = conn.execute(
+        "select error from ingest.source_file where rel_path = 'village/2025-01/zz_rusak.xlsx' and status = 'failed'"
+    ).fetchone()
+    assert error and "damaged" in error[0]
+    assert mart_checksums(conn) == before  # every other file is still loaded, nothing doubled
+
+    good = next((sample_landing / "village" / "2025-01").glob("*.csv"))
+    fixed = landing / "village" / "2025-01" / "zz_rusak.csv"
+    broken.unlink()
+    fixed.write_bytes(good.read_bytes().replace(b"Koto", b"Koto"))
+    assert runner.run(str(landing), ["2025-01"]) == []
+    statuses = conn.execute(
+        "select distinct status from mart.roster_row_status where source_file = 'village/2025-01/zz_rusak.csv'"
+    ).fetchall()
+    assert statuses  # the fixed file is loaded and every row has a state
+    assert truth["covered_workers"]["2025-01"] == {
+        r: n
+        for r, n in conn.execute(
+            "select regency_code, covered_workers from mart.ucj_regency_month where period_month = '2025-01-01'"
+        )
+    }
