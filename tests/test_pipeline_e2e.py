@@ -9,8 +9,8 @@ DAG run without losing anything else.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -36,7 +36,6 @@ def mart_checksums(conn: psycopg.Connection) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def full_run(warehouse: str, airflow_db: None, sample_landing: Path):
     import psycopg as pg
-
     from conftest import OUTPUT_TABLES
 
     with pg.connect(warehouse, autocommit=True) as conn:
@@ -145,7 +144,8 @@ def test_a_broken_file_fails_its_run_loses_nothing_and_loads_once_fixed(
     error = conn.execute(
         "select error from ingest.source_file where rel_path = 'village/2025-01/zz_rusak.xlsx' and status = 'failed'"
     ).fetchone()
-    assert error and "damaged" in error[0]
+    assert error
+    assert "damaged" in error[0]
     assert mart_checksums(conn) == before  # every other file is still loaded, nothing doubled
 
     good = next((sample_landing / "village" / "2025-01").glob("*.csv"))
@@ -157,9 +157,8 @@ def test_a_broken_file_fails_its_run_loses_nothing_and_loads_once_fixed(
         "select distinct status from mart.roster_row_status where source_file = 'village/2025-01/zz_rusak.csv'"
     ).fetchall()
     assert statuses  # the fixed file is loaded and every row has a state
-    assert truth["covered_workers"]["2025-01"] == {
-        r: n
-        for r, n in conn.execute(
+    assert truth["covered_workers"]["2025-01"] == dict(
+        conn.execute(
             "select regency_code, covered_workers from mart.ucj_regency_month where period_month = '2025-01-01'"
         )
-    }
+    )

@@ -20,7 +20,7 @@ def rows_of(data: bytes, name: str, kind: str = "village"):
 
 
 def test_xlsx_with_title_rows_keeps_excel_row_numbers() -> None:
-    grid = TITLES + [VILLAGE_HEADER, village_row(1), village_row(2, name="Budi")]
+    grid = [*TITLES, VILLAGE_HEADER, village_row(1), village_row(2, name="Budi")]
     raw = rows_of(xlsx(("Sheet1", grid)), "a.xlsx")
     assert raw.header_row == 5
     assert [r for r, _ in raw.rows] == [6, 7]
@@ -32,7 +32,7 @@ def test_xlsx_with_title_rows_keeps_excel_row_numbers() -> None:
     [(",", "utf-8"), (";", "utf-8"), (";", "utf-8-sig"), (",", "utf-8-sig"), (";", "cp1252"), (",", "cp1252")],
 )
 def test_csv_delimiters_and_encodings(delimiter: str, encoding: str) -> None:
-    grid = TITLES[:2] + [VILLAGE_HEADER, village_row(1, name="Désy Ariani"), village_row(2)]
+    grid = [*TITLES[:2], VILLAGE_HEADER, village_row(1, name="Désy Ariani"), village_row(2)]
     raw = rows_of(csv_bytes(grid, delimiter, encoding), "a.csv")
     assert raw.header_row == 3
     assert [r for r, _ in raw.rows] == [4, 5]
@@ -148,7 +148,7 @@ def test_unreadable_files_say_why(data: bytes, name: str, message: str) -> None:
 
 def test_truncated_xlsx_is_reported_as_damaged() -> None:
     data = xlsx(("Data", [VILLAGE_HEADER, village_row(1)]))
-    with pytest.raises(RosterReadError, match="damaged|cannot be opened|cannot be read"):
+    with pytest.raises(RosterReadError, match=r"damaged|cannot be opened|cannot be read"):
         rows_of(data[: len(data) // 2], "a.xlsx")
 
 
@@ -165,7 +165,7 @@ def test_header_only_file_reads_with_no_rows() -> None:
 def test_encrypted_ole_container_is_reported_as_password_protected() -> None:
     # An Office-encrypted .xlsx is an OLE2 container holding an EncryptedPackage.
     data = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 2048
-    with pytest.raises(RosterReadError, match="password|damaged"):
+    with pytest.raises(RosterReadError, match=r"password|damaged"):
         rows_of(data, "a.xlsx")
 
 
