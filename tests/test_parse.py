@@ -220,3 +220,12 @@ def test_funding_source(value: str, expected: str | None) -> None:
 )  # fmt: skip
 def test_region_codes_with_or_without_dots(value: object, expected: str | None) -> None:
     assert parse_region_code(value) == expected
+
+
+@pytest.mark.parametrize("value", ["Laki - Laki", "LAKI-LAKI", "laki laki", "L.", "Lk"])
+def test_gender_spelling_noise(value: str) -> None:
+    assert parse_gender(value) == "L"
+
+
+def test_program_list_with_dashes() -> None:
+    assert parse_programs("JKK-JKM")[0] == ["JKK", "JKM"]

@@ -175,3 +175,9 @@ def test_zip_that_is_not_a_workbook_is_damaged() -> None:
         zf.writestr("readme.txt", "hello")
     with pytest.raises(RosterReadError):
         rows_of(buffer.getvalue(), "a.xlsx")
+
+
+def test_header_notes_in_brackets_are_ignored() -> None:
+    header = ["NIK*", "Nama Lengkap (sesuai KTP)", "Tgl Lahir (dd/mm/yyyy)", "Kode Desa:", "Program"]
+    raw = rows_of(csv_bytes([header, ["1310014503850001", "Siti", "12/03/1985", "1310012002", "JKK"]]), "a.csv")
+    assert set(raw.columns) == {"nik", "full_name", "birth_date", "village_code", "programs"}

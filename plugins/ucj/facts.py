@@ -13,6 +13,7 @@ import psycopg
 
 from ucj.landing import parse_period
 from ucj.reference import LABOR_FORCE_CSV, POPULATION_CSV, REGIONS_CSV, undot
+from ucj.roster.parse import parse_money
 from ucj.roster.rows import period_end
 from ucj.warehouse import run_sql_file
 
@@ -71,6 +72,16 @@ def load_regions(conn: psycopg.Connection) -> bool:
     return True
 
 
+def _number(text: str | None, column: str) -> float | int | None:
+    """Figures as people type them: ``134.390``, ``134,390``, ``28,3``, ``28.3 %``."""
+    if not (text or "").strip():
+        return None
+    value = parse_money(text)
+    if value is None:
+        raise ValueError(f"{column} {text!r} is not a number")
+    return int(value) if column == "working_population" else float(value)
+
+
 def _labor_force_rows(text: str, origin: str, source_label: str) -> list[tuple[Any, ...]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in LABOR_FORCE_COLUMNS if c not in (reader.fieldnames or [])]
@@ -79,8 +90,8 @@ def _labor_force_rows(text: str, origin: str, source_label: str) -> list[tuple[A
     rows = []
     for line, r in enumerate(reader, start=2):
         try:
-            population = int(float(r["working_population"])) if (r["working_population"] or "").strip() else None
-            target = float(r["ucj_target_pct"]) if (r["ucj_target_pct"] or "").strip() else None
+            population = _number(r["working_population"], "working_population")
+            target = _number(r["ucj_target_pct"], "ucj_target_pct")
             rows.append(
                 (
                     undot(r["regency_code"].strip()), int(r["year"]), population, target,

@@ -12,11 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-ROSTER_SUFFIXES = {
-    "opd": (".xlsx", ".xls", ".xlsm", ".csv"),
-    "village": (".xlsx", ".xls", ".xlsm", ".csv"),
-    "employer": (".xlsx", ".xlsm", ".csv"),
-}
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -73,10 +68,11 @@ def list_rosters(root: Any, kind: str, period: str) -> list[LandedFile]:
     files = []
     for path in folder.iterdir():
         name = path.name
-        if name.startswith((".", "~$")) or not name.lower().endswith(ROSTER_SUFFIXES[kind]):
-            continue  # Excel lock files, hidden files, stray documents
-        if path.is_dir():
-            continue
+        if name.startswith((".", "~$")) or path.is_dir():
+            continue  # hidden files and Excel's lock files (~$name.xlsx) are not rosters
+        # Any other file is listed, whatever its extension: a PDF or a .docx
+        # dropped here must come back to the clerk as "unsupported file type",
+        # not vanish.
         size, mtime = _stat(path)
         files.append(LandedFile(f"{kind}/{period}/{name}", size, dt.datetime.fromtimestamp(mtime, tz=dt.UTC)))
     return sorted(files, key=lambda f: (f.modified_at, f.rel_path))

@@ -141,17 +141,23 @@ def parse_nik(value: object) -> tuple[str | None, str]:
     return None, "invalid"
 
 
+def _fold_word(text: str) -> str:
+    """``Laki - Laki`` and ``laki-laki`` are one spelling."""
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+@lru_cache(maxsize=1)
+def _genders() -> dict[str, str]:
+    return {_fold_word(s): code for code, spellings in vocabulary()["gender"].items() for s in spellings}
+
+
 def parse_gender(value: object) -> str | None:
     if is_blank(value):
         return None
-    key = " ".join(str(value).strip().lower().replace(".", "").split())
-    for code, spellings in vocabulary()["gender"].items():
-        if key in spellings:
-            return code
-    return None
+    return _genders().get(_fold_word(str(value)))
 
 
-_PROGRAM_SPLIT = re.compile(r"[,+/;&\s]+|\bdan\b", re.IGNORECASE)
+_PROGRAM_SPLIT = re.compile(r"[,+/;&\-\s]+|\bdan\b", re.IGNORECASE)
 
 
 def parse_programs(value: object) -> tuple[list[str], list[str]]:
@@ -196,7 +202,7 @@ def parse_status(value: object) -> bool | None:
     return None
 
 
-_MONEY_JUNK = re.compile(r"(?i)rp\.?|idr|\s|,-$|/\s*bulan|/\s*bln")
+_MONEY_JUNK = re.compile(r"(?i)rp\.?|idr|\s|,-$|/\s*bulan|/\s*bln|%")
 
 
 def parse_money(value: object) -> Decimal | None:

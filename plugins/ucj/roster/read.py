@@ -48,9 +48,16 @@ class RawRoster:
     empty_rows_skipped: int = 0
 
 
+_HEADER_NOTE = re.compile(r"\(.*?\)|\[.*?\]|[*:]+$")
+
+
 def fold_header(text: object) -> str:
-    """Case, spaces, dots and underscores do not distinguish header names."""
-    return re.sub(r"[\s._]+", "", cell_text(text).lower())
+    """Case, spaces, dots and underscores do not distinguish header names.
+
+    Notes clerks add to a header - ``Tgl Lahir (dd/mm/yyyy)``, ``NIK*`` - are
+    dropped too.
+    """
+    return re.sub(r"[\s._]+", "", _HEADER_NOTE.sub("", cell_text(text)).lower())
 
 
 @lru_cache(maxsize=8)
