@@ -8,7 +8,7 @@ from ucj.facts import ReferenceFileError, _labor_force_rows
 
 
 def test_labor_force_numbers_as_typed() -> None:
-    text = "regency_code,year,working_population,ucj_target_pct\n13.10,2025,\"134.390\",\"28,3\"\n1311,2025,,28.3 %\n"
+    text = 'regency_code,year,working_population,ucj_target_pct\n13.10,2025,"134.390","28,3"\n1311,2025,,28.3 %\n'
     rows = _labor_force_rows(text, "landing", "reference/labor_force.csv")
     assert rows[0][:4] == ("1310", 2025, 134390, 28.3)
     assert rows[1][:4] == ("1311", 2025, None, 28.3)

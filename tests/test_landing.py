@@ -35,7 +35,7 @@ def test_listing_is_oldest_first_and_skips_only_hidden_and_lock_files(tmp_path: 
 def test_thousands_of_small_files_become_a_few_batches(tmp_path: Path) -> None:
     from ucj.landing import LandedFile
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     files = [LandedFile(f"village/2025-01/{i}.csv", 2_000, now) for i in range(3_000)]
     batches = batch_files(files, max_files=400, max_bytes=200_000_000)
     assert len(batches) == 8
@@ -45,8 +45,8 @@ def test_thousands_of_small_files_become_a_few_batches(tmp_path: Path) -> None:
 
 
 def test_run_period_defaults_to_the_month_before_the_run() -> None:
-    assert resolve_period(None, dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)) == "2025-02"
-    assert resolve_period(None, dt.datetime(2025, 1, 15, tzinfo=dt.timezone.utc)) == "2024-12"
-    assert resolve_period("2025-07", dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)) == "2025-07"
+    assert resolve_period(None, dt.datetime(2025, 3, 1, tzinfo=dt.UTC)) == "2025-02"
+    assert resolve_period(None, dt.datetime(2025, 1, 15, tzinfo=dt.UTC)) == "2024-12"
+    assert resolve_period("2025-07", dt.datetime(2025, 3, 1, tzinfo=dt.UTC)) == "2025-07"
     with pytest.raises(PeriodError):
         resolve_period("Juli 2025", None)

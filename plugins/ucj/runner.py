@@ -16,9 +16,12 @@ import logging
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from ucj.settings import PROJECT_ROOT, SOURCE_KINDS
+from ucj.settings import PROJECT_ROOT, SOURCE_KINDS, var_dir
 
 DAGS_DIR = PROJECT_ROOT / "dags"
 PLUGINS_DIR = PROJECT_ROOT / "plugins"
@@ -54,24 +57,58 @@ def next_month(period: str) -> dt.datetime:
     return dt.datetime(year, month, 1, tzinfo=dt.UTC)
 
 
-def run(landing_root: str, periods: list[str], kinds: tuple[str, ...] = SOURCE_KINDS) -> list[str]:
+@contextmanager
+def _output_to(log_file: Path | None) -> Iterator[None]:
+    """Send everything written to fd 1 and 2 (Airflow's task logs) to a file."""
+    if log_file is None:
+        yield
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_file, "ab") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run(
+    landing_root: str,
+    periods: list[str],
+    kinds: tuple[str, ...] = SOURCE_KINDS,
+    log_file: Path | None = None,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> list[str]:
     """Run the DAGs; return a list of failure descriptions (empty when all succeeded)."""
     prepare_airflow(landing_root)
-    from airflow.dag_processing.dagbag import DagBag
+    with _output_to(log_file):
+        from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(DAGS_DIR))
+        bag = DagBag(dag_folder=str(DAGS_DIR))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     failures: list[str] = []
     for period in periods:
         logical_date = next_month(period)
         for dag_id in [f"ucj_ingest_{kind}" for kind in kinds] + ["ucj_consolidate"]:
-            run_ = bag.dags[dag_id].test(logical_date=logical_date, run_conf={"period": period})
+            started = time.monotonic()
+            with _output_to(log_file):
+                run_ = bag.dags[dag_id].test(logical_date=logical_date, run_conf={"period": period})
             failed = sorted(
                 ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
                 for ti in run_.get_task_instances()
                 if ti.state in ("failed", "upstream_failed")
             )
+            progress(f"{period}  {dag_id:<22} {run_.state:<8} {time.monotonic() - started:5.1f}s  {' '.join(failed)}")
             if run_.state != "success":
                 failures.append(f"{dag_id} {period}: {run_.state} ({', '.join(failed) or 'no task failed'})")
     return failures
@@ -81,6 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--landing-root", required=True, help="landing zone path or URI")
     parser.add_argument("--periods", required=True, help="YYYY-MM or YYYY-MM:YYYY-MM")
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=None,
+        help="write Airflow's task logs here instead of the terminal (default: var/pipeline.log)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show Airflow's task logs in the terminal")
     args = parser.parse_args(argv)
     from ucj.landing import period_range
 
@@ -90,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         root = str(Path(root).resolve())
         if not Path(root).is_dir():
             parser.error(f"landing root {root} is not a directory")
-    failures = run(root, periods)
+    log_file = None if args.verbose else (args.log_file or var_dir() / "pipeline.log")
+    if log_file:
+        print(f"running the DAGs for {', '.join(periods)}; Airflow's task logs go to {log_file}")
+    failures = run(root, periods, log_file=log_file, progress=lambda line: print(line, flush=True))
 
     from ucj.facts import format_ucj_table, ucj_table
     from ucj.warehouse import connect
