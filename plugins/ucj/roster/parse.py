@@ -129,7 +129,7 @@ def parse_nik(value: object) -> tuple[str | None, str]:
         if isinstance(value, float) and (math.isnan(value) or not value.is_integer()):
             return None, "invalid"
         digits = str(int(value))
-        return (digits, "excel_number") if len(digits) == 16 else (None, "invalid")
+        return (digits, "excel_number") if len(digits) == 16 and value > 0 else (None, "invalid")
     text = str(value).strip()
     if _SCIENTIFIC.match(text.replace(" ", "")):
         return None, "lost_digits"

@@ -191,14 +191,14 @@ def _from_grid(grid: Iterator[tuple[int, list[object]]] | list, kind: str, sheet
         if all(is_blank(v) for v in values.values()):
             roster.empty_rows_skipped += 1
             continue
-        if not _looks_like_data(values):
-            first_text = next((cell_text(v) for v in row if not is_blank(v)), "")
-            if in_footer or footer.search(first_text.lstrip("0123456789. ")):
-                # A marker row (JUMLAH, Mengetahui, Kepala ...) and everything
-                # after it that carries neither a birth date nor a NIK.
-                in_footer = True
-                roster.footer_rows_skipped += 1
-                continue
+        first = next((v for v in row if not is_blank(v)), "")
+        is_marker = isinstance(first, str) and footer.search(first.lstrip("0123456789. ")) is not None
+        if (in_footer or is_marker) and not _looks_like_data(values):
+            # A marker row (JUMLAH, Mengetahui, Kepala ...) and everything
+            # after it that carries neither a birth date nor a NIK.
+            in_footer = True
+            roster.footer_rows_skipped += 1
+            continue
         roster.rows.append((row_number, values))
     return roster
 

@@ -15,9 +15,11 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ucj.identity.names import name_key
@@ -75,121 +77,177 @@ def segment_for(kind: str, fields: dict[str, str | None]) -> str:
     raise ValueError(f"no default segment configured for {kind}")  # configuration error
 
 
+def _umap(values: pd.Series, fn: Callable[[Any], Any]) -> np.ndarray:
+    """Apply ``fn`` once per distinct value: rosters repeat codes, dates and programs a lot."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    results = np.empty(len(uniques), dtype=object)
+    # factorize turns None into NaN; the parsers expect None for "nothing".
+    results[:] = [fn(None if u is None or (isinstance(u, float) and u != u) else u) for u in uniques]
+    return results[codes]
+
+
+def _isnull(values: np.ndarray) -> np.ndarray:
+    return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame:
+        return frame[name]
+    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
 def interpret(raw: RawRoster, kind: str, period: dt.date) -> pd.DataFrame:
-    """One output row per raw row, in sheet order, every one with a state."""
+    """One output row per raw row, in sheet order, every one with a state.
+
+    Column-wise: each parser runs once per distinct value of its column, so
+    a million rows cost what their distinct values cost.
+    """
     cfg = pipeline_config()["validation"]
     end = period_end(period)
-    known_regencies, known_villages = regency_codes(), village_codes()
-    seen_hashes: set[str] = set()
-    records: list[dict[str, Any]] = []
-    for source_row, values in raw.rows:
-        reasons: list[str] = []
-        rec: dict[str, Any] = {"source_row": source_row}
+    fields = list(raw.columns)
+    frame = pd.DataFrame.from_records([values for _, values in raw.rows], columns=fields)
+    frame = frame.astype(object).where(frame.notna(), None)
+    n = len(frame)
+    # Built as plain object arrays and turned into a frame once: assigning
+    # column by column makes pandas infer (and convert to) string dtypes.
+    out: dict[str, Any] = {"source_row": np.array([row for row, _ in raw.rows], dtype=object)}
+    reasons: dict[str, np.ndarray] = {}
 
-        texts = {f: cell_text(v) for f, v in values.items()}
-        rec["original"] = json.dumps(
-            {raw.columns[f]: t for f, t in texts.items() if t}, ensure_ascii=False, sort_keys=True
+    texts = {f: _umap(frame[f], cell_text) for f in fields}
+    joined = (
+        ["\x1f".join(parts) for parts in zip(*(texts[f] for f in sorted(fields)), strict=True)] if fields else [""] * n
+    )
+    out["row_hash"] = [hashlib.blake2b(t.encode(), digest_size=16).hexdigest() for t in joined]
+
+    nik = _umap(_column(frame, "nik"), parse_nik)
+    out["nik"] = [v[0] for v in nik]
+    out["nik_quality"] = [v[1] for v in nik]
+
+    names = _umap(_column(frame, "full_name"), parse_text)
+    out["full_name"] = names
+    out["name_key"] = _umap(pd.Series(names, dtype=object), name_key)
+    reasons["missing_name"] = _isnull(out["name_key"])
+
+    birth_raw = _column(frame, "birth_date")
+    born = _umap(birth_raw, parse_date)
+    out["birth_date"] = born
+    blank_birth = _umap(birth_raw, is_blank).astype(bool)
+    no_birth = _isnull(born)
+    reasons["missing_birth_date"] = no_birth & blank_birth
+    reasons["invalid_birth_date"] = no_birth & ~blank_birth
+    ages = _umap(pd.Series(born, dtype=object), lambda b: None if b is None else _age(b, end))
+    in_future = _umap(pd.Series(born, dtype=object), lambda b: b is not None and b > end).astype(bool)
+    reasons["birth_date_in_future"] = in_future
+    reasons["age_out_of_range"] = np.array(
+        [
+            a is not None and not f and not cfg["min_age_years"] <= a <= cfg["max_age_years"]
+            for a, f in zip(ages, in_future, strict=True)
+        ]
+    )
+
+    out["birth_place"] = _umap(_column(frame, "birth_place"), parse_text)
+    out["gender"] = _umap(_column(frame, "gender"), parse_gender)
+
+    listed = _umap(_column(frame, "programs"), lambda v: frozenset(parse_programs(v)[0]))
+    flagged = [_umap(_column(frame, f"flag_{p}"), parse_flag) if f"flag_{p}" in frame else None for p in PROGRAMS]
+    programs = []
+    for i in range(n):
+        chosen = [p for j, p in enumerate(PROGRAMS) if p in listed[i] or (flagged[j] is not None and flagged[j][i])]
+        programs.append(",".join(chosen) or None)
+    out["programs"] = np.array(programs, dtype=object)
+    reasons["no_known_program"] = _isnull(out["programs"])
+
+    for name in ("enrollment_start", "enrollment_end"):
+        column = _column(frame, name)
+        parsed = _umap(column, parse_date)
+        out[name] = parsed
+        reasons[f"invalid_{name}"] = _isnull(parsed) & ~_umap(column, is_blank).astype(bool)
+    active = _umap(_column(frame, "status"), parse_status)
+    out["is_active"] = active
+    reasons["unknown_status"] = _isnull(active)
+
+    out["funding_source"] = _umap(_column(frame, "funding_source"), parse_funding)
+    out["contribution"] = _umap(_column(frame, "contribution"), parse_money)
+    out["wage"] = _umap(_column(frame, "wage"), parse_money)
+    for f in ("employment_status", "position", "category", "occupation", "sector"):
+        out[f] = _umap(_column(frame, f), parse_text)
+
+    reasons.update(_reporting_units(kind, frame, out))
+    out["segment"] = _segments(kind, out)
+
+    order = [code for code in REASON_ORDER if code in reasons]
+    matrix = np.column_stack([reasons[c] for c in order]) if n else np.zeros((0, len(order)), dtype=bool)
+    bad = matrix.any(axis=1) if n else np.zeros(0, dtype=bool)
+    duplicate = pd.Series(out["row_hash"]).duplicated().to_numpy()
+    out["status"] = np.where(duplicate, "duplicate", np.where(bad, "quarantined", "loaded"))
+    reason_text = np.empty(n, dtype=object)
+    for i in np.flatnonzero(bad & ~duplicate):
+        reason_text[i] = ";".join(c for c, hit in zip(order, matrix[i], strict=True) if hit)
+    out["reason"] = reason_text
+    # Original cell values travel with quarantined rows only: they are what
+    # the clerk must correct. Loaded rows are fully described by parsed values.
+    original = np.empty(n, dtype=object)
+    headers = raw.columns
+    for i in np.flatnonzero(bad & ~duplicate):
+        original[i] = json.dumps(
+            {headers[f]: texts[f][i] for f in fields if texts[f][i]}, ensure_ascii=False, sort_keys=True
         )
-        rec["row_hash"] = hashlib.blake2b(
-            "\x1f".join(f"{f}={texts[f]}" for f in sorted(texts)).encode(), digest_size=16
-        ).hexdigest()
-
-        rec["nik"], rec["nik_quality"] = parse_nik(values.get("nik"))
-        name = parse_text(values.get("full_name"))
-        rec["full_name"] = name
-        rec["name_key"] = name_key(name)
-        if not rec["name_key"]:
-            reasons.append("missing_name")
-
-        born = parse_date(values.get("birth_date"))
-        rec["birth_date"] = born
-        if born is None:
-            reasons.append("missing_birth_date" if is_blank(values.get("birth_date")) else "invalid_birth_date")
-        elif born > end:
-            reasons.append("birth_date_in_future")
-        elif not cfg["min_age_years"] <= _age(born, end) <= cfg["max_age_years"]:
-            reasons.append("age_out_of_range")
-
-        rec["birth_place"] = parse_text(values.get("birth_place"))
-        rec["gender"] = parse_gender(values.get("gender"))
-
-        programs, _unknown = parse_programs(values.get("programs"))
-        flagged = [p for p in PROGRAMS if parse_flag(values.get(f"flag_{p}"))]
-        programs = [p for p in PROGRAMS if p in programs or p in flagged]
-        rec["programs"] = ",".join(programs) or None
-        if not programs:
-            reasons.append("no_known_program")
-
-        rec["enrollment_start"] = parse_date(values.get("enrollment_start"))
-        if rec["enrollment_start"] is None and not is_blank(values.get("enrollment_start")):
-            reasons.append("invalid_enrollment_start")
-        rec["enrollment_end"] = parse_date(values.get("enrollment_end"))
-        if rec["enrollment_end"] is None and not is_blank(values.get("enrollment_end")):
-            reasons.append("invalid_enrollment_end")
-        rec["is_active"] = parse_status(values.get("status"))
-        if rec["is_active"] is None:
-            reasons.append("unknown_status")
-
-        rec["funding_source"] = parse_funding(values.get("funding_source"))
-        rec["contribution"] = parse_money(values.get("contribution"))
-        rec["wage"] = parse_money(values.get("wage"))
-        for f in ("employment_status", "position", "category", "occupation", "sector"):
-            rec[f] = parse_text(values.get(f))
-
-        reasons += _reporting_unit(kind, values, rec, known_regencies, known_villages)
-        rec["segment"] = segment_for(kind, rec)
-
-        if rec["row_hash"] in seen_hashes:
-            rec["status"], rec["reason"] = "duplicate", None
-        else:
-            seen_hashes.add(rec["row_hash"])
-            rec["status"] = "quarantined" if reasons else "loaded"
-            rec["reason"] = ";".join(reasons) if reasons else None
-        records.append(rec)
-    return pd.DataFrame.from_records(records, columns=ROW_COLUMNS)
+    out["original"] = original
+    return pd.DataFrame({c: out[c] for c in ROW_COLUMNS}, dtype=object)
 
 
-def _reporting_unit(
-    kind: str,
-    values: dict[str, object],
-    rec: dict[str, Any],
-    known_regencies: frozenset[str],
-    known_villages: frozenset[str],
-) -> list[str]:
-    """Fill unit fields; return the reasons the unit is not a known one."""
-    reasons: list[str] = []
-    rec["village_code"] = None
+REASON_ORDER = [
+    "missing_name", "missing_birth_date", "invalid_birth_date", "birth_date_in_future", "age_out_of_range",
+    "no_known_program", "invalid_enrollment_start", "invalid_enrollment_end", "unknown_status",
+    "missing_village_code", "unknown_village_code", "missing_regency_code", "unknown_regency_code",
+    "missing_opd", "missing_npp",
+]  # fmt: skip
+
+
+def _segments(kind: str, out: dict[str, Any]) -> list[str]:
+    keys = zip(out["category"], out["occupation"], out["sector"], strict=True)
+    cache: dict[tuple[Any, ...], str] = {}
+    result = []
+    for key in keys:
+        if key not in cache:
+            cache[key] = segment_for(kind, dict(zip(("category", "occupation", "sector"), key, strict=True)))
+        result.append(cache[key])
+    return result
+
+
+def _reporting_units(kind: str, frame: pd.DataFrame, out: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Fill unit columns; return the reasons a row's unit is not a known one."""
+    known_regencies, known_villages = regency_codes(), village_codes()
     if kind == "village":
-        code = parse_region_code(values.get("village_code"))
-        rec["unit_code"] = rec["unit_key"] = rec["village_code"] = code
-        rec["unit_name"] = parse_text(values.get("village_name"))
-        rec["regency_code"] = code[:4] if code else None
-        if code is None:
-            reasons.append("missing_village_code")
-        elif code not in known_villages:
-            reasons.append("unknown_village_code")
-        return reasons
+        codes = _umap(_column(frame, "village_code"), parse_region_code)
+        out["village_code"] = out["unit_code"] = out["unit_key"] = codes
+        out["unit_name"] = _umap(_column(frame, "village_name"), parse_text)
+        out["regency_code"] = [c[:4] if c else None for c in codes]
+        missing = _isnull(codes)
+        unknown = ~missing & ~_umap(pd.Series(codes, dtype=object), lambda c: c in known_villages).astype(bool)
+        return {"missing_village_code": missing, "unknown_village_code": unknown}
 
-    regency = parse_region_code(values.get("regency_code"))
-    rec["regency_code"] = regency
-    if regency is None:
-        reasons.append("missing_regency_code")
-    elif regency not in known_regencies:
-        reasons.append("unknown_regency_code")
+    regency = _umap(_column(frame, "regency_code"), parse_region_code)
+    out["regency_code"] = regency
+    out["village_code"] = [None] * len(frame)
+    missing_regency = _isnull(regency)
+    known = _umap(pd.Series(regency, dtype=object), lambda c: c in known_regencies).astype(bool)
+    reasons = {"missing_regency_code": missing_regency, "unknown_regency_code": ~missing_regency & ~known}
     if kind == "opd":
-        code = parse_text(values.get("opd_code"))
-        rec["unit_name"] = parse_text(values.get("opd_name"))
-        # OPD codes repeat across regencies, so the unit is regency + code.
-        ident = code or (rec["unit_name"].upper() if rec["unit_name"] else None)
-        rec["unit_code"] = ident
-        rec["unit_key"] = f"{regency}/{ident}" if ident and regency else None
-        if ident is None:
-            reasons.append("missing_opd")
+        codes = _umap(_column(frame, "opd_code"), parse_text)
+        out["unit_name"] = _umap(_column(frame, "opd_name"), parse_text)
+        # OPD codes repeat across regencies, so the unit is regency + code;
+        # without a code the OPD's name identifies it.
+        ident = [c or (nm.upper() if nm else None) for c, nm in zip(codes, out["unit_name"], strict=True)]
+        out["unit_code"] = ident
+        out["unit_key"] = [f"{r}/{i}" if i and r else None for r, i in zip(regency, ident, strict=True)]
+        reasons["missing_opd"] = np.array([i is None for i in ident], dtype=bool)
     else:
-        npp = parse_text(values.get("npp"))
-        npp = re.sub(r"[\s.\-']", "", npp).upper() if npp else None
-        rec["unit_code"] = rec["unit_key"] = npp or None
-        rec["unit_name"] = parse_text(values.get("employer_name"))
-        if not npp:
-            reasons.append("missing_npp")
+        npp = _umap(
+            _column(frame, "npp"),
+            lambda v: (re.sub(r"[\s.\-']", "", t).upper() or None) if (t := parse_text(v)) else None,
+        )
+        out["unit_code"] = out["unit_key"] = npp
+        out["unit_name"] = _umap(_column(frame, "employer_name"), parse_text)
+        reasons["missing_npp"] = _isnull(npp)
     return reasons
