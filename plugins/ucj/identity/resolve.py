@@ -28,6 +28,7 @@ import psycopg
 from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.fuzz import token_sort_ratio
 
+from ucj.identity.names import display_name
 from ucj.identity.nik import nik_structure_ok
 from ucj.settings import pipeline_config
 
@@ -131,44 +132,51 @@ def evidence_keys(row: Row) -> list[str]:
     return keys
 
 
+def _copy(conn: psycopg.Connection, table: str, columns: str, rows: list[tuple]) -> None:
+    with conn.cursor().copy(f"copy {table} ({columns}) from stdin") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
-    """Link every unlinked loaded or duplicate row; return counts for the log."""
+    """Link every unlinked loaded or duplicate row; return counts for the log.
+
+    Set-based on the database side (temp tables, COPY, one insert each), so a
+    million rows cost seconds, not a million round trips.
+    """
     threshold = pipeline_config()["identity"]["nik_name_similarity"]
-    rows = [
-        Row(*r)
-        for r in conn.execute(
-            """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender
-               from ingest.roster_row as r
-               where r.status in ('loaded', 'duplicate')
-                 and not exists (select from identity.row_link as l
-                                 where l.file_id = r.file_id and l.source_row = r.source_row)
-               order by r.file_id, r.source_row"""
-        ).fetchall()
-    ]
-    if not rows:
+    fetched = conn.execute(
+        """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name
+           from ingest.roster_row as r
+           where r.status in ('loaded', 'duplicate')
+             and not exists (select from identity.row_link as l
+                             where l.file_id = r.file_id and l.source_row = r.source_row)
+           order by r.file_id, r.source_row"""
+    ).fetchall()
+    if not fetched:
         return {"rows": 0, "new_workers": 0, "merged_workers": 0}
+    rows = [Row(*r[:6]) for r in fetched]
+    full_names = [r[6] for r in fetched]
     clusters = cluster_rows(rows, threshold)
 
-    all_keys = sorted({k for row in rows for k in evidence_keys(row)})
+    conn.execute("create temp table if not exists wanted_evidence (evidence_key text primary key) on commit drop")
+    _copy(conn, "wanted_evidence", "evidence_key", [(k,) for k in sorted({k for r in rows for k in evidence_keys(r)})])
     known: dict[str, tuple[int, str | None, str | None, dt.date | None]] = {}
     for key, worker_key, nik, name_key, birth_date in conn.execute(
         """select e.evidence_key, coalesce(w.merged_into, w.worker_key), w.nik, w.name_key, w.birth_date
            from identity.worker_evidence as e
-           join identity.worker as w using (worker_key)
-           where e.evidence_key = any(%s)""",
-        (all_keys,),
+           join wanted_evidence using (evidence_key)
+           join identity.worker as w using (worker_key)"""
     ):
         known[key] = (worker_key, nik, name_key, birth_date)
 
-    new_workers = merged = 0
-    links: list[tuple[int, int, int, str]] = []
-    evidence: list[tuple[str, int]] = []
+    # 1. Each cluster finds the existing workers its evidence points to.
+    matches: list[tuple[Cluster, set[int], str]] = []
     for cluster in clusters:
-        members = [rows[i] for i in cluster.rows]
-        first = members[0]
         candidates: set[int] = set()
         rule = cluster.rule
-        for row in members:
+        for i in cluster.rows:
+            row = rows[i]
             for key in evidence_keys(row):
                 hit = known.get(key)
                 if hit is None:
@@ -182,42 +190,65 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
                     continue
                 candidates.add(worker_key)
                 rule = "nik" if key.startswith("N:") else (rule if rule == "nik" else "name_birth_date")
-        if not candidates:
-            nik = next(iter(sorted(cluster.niks)), None)
-            (worker_key,) = conn.execute(
-                """insert into identity.worker (nik, name_key, display_name, birth_date, gender)
-                   select %s, %s, r.full_name, %s, %s from ingest.roster_row as r
-                   where r.file_id = %s and r.source_row = %s
-                   returning worker_key""",
-                (nik, first.name_key, first.birth_date, first.gender, first.file_id, first.source_row),
-            ).fetchone()
-            new_workers += 1
-        else:
-            worker_key = min(candidates)
-            others = sorted(candidates - {worker_key})
-            if others:
-                conn.execute(
-                    "update identity.worker set merged_into = %s where worker_key = any(%s) or merged_into = any(%s)",
-                    (worker_key, others, others),
-                )
-                merged += len(others)
-                for key, hit in known.items():
-                    if hit[0] in others:
-                        known[key] = (worker_key, *hit[1:])
-        for row in members:
+        matches.append((cluster, candidates, rule))
+
+    # 2. New workers for clusters that matched nobody: keys drawn in one go.
+    unmatched = [cluster for cluster, candidates, _ in matches if not candidates]
+    new_keys = [
+        k
+        for (k,) in conn.execute(
+            "select nextval(pg_get_serial_sequence('identity.worker', 'worker_key')) from generate_series(1, %s)",
+            (len(unmatched),),
+        )
+    ]
+    assigned: dict[int, int] = {}
+    workers = []
+    for cluster, worker_key in zip(unmatched, new_keys, strict=True):
+        first = rows[cluster.rows[0]]
+        assigned[id(cluster)] = worker_key
+        nik = min(cluster.niks) if cluster.niks else None
+        workers.append(
+            (worker_key, nik, first.name_key, display_name(full_names[cluster.rows[0]]), first.birth_date, first.gender)
+        )
+    conn.execute("create temp table if not exists worker_load (like identity.worker including defaults) on commit drop")
+    _copy(conn, "worker_load", "worker_key, nik, name_key, display_name, birth_date, gender", workers)
+    conn.execute(
+        """insert into identity.worker (worker_key, nik, name_key, display_name, birth_date, gender)
+           overriding system value
+           select worker_key, nik, name_key, display_name, birth_date, gender from worker_load"""
+    )
+
+    # 3. Merges: when evidence joins several workers, the oldest key survives.
+    merged = 0
+    for cluster, candidates, _ in matches:
+        if len(candidates) > 1:
+            survivor = min(candidates)
+            others = sorted(candidates - {survivor})
+            conn.execute(
+                "update identity.worker set merged_into = %s where worker_key = any(%s) or merged_into = any(%s)",
+                (survivor, others, others),
+            )
+            merged += len(others)
+            for key, hit in known.items():
+                if hit[0] in others:
+                    known[key] = (survivor, *hit[1:])
+        if candidates:
+            assigned[id(cluster)] = min(candidates)
+
+    # 4. Links and new evidence, in bulk.
+    links: list[tuple[int, int, int, str]] = []
+    evidence: dict[str, int] = {}
+    for cluster, _, rule in matches:
+        worker_key = assigned[id(cluster)]
+        for i in cluster.rows:
+            row = rows[i]
             links.append((row.file_id, row.source_row, worker_key, rule))
             for key in evidence_keys(row):
                 if key not in known:
-                    known[key] = (worker_key, first.nik, first.name_key, first.birth_date)
-                    evidence.append((key, worker_key))
-
-    with conn.cursor() as cur:
-        cur.executemany(
-            "insert into identity.worker_evidence (evidence_key, worker_key) values (%s, %s) on conflict do nothing",
-            evidence,
-        )
-        with cur.copy("copy identity.row_link (file_id, source_row, worker_key, rule) from stdin") as copy:
-            for link in links:
-                copy.write_row(link)
-    log.info("linked %d rows: %d new workers, %d merged", len(rows), new_workers, merged)
-    return {"rows": len(rows), "new_workers": new_workers, "merged_workers": merged}
+                    evidence.setdefault(key, worker_key)
+    conn.execute("create temp table if not exists evidence_load (like identity.worker_evidence) on commit drop")
+    _copy(conn, "evidence_load", "evidence_key, worker_key", sorted(evidence.items()))
+    conn.execute("insert into identity.worker_evidence select * from evidence_load on conflict do nothing")
+    _copy(conn, "identity.row_link", "file_id, source_row, worker_key, rule", links)
+    log.info("linked %d rows: %d new workers, %d merged", len(rows), len(unmatched), merged)
+    return {"rows": len(rows), "new_workers": len(unmatched), "merged_workers": merged}
