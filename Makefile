@@ -17,7 +17,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 # pgserver and platformdirs want a runtime dir; not every shell has one.
 export XDG_RUNTIME_DIR ?= $(CURDIR)/var/run
 
-.PHONY: help venv demo pipeline sample test test-unit test-e2e lint fix airflow clean compose-check
+.PHONY: help venv demo pipeline sample test test-unit test-e2e lint fix airflow clean compose-check bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -71,3 +71,6 @@ clean:  ## remove the embedded warehouse, Airflow state and sample data (keeps .
 compose-check:  ## validate docker-compose.yaml (installs Debian's docker-compose when missing and root)
 	@command -v docker-compose >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
 	docker-compose --env-file .env.example -f docker-compose.yaml config -q && echo "docker-compose.yaml is valid"
+
+bench: $(STAMP)  ## benchmark every stage at 1M rows (CSV and Excel) with references; writes docs/benchmarks.md
+	$(PY) -m bench.run --rows $${ROWS:-1000000} --formats $${FORMATS:-csv,xlsx}

@@ -133,6 +133,7 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, int]:
     # Serialise loads of the same month; other months proceed in parallel.
     conn.execute("select pg_advisory_xact_lock(7281002, %s)", (period_month.year * 100 + period_month.month,))
     partition = ensure_partition(conn, period_month)
+    conn.execute("analyze identity.row_link, identity.worker, dw.dim_reporting_unit")
     conn.execute(f"truncate dw.{partition}")
     run_sql_file(conn, "load/load_period.sql", {"period": period_month, "period_end": period_end(period_month)})
     (facts,) = conn.execute(f"select count(*) from dw.{partition}").fetchone()
@@ -144,6 +145,9 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, int]:
 
 def settle_snapshots(conn: psycopg.Connection, kind: str, period: str) -> int:
     """Mark superseded rows for one kind and month; return rows whose state changed."""
+    # Fresh statistics first: right after a bulk COPY the planner still
+    # believes the table is tiny and picks nested loops (30 s instead of 0.1 s).
+    conn.execute("analyze ingest.source_file, ingest.roster_row")
     return run_sql_file(conn, "load/settle_snapshots.sql", {"kind": kind, "period": parse_period(period)})
 
 

@@ -15,12 +15,13 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 
 from ucj.landing import _stat, parse_period
-from ucj.roster.read import RosterReadError, read_roster
-from ucj.roster.rows import ROW_COLUMNS, interpret
+from ucj.roster.read import RawRoster, RosterReadError, read_roster
+from ucj.roster.rows import ROW_COLUMNS, interpret_many
 
 log = logging.getLogger(__name__)
 
@@ -41,95 +42,112 @@ class BatchSummary:
         return asdict(self)
 
 
+@dataclass
+class _Landed:
+    rel_path: str
+    data: bytes
+    content_hash: str
+    size: int
+    modified_at: dt.datetime
+
+
 def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, rel_paths: list[str]) -> BatchSummary:
+    """Load a batch of files in one transaction: all of it lands, or none of it.
+
+    One transaction per batch (not per file) keeps thousands of small village
+    files from costing thousands of commits; an unreadable file is not an
+    error here but a ``failed`` record, so one bad file never rolls back the
+    others. Rerunning a batch skips every file already loaded.
+    """
     summary = BatchSummary()
     period_month = parse_period(period)
+    landed = []
     for rel_path in rel_paths:
-        summary.files += 1
         path = root / rel_path
         data = path.read_bytes()
         size, mtime = _stat(path)
         modified_at = dt.datetime.fromtimestamp(mtime, tz=dt.UTC)
-        content_hash = hashlib.sha256(data).hexdigest()
-        with conn.transaction():
-            outcome = _ingest_file(conn, kind, period_month, rel_path, data, content_hash, size, modified_at)
-        if outcome["state"] == "unchanged":
-            summary.unchanged_files += 1
-        elif outcome["state"] == "failed":
-            summary.failed_files.append({"file": rel_path, "error": outcome["error"]})
-            log.warning("roster file %s failed: %s", rel_path, outcome["error"])
-        else:
-            summary.loaded_files += 1
-            for status, n in outcome["rows"].items():
-                summary.rows[status] = summary.rows.get(status, 0) + n
+        landed.append(_Landed(rel_path, data, hashlib.sha256(data).hexdigest(), size, modified_at))
+    summary.files = len(landed)
+    existing = {
+        (rel_path, content_hash): (file_id, status)
+        for file_id, rel_path, content_hash, status in conn.execute(
+            """select file_id, rel_path, content_hash, status from ingest.source_file
+               where source_kind = %s and period_month = %s and rel_path = any(%s)""",
+            (kind, period_month, [f.rel_path for f in landed]),
+        )
+    }
+    to_load = [f for f in landed if existing.get((f.rel_path, f.content_hash), (0, "failed"))[1] == "failed"]
+    summary.unchanged_files = len(landed) - len(to_load)
+    # A failed file is tried again on every run: the reader may have learnt a
+    # new header synonym, or the failure was transient.
+    retried = [existing[(f.rel_path, f.content_hash)][0] for f in to_load if (f.rel_path, f.content_hash) in existing]
+
+    readable: list[tuple[_Landed, RawRoster]] = []
+    errors: list[tuple[_Landed, str]] = []
+    for f in to_load:
+        try:
+            readable.append((f, read_roster(f.data, f.rel_path, kind)))
+        except RosterReadError as exc:
+            errors.append((f, str(exc)))
+            log.warning("roster file %s failed: %s", f.rel_path, exc)
+    rows = interpret_many([raw for _, raw in readable], kind, period_month)
+
+    with conn.transaction():
+        if retried:
+            conn.execute("delete from ingest.source_file where file_id = any(%s)", (retried,))
+        # Older versions of a path are replaced whole by the new one.
+        conn.execute(
+            """update ingest.source_file as s set status = 'replaced'
+               from unnest(%s::text[], %s::text[]) as n (rel_path, content_hash)
+               where s.source_kind = %s and s.period_month = %s and s.rel_path = n.rel_path
+                 and s.content_hash <> n.content_hash and s.status <> 'replaced'""",
+            ([f.rel_path for f in to_load], [f.content_hash for f in to_load], kind, period_month),
+        )
+        file_ids: list[int] = []
+        for f, raw in readable:
+            file_ids.append(
+                _insert_file(
+                    conn, kind, period_month, f, "loaded", None, raw.sheet, raw.header_row,
+                    sum(1 for _ in raw.rows), raw.footer_rows_skipped, raw.empty_rows_skipped,
+                )
+            )  # fmt: skip
+        for f, error in errors:
+            _insert_file(conn, kind, period_month, f, "failed", error, None, None, 0, 0, 0)
+        if len(rows):
+            rows.insert(0, "file_id", np.asarray(file_ids, dtype=object)[rows.pop("file_index").to_numpy(dtype=int)])
+            copy_rows(conn, kind, period_month, rows)
+
+    summary.loaded_files = len(readable)
+    summary.failed_files = [{"file": f.rel_path, "error": error} for f, error in errors]
+    for status, count in rows["status"].value_counts().items() if len(rows) else []:
+        summary.rows[str(status)] = int(count)
     return summary
 
 
-def _ingest_file(
-    conn: psycopg.Connection,
-    kind: str,
-    period_month: dt.date,
-    rel_path: str,
-    data: bytes,
-    content_hash: str,
-    size: int,
-    modified_at: dt.datetime,
-) -> dict[str, Any]:
-    existing = conn.execute(
-        """select file_id, status from ingest.source_file
-           where source_kind = %s and period_month = %s and rel_path = %s and content_hash = %s
-           for update""",
-        (kind, period_month, rel_path, content_hash),
-    ).fetchone()
-    if existing and existing[1] != "failed":
-        return {"state": "unchanged"}
-    if existing:
-        # A failed file is tried again on every run: the reader may have learnt
-        # a new header synonym, or the failure was transient.
-        conn.execute("delete from ingest.source_file where file_id = %s", (existing[0],))
-
-    try:
-        raw = read_roster(data, rel_path, kind)
-        rows = interpret(raw, kind, period_month)
-    except RosterReadError as exc:
-        conn.execute(
-            """insert into ingest.source_file
-                 (source_kind, period_month, rel_path, content_hash, size_bytes, modified_at, status, error)
-               values (%s, %s, %s, %s, %s, %s, 'failed', %s)""",
-            (kind, period_month, rel_path, content_hash, size, modified_at, str(exc)),
-        )
-        return {"state": "failed", "error": str(exc)}
-
-    # Older versions of this path are replaced whole by this one.
-    conn.execute(
-        """update ingest.source_file set status = 'replaced'
-           where source_kind = %s and period_month = %s and rel_path = %s and content_hash <> %s
-             and status <> 'replaced'""",
-        (kind, period_month, rel_path, content_hash),
-    )
+def _insert_file(
+    conn: psycopg.Connection, kind: str, period_month: dt.date, f: _Landed, status: str, error: str | None,
+    sheet: str | None, header_row: int | None, rows_read: int, footer_rows: int, empty_rows: int,
+) -> int:  # fmt: skip
     (file_id,) = conn.execute(
         """insert into ingest.source_file
-             (source_kind, period_month, rel_path, content_hash, size_bytes, modified_at, status, sheet,
+             (source_kind, period_month, rel_path, content_hash, size_bytes, modified_at, status, error, sheet,
               header_row, rows_read, footer_rows, empty_rows)
-           values (%s, %s, %s, %s, %s, %s, 'loaded', %s, %s, %s, %s, %s)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            returning file_id""",
         (
-            kind, period_month, rel_path, content_hash, size, modified_at, raw.sheet, raw.header_row,
-            len(rows), raw.footer_rows_skipped, raw.empty_rows_skipped,
+            kind, period_month, f.rel_path, f.content_hash, f.size, f.modified_at, status, error, sheet,
+            header_row, rows_read, footer_rows, empty_rows,
         ),
     ).fetchone()  # fmt: skip
-    copy_rows(conn, file_id, kind, period_month, rows)
-    return {"state": "loaded", "rows": rows["status"].value_counts().to_dict()}
+    return file_id
 
 
-def copy_rows(conn: psycopg.Connection, file_id: int, kind: str, period_month: dt.date, rows: pd.DataFrame) -> None:
-    """Bulk-load interpreted rows with COPY (text format via an in-memory CSV)."""
-    if rows.empty:
-        return
+def copy_rows(conn: psycopg.Connection, kind: str, period_month: dt.date, rows: pd.DataFrame) -> None:
+    """Bulk-load interpreted rows (with their ``file_id``) by COPY, via an in-memory CSV."""
     frame = rows.copy()
-    frame.insert(0, "period_month", period_month)
-    frame.insert(0, "source_kind", kind)
-    frame.insert(0, "file_id", file_id)
+    frame.insert(1, "period_month", period_month)
+    frame.insert(1, "source_kind", kind)
     frame["programs"] = frame["programs"].map(lambda v: "{" + v + "}", na_action="ignore")
     buffer = io.StringIO()
     frame[_COPY_COLUMNS].to_csv(buffer, index=False, header=False)

@@ -41,6 +41,10 @@ PATRONYMIC = {"bin", "binti", "bt", "bte"}
 _OLD_SPELLING = [("oe", "u"), ("dj", "j"), ("tj", "c"), ("sj", "sy"), ("nj", "ny"), ("ch", "kh")]
 
 
+# After ASCII folding and lower-casing, everything but a-z is dropped from a token.
+_NOT_LETTERS = str.maketrans("", "", "".join(chr(c) for c in range(128) if not "a" <= chr(c) <= "z"))
+
+
 def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
@@ -50,13 +54,8 @@ def strip_titles(full_name: str) -> list[str]:
     text = _ascii(full_name).lower()
     # Degrees usually follow the first comma: "Budi, S.Pd., M.Pd."
     head, _, _tail = text.partition(",")
-    tokens = [t for t in re.split(r"[\s]+", head.strip()) if t]
-    words: list[str] = []
-    for raw in tokens:
-        # "s.pd." -> "spd"; "m." stays a token "m" (Muhammad) at the front.
-        word = re.sub(r"[^a-z]", "", raw)
-        if word:
-            words.append(word)
+    # "s.pd." -> "spd"; "m." stays a token "m" (Muhammad) at the front.
+    words = [w for w in (raw.translate(_NOT_LETTERS) for raw in head.split()) if w]
     while words and words[0] in PREFIX_TITLES and len(words) > 1:
         words.pop(0)
     while words and words[-1] in DEGREES and len(words) > 1:

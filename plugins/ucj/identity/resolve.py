@@ -149,6 +149,7 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
         """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name
            from ingest.roster_row as r
            where r.status in ('loaded', 'duplicate')
+             and r.name_key is not null and r.birth_date is not null  -- a duplicate of a bad row has neither
              and not exists (select from identity.row_link as l
                              where l.file_id = r.file_id and l.source_row = r.source_row)
            order by r.file_id, r.source_row"""

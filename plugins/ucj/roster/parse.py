@@ -123,6 +123,8 @@ def parse_nik(value: object) -> tuple[str | None, str]:
     digit may be a 0 that was never typed - weak evidence), ``lost_digits``
     (scientific notation: not a NIK any more), ``invalid`` and ``missing``.
     """
+    if isinstance(value, str) and len(value) == 16 and value.isascii() and value.isdigit():
+        return value, "ok"  # the common case, first
     if is_blank(value) or isinstance(value, bool):
         return None, "missing"
     if isinstance(value, int | float):

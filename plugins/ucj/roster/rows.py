@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -97,27 +96,38 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def interpret(raw: RawRoster, kind: str, period: dt.date) -> pd.DataFrame:
-    """One output row per raw row, in sheet order, every one with a state.
+    """One output row per raw row of one file, in sheet order, every one with a state."""
+    return interpret_many([raw], kind, period).drop(columns="file_index")
 
-    Column-wise: each parser runs once per distinct value of its column, so
-    a million rows cost what their distinct values cost.
+
+def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.DataFrame:
+    """Interpret the rows of several files of one kind and month at once.
+
+    Column-wise: each parser runs once per distinct value of its column across
+    all the files, so a batch of thousands of small village files costs what
+    its distinct values cost, not thousands of small DataFrames.
+    ``file_index`` says which of ``raws`` a row came from.
     """
     cfg = pipeline_config()["validation"]
     end = period_end(period)
-    fields = list(raw.columns)
-    frame = pd.DataFrame.from_records([values for _, values in raw.rows], columns=fields)
+    fields = sorted({f for raw in raws for f in raw.columns})
+    records = [values for raw in raws for _, values in raw.rows]
+    frame = pd.DataFrame.from_records(records, columns=fields) if records else pd.DataFrame(columns=fields)
     frame = frame.astype(object).where(frame.notna(), None)
     n = len(frame)
+    file_index = np.repeat(np.arange(len(raws)), [len(raw.rows) for raw in raws])
     # Built as plain object arrays and turned into a frame once: assigning
     # column by column makes pandas infer (and convert to) string dtypes.
-    out: dict[str, Any] = {"source_row": np.array([row for row, _ in raw.rows], dtype=object)}
+    out: dict[str, Any] = {
+        "file_index": file_index,
+        "source_row": np.array([row for raw in raws for row, _ in raw.rows], dtype=object),
+    }
     reasons: dict[str, np.ndarray] = {}
 
-    texts = {f: _umap(frame[f], cell_text) for f in fields}
-    joined = (
-        ["\x1f".join(parts) for parts in zip(*(texts[f] for f in sorted(fields)), strict=True)] if fields else [""] * n
-    )
-    out["row_hash"] = [hashlib.blake2b(t.encode(), digest_size=16).hexdigest() for t in joined]
+    # Exact duplicates: identical cells in every mapped column of one file.
+    as_text = pd.DataFrame({f: _umap(frame[f], cell_text) for f in fields}, index=frame.index)
+    hashes = pd.util.hash_pandas_object(as_text, index=False).to_numpy() if fields else np.zeros(n, dtype=np.uint64)
+    out["row_hash"] = np.array([f"{h:016x}" for h in hashes], dtype=object)
 
     nik = _umap(_column(frame, "nik"), parse_nik)
     out["nik"] = [v[0] for v in nik]
@@ -178,7 +188,7 @@ def interpret(raw: RawRoster, kind: str, period: dt.date) -> pd.DataFrame:
     order = [code for code in REASON_ORDER if code in reasons]
     matrix = np.column_stack([reasons[c] for c in order]) if n else np.zeros((0, len(order)), dtype=bool)
     bad = matrix.any(axis=1) if n else np.zeros(0, dtype=bool)
-    duplicate = pd.Series(out["row_hash"]).duplicated().to_numpy()
+    duplicate = pd.DataFrame({"f": file_index, "h": out["row_hash"]}).duplicated().to_numpy()
     out["status"] = np.where(duplicate, "duplicate", np.where(bad, "quarantined", "loaded"))
     reason_text = np.empty(n, dtype=object)
     for i in np.flatnonzero(bad & ~duplicate):
@@ -187,13 +197,16 @@ def interpret(raw: RawRoster, kind: str, period: dt.date) -> pd.DataFrame:
     # Original cell values travel with quarantined rows only: they are what
     # the clerk must correct. Loaded rows are fully described by parsed values.
     original = np.empty(n, dtype=object)
-    headers = raw.columns
     for i in np.flatnonzero(bad & ~duplicate):
+        headers = raws[file_index[i]].columns
+        cells = as_text.iloc[i]
         original[i] = json.dumps(
-            {headers[f]: texts[f][i] for f in fields if texts[f][i]}, ensure_ascii=False, sort_keys=True
+            {headers[f]: cells[f] for f in headers if cells[f]}, ensure_ascii=False, sort_keys=True
         )
     out["original"] = original
-    return pd.DataFrame({c: out[c] for c in ROW_COLUMNS}, dtype=object)
+    frame_out = pd.DataFrame({c: out[c] for c in ROW_COLUMNS}, dtype=object)
+    frame_out["file_index"] = file_index
+    return frame_out
 
 
 REASON_ORDER = [
