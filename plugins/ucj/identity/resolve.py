@@ -43,6 +43,15 @@ class Row:
     name_key: str
     birth_date: dt.date
     gender: str | None
+    # Derived once per row: the clustering and matching loops read them often.
+    strong_nik: str | None = field(init=False, default=None)
+    keys: list[str] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.strong_nik = self.nik if self.nik and nik_structure_ok(self.nik) else None
+        self.keys = [f"B:{self.name_key}|{self.birth_date.isoformat()}"]
+        if self.strong_nik:
+            self.keys.append(f"N:{self.strong_nik}")
 
 
 @dataclass
@@ -55,10 +64,6 @@ class Cluster:
 def niks_compatible(a: set[str], b: set[str]) -> bool:
     """Two NIK sets can belong to one person if every pair is at most one edit apart."""
     return all(x == y or DamerauLevenshtein.distance(x, y) <= 1 for x in a for y in b)
-
-
-def _strong_nik(row: Row) -> str | None:
-    return row.nik if row.nik and nik_structure_ok(row.nik) else None
 
 
 class _UnionFind:
@@ -92,12 +97,12 @@ def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
     """Deterministic clustering (input order fixed by the caller)."""
     uf = _UnionFind(len(rows))
     for i, row in enumerate(rows):
-        if nik := _strong_nik(row):
+        if nik := row.strong_nik:
             uf.niks[i].add(nik)
     by_nik: dict[str, list[int]] = defaultdict(list)
     by_name_dob: dict[tuple[str, dt.date], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
-        if nik := _strong_nik(row):
+        if nik := row.strong_nik:
             by_nik[nik].append(i)
         by_name_dob[(row.name_key, row.birth_date)].append(i)
     for members in by_nik.values():
@@ -126,10 +131,8 @@ def same_person_by_nik(a: Row, b: Row, name_threshold: float) -> bool:
 
 
 def evidence_keys(row: Row) -> list[str]:
-    keys = [f"B:{row.name_key}|{row.birth_date.isoformat()}"]
-    if nik := _strong_nik(row):
-        keys.append(f"N:{nik}")
-    return keys
+    """Blocking keys that attach a row to a worker: name + birth date, and a valid NIK."""
+    return row.keys
 
 
 def _copy(conn: psycopg.Connection, table: str, columns: str, rows: list[tuple]) -> None:
