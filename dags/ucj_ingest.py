@@ -17,6 +17,9 @@ run's date (the monthly run on 1 March collects February).
   sender for a fixed file, drop it into the same folder, then **clear
   `plan_batches` downstream** (or trigger the DAG with the same `period`).
   Files already loaded are recognised by content and skipped.
+- **Clerk reports**: every file with problems gets an `.xlsx` report in
+  Indonesian (row, column, value, what is wrong, how to fix) under
+  `<var>/reports/<kind>/<YYYY-MM>/`; send it back to the sender.
 - **ingest_batch / prepare_warehouse failed after retries**: the warehouse is
   unreachable or out of space. Fix that, then clear the failed task; each file
   is its own transaction, so a half-done batch resumes where it stopped.
@@ -96,6 +99,12 @@ def build_ingest_dag(kind: str):
 
             return pipeline_tasks.validate(kind, period, f"ucj_ingest_{kind}", run_id)
 
+        @task(doc_md="Write an .xlsx report in Indonesian for each file with problems (row, column, value, fix).")
+        def clerk_reports(period: str) -> dict:
+            from ucj import pipeline_tasks
+
+            return pipeline_tasks.clerk_reports(kind, period)
+
         @task(outlets=[roster_asset], doc_md="Publish the month to ucj_consolidate, with row counts as event extra.")
         def publish(period: str, summaries: list[dict], validation: dict, outlet_events=None) -> dict:
             from ucj import pipeline_tasks
@@ -121,7 +130,7 @@ def build_ingest_dag(kind: str):
         settled = settle_snapshots(period)
         summaries >> settled
         validation = validate(period)
-        settled >> validation
+        settled >> [validation, clerk_reports(period)]
         publish(period, summaries, validation) >> check_outcome(summaries, validation)
 
     return ingest()

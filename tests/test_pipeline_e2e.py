@@ -162,3 +162,23 @@ def test_a_broken_file_fails_its_run_loses_nothing_and_loads_once_fixed(
             "select regency_code, covered_workers from mart.ucj_regency_month where period_month = '2025-01-01'"
         )
     )
+
+
+def test_clerk_reports_list_every_quarantined_row(full_run) -> None:
+    from openpyxl import load_workbook
+
+    from ucj.feedback import report_path
+
+    _, truth, _ = full_run
+    checked = 0
+    for path, rows in truth["row_states"].items():
+        quarantined = {int(r) for r, state in rows.items() if state.startswith("quarantined")}
+        if not quarantined:
+            continue
+        sheet = load_workbook(report_path(path)).active
+        listed = {
+            r[0] for r in sheet.iter_rows(values_only=True) if isinstance(r[0], int) and r[5].startswith("Baris TIDAK")
+        }
+        assert listed == quarantined, path
+        checked += 1
+    assert checked > 5

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ucj.landing import _stat, parse_period
 from ucj.roster.read import RawRoster, RosterReadError, read_roster
@@ -109,11 +110,11 @@ def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, re
             file_ids.append(
                 _insert_file(
                     conn, kind, period_month, f, "loaded", None, raw.sheet, raw.header_row,
-                    sum(1 for _ in raw.rows), raw.footer_rows_skipped, raw.empty_rows_skipped,
+                    sum(1 for _ in raw.rows), raw.footer_rows_skipped, raw.empty_rows_skipped, raw.columns,
                 )
             )  # fmt: skip
         for f, error in errors:
-            _insert_file(conn, kind, period_month, f, "failed", error, None, None, 0, 0, 0)
+            _insert_file(conn, kind, period_month, f, "failed", error, None, None, 0, 0, 0, None)
         if len(rows):
             rows.insert(0, "file_id", np.asarray(file_ids, dtype=object)[rows.pop("file_index").to_numpy(dtype=int)])
             copy_rows(conn, kind, period_month, rows)
@@ -128,16 +129,17 @@ def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, re
 def _insert_file(
     conn: psycopg.Connection, kind: str, period_month: dt.date, f: _Landed, status: str, error: str | None,
     sheet: str | None, header_row: int | None, rows_read: int, footer_rows: int, empty_rows: int,
+    columns: dict[str, str] | None,
 ) -> int:  # fmt: skip
     (file_id,) = conn.execute(
         """insert into ingest.source_file
              (source_kind, period_month, rel_path, content_hash, size_bytes, modified_at, status, error, sheet,
-              header_row, rows_read, footer_rows, empty_rows)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+              header_row, rows_read, footer_rows, empty_rows, columns)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            returning file_id""",
         (
             kind, period_month, f.rel_path, f.content_hash, f.size, f.modified_at, status, error, sheet,
-            header_row, rows_read, footer_rows, empty_rows,
+            header_row, rows_read, footer_rows, empty_rows, Jsonb(columns) if columns is not None else None,
         ),
     ).fetchone()  # fmt: skip
     return file_id

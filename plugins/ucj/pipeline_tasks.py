@@ -89,6 +89,13 @@ def materialise(results: Any) -> list[dict[str, Any]]:
     return [results[i] for i in range(len(results))]
 
 
+def clerk_reports(kind: str, period: str) -> dict[str, Any]:
+    from ucj.feedback import write_reports
+
+    with connect() as conn:
+        return write_reports(conn, kind, period)
+
+
 def _failed_files(summaries: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [f for s in summaries for f in s["failed_files"]]
 

@@ -194,10 +194,12 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     for i in np.flatnonzero(bad & ~duplicate):
         reason_text[i] = ";".join(c for c, hit in zip(order, matrix[i], strict=True) if hit)
     out["reason"] = reason_text
-    # Original cell values travel with quarantined rows only: they are what
-    # the clerk must correct. Loaded rows are fully described by parsed values.
+    # Original cells travel with the rows a clerk must correct: quarantined
+    # rows, and counted rows whose NIK is broken. Other rows are fully
+    # described by their parsed values.
+    nik_problem = np.isin(np.asarray(out["nik_quality"], dtype=object), list(NIK_PROBLEMS))
     original = np.empty(n, dtype=object)
-    for i in np.flatnonzero(bad & ~duplicate):
+    for i in np.flatnonzero((bad | nik_problem) & ~duplicate):
         headers = raws[file_index[i]].columns
         cells = as_text.iloc[i]
         original[i] = json.dumps(
@@ -208,6 +210,8 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     frame_out["file_index"] = file_index
     return frame_out
 
+
+NIK_PROBLEMS = ("invalid", "lost_digits", "excel_number")
 
 REASON_ORDER = [
     "missing_name", "missing_birth_date", "invalid_birth_date", "birth_date_in_future", "age_out_of_range",
