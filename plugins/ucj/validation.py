@@ -18,6 +18,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,7 +26,7 @@ import psycopg
 
 from ucj.landing import parse_period
 from ucj.roster.rows import period_end
-from ucj.settings import GX_DIR, pipeline_config
+from ucj.settings import GX_DIR, pipeline_config, var_dir
 
 log = logging.getLogger(__name__)
 
@@ -71,29 +72,68 @@ def load_suite(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _gx():
-    """Import GX lazily and quietly: it is slow to import and chatty at INFO."""
+    """A file-backed GX context under ``<var>/gx``: results accumulate into one Data Docs site.
+
+    GX is imported lazily and quietly: it is slow to import and chatty at INFO.
+    """
     for name in ("great_expectations", "great_expectations._docs_decorators"):
         logging.getLogger(name).setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
+    root = var_dir() / "gx"
+    root.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = context.data_sources.add_pandas("rosters").add_dataframe_asset("rows_in_force")
-    return gx, context, asset.add_batch_definition_whole_dataframe("whole")
+    return gx, context
 
 
-def validate_frame(frame: pd.DataFrame, spec: dict[str, Any]) -> ValidationOutcome:
-    gx, _context, batch_definition = _gx()
+def data_docs_index() -> Path:
+    return var_dir() / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+def _batch_definition(context: Any, asset_name: str) -> Any:
+    try:
+        source = context.data_sources.get("rosters")
+    except (KeyError, ValueError, LookupError):
+        source = context.data_sources.add_pandas("rosters")
+    try:
+        asset = source.get_asset(asset_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(asset_name)
+    try:
+        return asset.get_batch_definition("whole")
+    except (KeyError, LookupError):
+        return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def validate_frame(frame: pd.DataFrame, spec: dict[str, Any], run_name: str = "adhoc") -> ValidationOutcome:
+    gx, context = _gx()
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     suite = gx.ExpectationSuite(name=spec["name"])
     for exp in spec["expectations"]:
         suite.add_expectation_configuration(ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"]))
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    # SUMMARY gives unexpected counts; GX issue #8671 (result building dominates
-    # on large batches) bites on COMPLETE, which we never ask for.
-    result = batch.validate(suite, result_format="SUMMARY").to_json_dict()
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=spec["name"], data=_batch_definition(context, spec["name"]), suite=suite)
+    )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=spec["name"],
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs")],
+            # SUMMARY gives unexpected counts; partial_unexpected_count=0 keeps
+            # row values (NIKs, names) out of results and Data Docs. COMPLETE,
+            # whose result building dominates on big batches (GX #8671), is
+            # never asked for.
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
+        )
+    )
+    checkpoint_result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name))
+    result = next(iter(checkpoint_result.run_results.values())).to_json_dict()
     results = []
     failed = []
     for r in result["results"]:
@@ -163,18 +203,19 @@ def validate_period(
         "min_loaded_share": 1 - cfg["max_quarantined_share"],
         "min_row_count": int(last_month * cfg["min_rowcount_vs_last_month"]) if last_month else None,
     }
-    outcome = validate_frame(frame, load_suite(kind, params))
+    outcome = validate_frame(frame, load_suite(kind, params), run_name=f"{kind}_{period}")
     conn.execute(
         """insert into audit.validation_run
-             (dag_id, run_id, source_kind, period_month, suite_name, success, evaluated, successful, row_count, results)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+             (dag_id, run_id, source_kind, period_month, suite_name, success, evaluated, successful, row_count,
+              results, data_docs_path)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
             dag_id, run_id, kind, period_month, outcome.suite, outcome.success, outcome.evaluated,
-            outcome.successful, outcome.row_count, json.dumps(outcome.results),
+            outcome.successful, outcome.row_count, json.dumps(outcome.results), str(data_docs_index()),
         ),
     )  # fmt: skip
     log.info(
-        "validated %s %s: %d rows, %d/%d expectations met",
-        kind, period, outcome.row_count, outcome.successful, outcome.evaluated,
+        "validated %s %s: %d rows, %d/%d expectations met; Data Docs: file://%s",
+        kind, period, outcome.row_count, outcome.successful, outcome.evaluated, data_docs_index(),
     )  # fmt: skip
     return outcome

@@ -1,0 +1,66 @@
+"""Great Expectations: the suite mirrors the row rules and holds the batch thresholds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from ucj.validation import data_docs_index, load_suite, validate_frame
+
+NIK = "1310015203850001"
+
+
+def frame(statuses: list[str], nik: str | None = NIK) -> pd.DataFrame:
+    n = len(statuses)
+    return pd.DataFrame(
+        {
+            "file_id": range(n),
+            "status": statuses,
+            "row_hash": [f"{i:016x}" for i in range(n)],
+            "nik": [nik] * n,
+            "nik_quality": ["ok"] * n,
+            "name_key": ["aminah siti"] * n,
+            "birth_date": [dt.date(1985, 3, 12)] * n,
+            "gender": ["P"] * n,
+            "programs": ["JKK,JKM"] * n,
+            "funding_source": ["APBDES"] * n,
+            "segment": ["BPU"] * n,
+            "unit_key": ["1310012002"] * n,
+            "regency_code": ["1310"] * n,
+            "age": [39] * n,
+        }
+    )
+
+
+def params(min_rows: int | None = None) -> dict:
+    return {"min_loaded_share": 0.5, "min_row_count": min_rows}
+
+
+def test_a_clean_batch_passes_and_lands_in_data_docs() -> None:
+    outcome = validate_frame(frame(["loaded"] * 10), load_suite("village", params()), run_name="test_clean")
+    assert outcome.success, outcome.failed
+    assert outcome.evaluated == outcome.successful > 10
+    assert data_docs_index().exists()
+
+
+def test_too_many_quarantined_rows_fail_the_batch() -> None:
+    outcome = validate_frame(frame(["loaded"] * 4 + ["quarantined"] * 6), load_suite("village", params()))
+    assert not outcome.success
+    assert outcome.failed == ["expect_column_values_to_be_in_set(status)"]
+
+
+def test_row_count_far_below_last_month_fails() -> None:
+    outcome = validate_frame(frame(["loaded"] * 10), load_suite("village", params(min_rows=50)))
+    assert outcome.failed == ["expect_table_row_count_to_be_between"]
+
+
+def test_results_and_data_docs_hold_no_row_values() -> None:
+    bad_nik = "9999888877776666"
+    outcome = validate_frame(frame(["loaded"] * 3, nik="12"), load_suite("village", params()), run_name="test_pii")
+    assert "expect_column_values_to_match_regex(nik)" in outcome.failed
+    assert "12" not in str([r["result"].get("partial_unexpected_list") for r in outcome.results])
+    validate_frame(frame(["loaded"] * 3, nik=bad_nik[:10]), load_suite("village", params()), run_name="test_pii2")
+    pages = list(data_docs_index().parent.glob("validations/**/*.html"))
+    assert pages
+    assert not any(bad_nik[:10] in page.read_text(encoding="utf-8") for page in pages)
