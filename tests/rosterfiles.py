@@ -77,3 +77,33 @@ VILLAGE_HEADER = [
 def village_row(n: int, nik: Any = "1310014503850001", name: str = "Siti Aminah", born: Any = "12/03/1985",
                 code: str = "13.10.01.2002", programs: str = "JKK, JKM") -> list[Any]:  # fmt: skip
     return [n, nik, name, born, "P", code, "Koto Baru", programs, "Dana Desa", ""]
+
+
+def with_cached_formula_values(data: bytes, cached: dict[str, str]) -> bytes:
+    """Give formula cells the cached values Excel stores when it saves (openpyxl stores none)."""
+    import re
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                text = content.decode()
+                for ref, value in cached.items():
+                    text = re.sub(
+                        rf'<c r="{ref}"><f>(.*?)</f><v\s*/>', rf'<c r="{ref}" t="str"><f>\1</f><v>{value}</v>', text
+                    )
+                content = text.encode()
+            target.writestr(item, content)
+    return buffer.getvalue()
+
+
+def encrypted(data: bytes, password: str = "rahasia") -> bytes:
+    """The workbook as Excel saves it with "Encrypt with Password"."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(data)).encrypt(password, out)
+    return out.getvalue()

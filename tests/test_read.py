@@ -7,7 +7,7 @@ import io
 import zipfile
 
 import pytest
-from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row, xls, xlsx
+from rosterfiles import VILLAGE_HEADER, csv_bytes, encrypted, village_row, with_cached_formula_values, xls, xlsx
 
 from ucj.roster.parse import parse_date
 from ucj.roster.read import RosterReadError, read_roster
@@ -162,11 +162,37 @@ def test_header_only_file_reads_with_no_rows() -> None:
     assert raw.rows == []
 
 
-def test_encrypted_ole_container_is_reported_as_password_protected() -> None:
-    # An Office-encrypted .xlsx is an OLE2 container holding an EncryptedPackage.
-    data = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 2048
-    with pytest.raises(RosterReadError, match=r"password|damaged"):
+def test_password_protected_workbook_says_so() -> None:
+    data = encrypted(xlsx(("Data", [VILLAGE_HEADER, village_row(1)])))
+    with pytest.raises(RosterReadError, match="password-protected"):
         rows_of(data, "a.xlsx")
+
+
+def test_formula_cells_read_as_their_cached_values() -> None:
+    row = village_row(1)
+    row[2] = '=UPPER("siti aminah")'
+    data = with_cached_formula_values(xlsx(("Data", [VILLAGE_HEADER, row])), {"C2": "SITI AMINAH"})
+    assert rows_of(data, "a.xlsx").rows[0][1]["full_name"] == "SITI AMINAH"
+
+
+def test_mixed_encodings_in_one_month_each_read_right() -> None:
+    grid = [VILLAGE_HEADER, village_row(1, name="Désy Ariani")]
+    for encoding in ("utf-8", "utf-8-sig", "cp1252"):
+        assert rows_of(csv_bytes(grid, ";", encoding), "a.csv").rows[0][1]["full_name"] == "Désy Ariani"
+
+
+def test_large_file_reads_every_row(tmp_path) -> None:
+    """A 60 MB CSV (about 500,000 rows): every row read, row numbers intact."""
+    line = (
+        "1310014503850001;Siti Aminah binti Abdul Rahman Hasibuan;12/03/1985;P;1310012002;Koto Baru;JKK, JKM;Dana Desa;"
+    )
+    header = ";".join(VILLAGE_HEADER[1:]) + "\n"
+    count = 60_000_000 // (len(line) + 1)
+    data = (header + "\n".join([line] * count) + "\n").encode()
+    assert len(data) >= 60_000_000
+    raw = rows_of(data, "big.csv")
+    assert len(raw.rows) == count
+    assert raw.rows[-1][0] == count + 1
 
 
 def test_zip_that_is_not_a_workbook_is_damaged() -> None:
