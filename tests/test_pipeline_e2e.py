@@ -182,3 +182,25 @@ def test_clerk_reports_list_every_quarantined_row(full_run) -> None:
         assert listed == quarantined, path
         checked += 1
     assert checked > 5
+
+
+def test_units_not_reported_complete_the_expected_units(full_run) -> None:
+    _, _, conn = full_run
+    mismatched = conn.execute(
+        """select u.period_month, u.regency_code, u.units_expected - u.units_reported, count(n.unit_code)
+           from mart.ucj_regency_month as u
+           left join mart.units_not_reported as n using (period_month, regency_code)
+           group by 1, 2, 3 having u.units_expected - u.units_reported <> count(n.unit_code)"""
+    ).fetchall()
+    assert mismatched == []
+    assert conn.execute("select count(*) from mart.units_not_reported").fetchone()[0] > 0
+
+
+def test_year_on_year_view_lines_up_months(full_run) -> None:
+    _, truth, conn = full_run
+    rows = conn.execute(
+        "select regency_code, covered_workers, covered_workers_last_year from mart.ucj_regency_year_change "
+        "where period_month = '2025-03-01'"
+    ).fetchall()
+    assert {r: n for r, n, _ in rows} == truth["covered_workers"]["2025-03"]
+    assert all(last is None for _, _, last in rows)  # no 2024 data in the sample

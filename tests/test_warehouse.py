@@ -53,7 +53,16 @@ def bi_reader(warehouse: str):
         yield conn
 
 
-@pytest.mark.parametrize("view", ["ucj_regency_month", "coverage_program_month", "roster_row_status"])
+@pytest.mark.parametrize(
+    "view",
+    [
+        "ucj_regency_month",
+        "coverage_program_month",
+        "roster_row_status",
+        "units_not_reported",
+        "ucj_regency_year_change",
+    ],
+)
 def test_bi_reader_reads_the_marts(bi_reader: psycopg.Connection, view: str) -> None:
     bi_reader.execute(f"select * from mart.{view} limit 1").fetchall()
 
