@@ -204,3 +204,19 @@ def test_year_on_year_view_lines_up_months(full_run) -> None:
     ).fetchall()
     assert {r: n for r, n, _ in rows} == truth["covered_workers"]["2025-03"]
     assert all(last is None for _, _, last in rows)  # no 2024 data in the sample
+
+
+def test_identity_tables_have_no_orphans(full_run) -> None:
+    """The resolver owns referential integrity of the bulk-loaded identity tables (V006)."""
+    _, _, conn = full_run
+    orphans = conn.execute(
+        """select
+             (select count(*) from identity.row_link as l
+              where not exists (select from ingest.roster_row as r
+                                where r.file_id = l.file_id and r.source_row = l.source_row)),
+             (select count(*) from identity.row_link as l
+              where not exists (select from identity.worker as w where w.worker_key = l.worker_key)),
+             (select count(*) from identity.worker_evidence as e
+              where not exists (select from identity.worker as w where w.worker_key = e.worker_key))"""
+    ).fetchone()
+    assert orphans == (0, 0, 0)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from ucj.reference import province_codes
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=2_000_000)
 def nik_structure_ok(nik: str | None) -> bool:
     """Province exists, date part is a real day (women +40), serial is not 0000."""
     if not nik or len(nik) != 16 or not nik.isdigit():

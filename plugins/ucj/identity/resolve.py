@@ -96,16 +96,16 @@ class _UnionFind:
 def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
     """Deterministic clustering (input order fixed by the caller)."""
     uf = _UnionFind(len(rows))
+    by_nik: dict[str, list[int]] = defaultdict(list)
+    by_name_dob: dict[str, list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         if nik := row.strong_nik:
             uf.niks[i].add(nik)
-    by_nik: dict[str, list[int]] = defaultdict(list)
-    by_name_dob: dict[tuple[str, dt.date], list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        if nik := row.strong_nik:
             by_nik[nik].append(i)
-        by_name_dob[(row.name_key, row.birth_date)].append(i)
+        by_name_dob[row.keys[0]].append(i)
     for members in by_nik.values():
+        if len(members) == 1:
+            continue
         for i in members[1:]:
             for anchor in members:
                 if anchor == i:
@@ -114,12 +114,15 @@ def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
                     uf.union(anchor, i, "nik")
                     break
     for members in by_name_dob.values():
-        for i in members[1:]:
-            uf.union(members[0], i, "name_birth_date")
+        if len(members) > 1:
+            for i in members[1:]:
+                uf.union(members[0], i, "name_birth_date")
     clusters: dict[int, Cluster] = {}
     for i in range(len(rows)):
         root = uf.find(i)
-        cluster = clusters.setdefault(root, Cluster(rule=uf.rule[root]))
+        cluster = clusters.get(root)
+        if cluster is None:
+            cluster = clusters[root] = Cluster(rule=uf.rule[root])
         cluster.rows.append(i)
     for root, cluster in clusters.items():
         cluster.niks = uf.niks[root]
@@ -163,16 +166,18 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
     full_names = [r[6] for r in fetched]
     clusters = cluster_rows(rows, threshold)
 
-    conn.execute("create temp table if not exists wanted_evidence (evidence_key text primary key) on commit drop")
-    _copy(conn, "wanted_evidence", "evidence_key", [(k,) for k in sorted({k for r in rows for k in evidence_keys(r)})])
     known: dict[str, tuple[int, str | None, str | None, dt.date | None]] = {}
-    for key, worker_key, nik, name_key, birth_date in conn.execute(
-        """select e.evidence_key, coalesce(w.merged_into, w.worker_key), w.nik, w.name_key, w.birth_date
-           from identity.worker_evidence as e
-           join wanted_evidence using (evidence_key)
-           join identity.worker as w using (worker_key)"""
-    ):
-        known[key] = (worker_key, nik, name_key, birth_date)
+    if conn.execute("select exists (select from identity.worker_evidence)").fetchone()[0]:
+        # No index on the temp table: one hash join against it beats building one.
+        conn.execute("create temp table if not exists wanted_evidence (evidence_key text) on commit drop")
+        _copy(conn, "wanted_evidence", "evidence_key", [(k,) for k in {k for r in rows for k in r.keys}])
+        for key, worker_key, nik, name_key, birth_date in conn.execute(
+            """select e.evidence_key, coalesce(w.merged_into, w.worker_key), w.nik, w.name_key, w.birth_date
+               from identity.worker_evidence as e
+               join wanted_evidence using (evidence_key)
+               join identity.worker as w using (worker_key)"""
+        ):
+            known[key] = (worker_key, nik, name_key, birth_date)
 
     # 1. Each cluster finds the existing workers its evidence points to.
     matches: list[tuple[Cluster, set[int], str]] = []
@@ -251,8 +256,12 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
                 if key not in known:
                     evidence.setdefault(key, worker_key)
     conn.execute("create temp table if not exists evidence_load (like identity.worker_evidence) on commit drop")
-    _copy(conn, "evidence_load", "evidence_key, worker_key", sorted(evidence.items()))
-    conn.execute("insert into identity.worker_evidence select * from evidence_load on conflict do nothing")
+    _copy(conn, "evidence_load", "evidence_key, worker_key", list(evidence.items()))
+    # Sorted inserts fill the btrees sequentially instead of at random pages.
+    conn.execute(
+        """insert into identity.worker_evidence select * from evidence_load
+           order by evidence_key collate "C" on conflict do nothing"""
+    )
     _copy(conn, "identity.row_link", "file_id, source_row, worker_key, rule", links)
     log.info("linked %d rows: %d new workers, %d merged", len(rows), len(unmatched), merged)
     return {"rows": len(rows), "new_workers": len(unmatched), "merged_workers": merged}
