@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from ucj.landing import parse_period
+from ucj.landing import next_month, parse_period
 from ucj.reference import LABOR_FORCE_CSV, POPULATION_CSV, REGIONS_CSV, undot
 from ucj.roster.parse import parse_money
 from ucj.roster.rows import period_end
@@ -119,7 +119,7 @@ def load_labor_force(conn: psycopg.Connection, landing_override: str | None) -> 
 
 def ensure_partition(conn: psycopg.Connection, period_month: dt.date) -> str:
     name = f"fact_coverage_{period_month:%Y%m}"
-    following = (period_month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    following = next_month(period_month)
     conn.execute(
         f"create table if not exists dw.{name} partition of dw.fact_coverage "
         f"for values from ('{period_month.isoformat()}') to ('{following.isoformat()}')"

@@ -20,7 +20,7 @@ import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ucj.landing import _stat, parse_period
+from ucj.landing import file_stat, parse_period
 from ucj.roster.read import RawRoster, RosterReadError, read_roster
 from ucj.roster.rows import ROW_COLUMNS, interpret_many
 
@@ -66,7 +66,7 @@ def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, re
     for rel_path in rel_paths:
         path = root / rel_path
         data = path.read_bytes()
-        size, mtime = _stat(path)
+        size, mtime = file_stat(path)
         modified_at = dt.datetime.fromtimestamp(mtime, tz=dt.UTC)
         landed.append(_Landed(rel_path, data, hashlib.sha256(data).hexdigest(), size, modified_at))
     summary.files = len(landed)

@@ -27,6 +27,11 @@ def period_label(period: dt.date) -> str:
     return f"{period.year:04d}-{period.month:02d}"
 
 
+def next_month(month: dt.date) -> dt.date:
+    """First day of the month after ``month``."""
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
 def period_range(spec: str) -> list[str]:
     """``2025-01:2025-03`` -> the three months; a single ``2025-01`` is one."""
     first, _, last = spec.partition(":")
@@ -37,7 +42,7 @@ def period_range(spec: str) -> list[str]:
     current = start
     while current <= end:
         months.append(period_label(current))
-        current = (current.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        current = next_month(current)
     return months
 
 
@@ -55,7 +60,7 @@ class LandedFile:
     modified_at: dt.datetime
 
 
-def _stat(path: Any) -> tuple[int, float]:
+def file_stat(path: Any) -> tuple[int, float]:
     st = path.stat()
     return int(st.st_size), float(st.st_mtime)
 
@@ -73,7 +78,7 @@ def list_rosters(root: Any, kind: str, period: str) -> list[LandedFile]:
         # Any other file is listed, whatever its extension: a PDF or a .docx
         # dropped here must come back to the clerk as "unsupported file type",
         # not vanish.
-        size, mtime = _stat(path)
+        size, mtime = file_stat(path)
         files.append(LandedFile(f"{kind}/{period}/{name}", size, dt.datetime.fromtimestamp(mtime, tz=dt.UTC)))
     return sorted(files, key=lambda f: (f.modified_at, f.rel_path))
 

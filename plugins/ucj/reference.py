@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from ucj.settings import REFERENCE_DIR
 
@@ -52,15 +51,3 @@ def regency_codes() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def village_codes() -> frozenset[str]:
     return _codes("village")
-
-
-def villages_of(regency_code: str) -> list[Region]:
-    return sorted(
-        (r for r in regions().values() if r.level == "village" and r.code.startswith(regency_code)),
-        key=lambda r: r.code,
-    )
-
-
-def reference_file(path: Path) -> Path:
-    """Absolute path of a shipped reference file, for COPY into the warehouse."""
-    return path if path.is_absolute() else REFERENCE_DIR / path

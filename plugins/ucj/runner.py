@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ucj.landing import next_month, parse_period
 from ucj.settings import PROJECT_ROOT, SOURCE_KINDS, var_dir
 
 DAGS_DIR = PROJECT_ROOT / "dags"
@@ -51,10 +52,10 @@ def prepare_airflow(landing_root: str | None) -> None:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
 
 
-def next_month(period: str) -> dt.datetime:
-    year, month = map(int, period.split("-"))
-    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return dt.datetime(year, month, 1, tzinfo=dt.UTC)
+def run_date(period: str) -> dt.datetime:
+    """The logical date of the monthly run that collects ``period``: the 1st of the next month."""
+    first = next_month(parse_period(period))
+    return dt.datetime(first.year, first.month, 1, tzinfo=dt.UTC)
 
 
 @contextmanager
@@ -98,7 +99,7 @@ def run(
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     failures: list[str] = []
     for period in periods:
-        logical_date = next_month(period)
+        logical_date = run_date(period)
         for dag_id in [f"ucj_ingest_{kind}" for kind in kinds] + ["ucj_consolidate"]:
             started = time.monotonic()
             with _output_to(log_file):
