@@ -220,3 +220,18 @@ def test_identity_tables_have_no_orphans(full_run) -> None:
               where not exists (select from identity.worker as w where w.worker_key = e.worker_key))"""
     ).fetchone()
     assert orphans == (0, 0, 0)
+
+
+def test_file_outcome_accounts_for_every_row(full_run) -> None:
+    _, truth, conn = full_run
+    rows = conn.execute(
+        """select rel_path, rows_read, rows_loaded + rows_quarantined + rows_duplicate + rows_superseded,
+                  quarantine_reasons
+           from audit.file_outcome where status = 'loaded'"""
+    ).fetchall()
+    by_path = {path: (read, total, reasons) for path, read, total, reasons in rows}
+    for path, states in truth["row_states"].items():
+        read, total, reasons = by_path[path]
+        assert read == total == len(states), path
+        expected = sum(1 for s in states.values() if s.startswith("quarantined"))
+        assert sum(reasons.values()) >= expected, path
