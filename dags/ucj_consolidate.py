@@ -23,9 +23,9 @@ the UCJ table. BI tools read the `mart` views, which are current as soon as
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, dag, task
 
-from ucj.dag_support import ASSET_URI, DEFAULT_ARGS, TAGS
+from ucj.dag_support import ASSET_URI, DEFAULT_ARGS, TAGS, period_param
 from ucj.settings import SOURCE_KINDS
 
 ROSTER_ASSETS = [Asset(ASSET_URI.format(kind=kind), group="ucj") for kind in SOURCE_KINDS]
@@ -40,14 +40,7 @@ ROSTER_ASSETS = [Asset(ASSET_URI.format(kind=kind), group="ucj") for kind in SOU
     default_args=DEFAULT_ARGS,
     tags=[*TAGS, "consolidate", "mart"],
     doc_md=__doc__,
-    params={
-        "period": Param(
-            None,
-            type=["null", "string"],
-            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-            description="Month YYYY-MM to rebuild; empty = the months of the triggering Asset events.",
-        )
-    },
+    params={"period": period_param("Month YYYY-MM to rebuild; empty = the months of the triggering Asset events.")},
 )
 def ucj_consolidate():
     @task(doc_md="Migrations, Kemendagri regions and labour-force figures (shipped + landing override).")

@@ -29,9 +29,9 @@ run's date (the monthly run on 1 March collects February).
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, dag, task
 
-from ucj.dag_support import ASSET_URI, DEFAULT_ARGS, TAGS
+from ucj.dag_support import ASSET_URI, DEFAULT_ARGS, TAGS, period_param
 from ucj.settings import SOURCE_KINDS
 
 KIND_DOCS = {
@@ -53,14 +53,7 @@ def build_ingest_dag(kind: str):
         default_args=DEFAULT_ARGS,
         tags=[*TAGS, "ingest", kind],
         doc_md=f"{KIND_DOCS[kind]}\n\n{__doc__.replace('{kind}', kind)}",
-        params={
-            "period": Param(
-                None,
-                type=["null", "string"],
-                pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-                description="Roster month YYYY-MM; empty = the month before the run date.",
-            )
-        },
+        params={"period": period_param("Roster month YYYY-MM; empty = the month before the run date.")},
     )
     def ingest():
         @task(doc_md="Apply pending warehouse migrations (idempotent; serialised by an advisory lock).")

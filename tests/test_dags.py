@@ -89,3 +89,14 @@ def test_dag_files_do_no_heavy_work_at_import(tmp_path: Path) -> None:
     )  # fmt: skip
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
     assert not var_dir.exists()
+
+
+def test_period_param_accepts_a_month_or_nothing(dagbag) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    param = dagbag.dags["ucj_ingest_village"].params.get_param("period")
+    assert param.resolve("2025-03") == "2025-03"
+    assert param.resolve(None) is None
+    for bad in ("2025-13", "Maret 2025", "2025-3"):
+        with pytest.raises(ParamValidationError):
+            param.resolve(bad)

@@ -44,6 +44,13 @@ def resolve_period(param: str | None, logical_date: dt.datetime | None) -> str:
     return period_label((first - dt.timedelta(days=1)).replace(day=1))
 
 
+def period_param(description: str) -> Any:
+    """The ``period`` param every DAG takes: empty, or a month YYYY-MM (validated in the trigger form)."""
+    from airflow.sdk import Param
+
+    return Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description=description)
+
+
 def alert_payload(context: dict[str, Any]) -> dict[str, Any]:
     """What on-call needs to find the failure; never row values."""
     ti = context.get("ti") or context.get("task_instance")
