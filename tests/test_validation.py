@@ -25,7 +25,7 @@ def frame(statuses: list[str], nik: str | None = NIK) -> pd.DataFrame:
             "gender": ["P"] * n,
             "programs": ["JKK,JKM"] * n,
             "funding_source": ["APBDES"] * n,
-            "segment": ["BPU"] * n,
+            "segment": ["PU"] * n,
             "unit_key": ["1310012002"] * n,
             "regency_code": ["1310"] * n,
             "age": [39] * n,
@@ -64,3 +64,9 @@ def test_results_and_data_docs_hold_no_row_values() -> None:
     pages = list(data_docs_index().parent.glob("validations/**/*.html"))
     assert pages
     assert not any(bad_nik[:10] in page.read_text(encoding="utf-8") for page in pages)
+
+
+def test_rosters_without_any_nik_pass_validation() -> None:
+    """A missing NIK never quarantines a row (CONTRACT.md §2), so it cannot fail a batch either."""
+    outcome = validate_frame(frame(["loaded"] * 5, nik=None), load_suite("employer", params()))
+    assert outcome.success, outcome.failed

@@ -124,7 +124,10 @@ def check_outcome(kind: str, summaries: list[dict[str, Any]], validation: dict[s
     if not validation["success"]:
         problems.append(f"validation suite {validation['suite']} failed: {', '.join(validation['failed'])}")
     if problems:
-        _fail(f"{kind}: {len(problems)} problem(s); all other files were loaded.\n  " + "\n  ".join(problems))
+        _fail(
+            f"{kind}: {len(problems)} problem(s); everything else was loaded and published "
+            "(rows keep their states; see the clerk reports).\n  " + "\n  ".join(problems)
+        )
     log.info("%s: all files read, validation passed", kind)
 
 
