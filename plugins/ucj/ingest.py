@@ -79,7 +79,14 @@ def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, re
         )
     }
     to_load = [f for f in landed if existing.get((f.rel_path, f.content_hash), (0, "failed"))[1] == "failed"]
-    summary.unchanged_files = len(landed) - len(to_load)
+    # A clerk who sends back an earlier version of a file makes it current
+    # again: same bytes, same rows, so the old version is reinstated as is.
+    reinstated = [
+        (existing[(f.rel_path, f.content_hash)][0], f)
+        for f in landed
+        if existing.get((f.rel_path, f.content_hash), (0, ""))[1] == "replaced"
+    ]
+    summary.unchanged_files = len(landed) - len(to_load) - len(reinstated)
     # A failed file is tried again on every run: the reader may have learnt a
     # new header synonym, or the failure was transient.
     retried = [existing[(f.rel_path, f.content_hash)][0] for f in to_load if (f.rel_path, f.content_hash) in existing]
@@ -103,8 +110,18 @@ def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, re
                from unnest(%s::text[], %s::text[]) as n (rel_path, content_hash)
                where s.source_kind = %s and s.period_month = %s and s.rel_path = n.rel_path
                  and s.content_hash <> n.content_hash and s.status <> 'replaced'""",
-            ([f.rel_path for f in to_load], [f.content_hash for f in to_load], kind, period_month),
+            (
+                [f.rel_path for f in [*to_load, *(f for _, f in reinstated)]],
+                [f.content_hash for f in [*to_load, *(f for _, f in reinstated)]],
+                kind,
+                period_month,
+            ),
         )
+        for file_id, f in reinstated:
+            conn.execute(
+                "update ingest.source_file set status = 'loaded', modified_at = %s where file_id = %s",
+                (f.modified_at, file_id),
+            )
         file_ids: list[int] = []
         for f, raw in readable:
             file_ids.append(
@@ -119,7 +136,7 @@ def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, re
             rows.insert(0, "file_id", np.asarray(file_ids, dtype=object)[rows.pop("file_index").to_numpy(dtype=int)])
             copy_rows(conn, kind, period_month, rows)
 
-    summary.loaded_files = len(readable)
+    summary.loaded_files = len(readable) + len(reinstated)
     summary.failed_files = [{"file": f.rel_path, "error": error} for f, error in errors]
     for status, count in rows["status"].value_counts().items() if len(rows) else []:
         summary.rows[str(status)] = int(count)

@@ -1,0 +1,63 @@
+"""Loading files into the warehouse: versions, replacement and idempotency (CONTRACT.md §1)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
+
+from ucj import facts, ingest
+
+PERIOD = "2025-01"
+
+
+def land(root: Path, name: str, rows: list[list], mtime: int) -> str:
+    path = root / "village" / PERIOD / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(csv_bytes([VILLAGE_HEADER, *rows]))
+    os.utime(path, (mtime, mtime))
+    return f"village/{PERIOD}/{name}"
+
+
+def states(conn) -> dict[str, str]:
+    return dict(
+        conn.execute(
+            """select f.content_hash || ':' || r.source_row, case when r.superseded then 'superseded' else r.status end
+               from ingest.roster_row r join ingest.source_file f using (file_id)"""
+        ).fetchall()
+    )
+
+
+def test_same_file_twice_changes_nothing(conn, tmp_path: Path) -> None:
+    rel = land(tmp_path, "a.csv", [village_row(1), village_row(2, name="Budi")], 1_700_000_000)
+    first = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [rel])
+    again = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [rel])
+    assert (first.loaded_files, again.loaded_files, again.unchanged_files) == (1, 0, 1)
+    assert conn.execute("select count(*) from ingest.roster_row").fetchone()[0] == 2
+
+
+def test_a_sent_back_earlier_version_becomes_current_again(conn, tmp_path: Path) -> None:
+    v1 = [village_row(1), village_row(2, name="Budi")]
+    rel = land(tmp_path, "a.csv", v1, 1_700_000_000)
+    ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [rel])
+    land(tmp_path, "a.csv", [village_row(1)], 1_700_000_100)
+    ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [rel])
+    land(tmp_path, "a.csv", v1, 1_700_000_200)
+    summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [rel])
+    facts.settle_snapshots(conn, "village", PERIOD)
+    assert summary.loaded_files == 1
+    in_force = conn.execute(
+        """select count(*) from ingest.roster_row r join ingest.source_file f using (file_id)
+           where not r.superseded and f.status = 'loaded'"""
+    ).fetchone()[0]
+    assert in_force == 2
+    assert conn.execute("select count(*) from ingest.source_file where status = 'loaded'").fetchone()[0] == 1
+
+
+def test_later_file_supersedes_the_unit_in_an_earlier_one(conn, tmp_path: Path) -> None:
+    early = land(tmp_path, "a.csv", [village_row(1), village_row(2, name="Budi")], 1_700_000_000)
+    late = land(tmp_path, "b.csv", [village_row(1, name="Ani", nik="1310015503850002")], 1_700_000_500)
+    ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [early, late])
+    facts.settle_snapshots(conn, "village", PERIOD)
+    assert sorted(states(conn).values()) == ["loaded", "superseded", "superseded"]
