@@ -21,8 +21,9 @@ run's date (the monthly run on 1 March collects February).
   Indonesian (row, column, value, what is wrong, how to fix) under
   `<var>/reports/<kind>/<YYYY-MM>/`; send it back to the sender.
 - **ingest_batch / prepare_warehouse failed after retries**: the warehouse is
-  unreachable or out of space. Fix that, then clear the failed task; each file
-  is its own transaction, so a half-done batch resumes where it stopped.
+  unreachable or out of space. Fix that, then clear the failed task; a batch
+  is one transaction, so a failed one left nothing behind, and files already
+  loaded by other batches are skipped.
 - Rerunning any task, or the whole run, is always safe.
 """
 
@@ -74,7 +75,7 @@ def build_ingest_dag(kind: str):
 
             return pipeline_tasks.plan_batches(kind, period)
 
-        @task(doc_md="Load one batch of files, one transaction per file. Unreadable files are recorded, not raised.")
+        @task(doc_md="Load one batch of files in one transaction. Unreadable files are recorded, not raised.")
         def ingest_batch(files: list[str], period: str) -> dict:
             from ucj import pipeline_tasks
 

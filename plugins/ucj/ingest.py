@@ -1,4 +1,4 @@
-"""Load roster files into ``ingest.*``: one file, one transaction.
+"""Load roster files into ``ingest.*``, a batch of files per transaction.
 
 A file version is identified by its content hash: the same bytes twice change
 nothing; a changed file under the same name is a new version that replaces
