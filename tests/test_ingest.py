@@ -61,3 +61,20 @@ def test_later_file_supersedes_the_unit_in_an_earlier_one(conn, tmp_path: Path) 
     ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [early, late])
     facts.settle_snapshots(conn, "village", PERIOD)
     assert sorted(states(conn).values()) == ["loaded", "superseded", "superseded"]
+
+
+def test_validation_uses_the_row_age_rule_at_birthdays(conn, tmp_path: Path) -> None:
+    """Born exactly 10 years before the month ends: loaded, and the batch validates."""
+    from ucj.validation import validate_period
+
+    # 2016-03-31 .. 2026-03-31 holds only two leap days: 3,652 days, which an
+    # approximate age (days / 365.25) rounds down to 9.
+    period = "2026-03"
+    path = tmp_path / "village" / period / "a.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(csv_bytes([VILLAGE_HEADER, village_row(1, born="31/03/2016")]))
+    ingest.ingest_batch(conn, tmp_path, "village", period, [f"village/{period}/a.csv"])
+    facts.settle_snapshots(conn, "village", period)
+    assert conn.execute("select status from ingest.roster_row").fetchone()[0] == "loaded"
+    outcome = validate_period(conn, "village", period, "test", "test")
+    assert outcome.success, outcome.failed

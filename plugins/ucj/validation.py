@@ -25,7 +25,7 @@ import pandas as pd
 import psycopg
 
 from ucj.landing import parse_period
-from ucj.roster.rows import period_end
+from ucj.roster.rows import age_at, period_end
 from ucj.settings import GX_DIR, pipeline_config, var_dir
 
 log = logging.getLogger(__name__)
@@ -174,8 +174,10 @@ def _frame(conn: psycopg.Connection, kind: str, period_month: dt.date) -> pd.Dat
         columns = [d.name for d in cur.description]
         frame = pd.DataFrame(cur.fetchall(), columns=columns)
     end = period_end(period_month)
-    born = pd.to_datetime(frame["birth_date"])
-    frame["age"] = (pd.Timestamp(end) - born).dt.days // 365.25
+    # The same age rule as the row checks: an approximate age (days / 365.25)
+    # disagrees with it around birthdays and would fail rows that were right.
+    ages = {born: age_at(born, end) for born in frame["birth_date"].dropna().unique()}
+    frame["age"] = frame["birth_date"].map(ages)
     return frame
 
 

@@ -56,7 +56,8 @@ def period_end(period: dt.date) -> dt.date:
     return period.replace(day=calendar.monthrange(period.year, period.month)[1])
 
 
-def _age(born: dt.date, on: dt.date) -> int:
+def age_at(born: dt.date, on: dt.date) -> int:
+    """Completed years on ``on`` - the one age rule, shared by row checks and validation."""
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
@@ -145,7 +146,7 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     no_birth = _isnull(born)
     reasons["missing_birth_date"] = no_birth & blank_birth
     reasons["invalid_birth_date"] = no_birth & ~blank_birth
-    ages = _umap(pd.Series(born, dtype=object), lambda b: None if b is None else _age(b, end))
+    ages = _umap(pd.Series(born, dtype=object), lambda b: None if b is None else age_at(b, end))
     in_future = _umap(pd.Series(born, dtype=object), lambda b: b is not None and b > end).astype(bool)
     reasons["birth_date_in_future"] = in_future
     reasons["age_out_of_range"] = np.array(
