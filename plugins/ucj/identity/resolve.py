@@ -110,7 +110,8 @@ def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
             for anchor in members:
                 if anchor == i:
                     break
-                if same_person_by_nik(rows[anchor], rows[i], name_threshold):
+                a, b = rows[anchor], rows[i]
+                if same_person_by_nik(a.name_key, a.birth_date, b.name_key, b.birth_date, name_threshold):
                     uf.union(anchor, i, "nik")
                     break
     for members in by_name_dob.values():
@@ -129,13 +130,9 @@ def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
     return list(clusters.values())
 
 
-def same_person_by_nik(a: Row, b: Row, name_threshold: float) -> bool:
-    return a.birth_date == b.birth_date or token_sort_ratio(a.name_key, b.name_key) >= name_threshold
-
-
-def evidence_keys(row: Row) -> list[str]:
-    """Blocking keys that attach a row to a worker: name + birth date, and a valid NIK."""
-    return row.keys
+def same_person_by_nik(name_a: str, born_a: dt.date, name_b: str, born_b: dt.date, name_threshold: float) -> bool:
+    """Two records sharing a NIK are one person if birth dates or names agree (a relative's NIK does not)."""
+    return born_a == born_b or token_sort_ratio(name_a, name_b) >= name_threshold
 
 
 def _copy(conn: psycopg.Connection, table: str, columns: str, rows: list[tuple]) -> None:
@@ -186,13 +183,13 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
         rule = cluster.rule
         for i in cluster.rows:
             row = rows[i]
-            for key in evidence_keys(row):
+            for key in row.keys:
                 hit = known.get(key)
                 if hit is None:
                     continue
                 worker_key, w_nik, w_name, w_dob = hit
                 if key.startswith("N:") and not same_person_by_nik(
-                    row, Row(0, 0, w_nik, w_name or "", w_dob or row.birth_date, None), threshold
+                    row.name_key, row.birth_date, w_name or "", w_dob or row.birth_date, threshold
                 ):
                     continue
                 if key.startswith("B:") and w_nik and not niks_compatible(cluster.niks, {w_nik}):
@@ -252,7 +249,7 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
         for i in cluster.rows:
             row = rows[i]
             links.append((row.file_id, row.source_row, worker_key, rule))
-            for key in evidence_keys(row):
+            for key in row.keys:
                 if key not in known:
                     evidence.setdefault(key, worker_key)
     conn.execute("create temp table if not exists evidence_load (like identity.worker_evidence) on commit drop")
