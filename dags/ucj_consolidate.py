@@ -7,7 +7,8 @@ events; or by hand with the `period` param. It refreshes the reference data
 (regions, labour force, with `<landing_root>/reference/labor_force.csv` on
 top), links new roster rows to workers (a worker keeps the same `worker_key`
 forever), rebuilds each month's coverage facts as a whole partition, and logs
-the UCJ table. BI tools read the `mart` views, which are current as soon as
+the UCJ table and renders the month's coverage report (menu "UCJ coverage
+report"). BI tools read the `mart` views, which are current as soon as
 `load_period` commits.
 
 #### Triage for on-call
@@ -73,12 +74,24 @@ def ucj_consolidate():
 
         return pipeline_tasks.report(months)
 
+    @task(
+        doc_md=(
+            "Render the static coverage report (HTML with charts) for each month loaded, from the marts only. "
+            "Kept per month under var/reports/coverage/; the Airflow UI links it as 'UCJ coverage report'. "
+            "Safe to clear: it rewrites the page from whatever the marts hold."
+        )
+    )
+    def coverage_report(months: list[str]) -> list[str]:
+        from ucj import pipeline_tasks
+
+        return pipeline_tasks.coverage_report(months)
+
     months = periods()
     identities = resolve_identities()
     prepare_warehouse() >> months >> identities
     loaded = load_period.expand(period=months)
     identities >> loaded
-    loaded >> report(months)
+    loaded >> [report(months), coverage_report(months)]
 
 
 ucj_consolidate()

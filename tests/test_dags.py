@@ -100,3 +100,22 @@ def test_period_param_accepts_a_month_or_nothing(dagbag) -> None:
     for bad in ("2025-13", "Maret 2025", "2025-3"):
         with pytest.raises(ParamValidationError):
             param.resolve(bad)
+
+
+def test_reports_plugin_is_registered_and_serves_the_pages(tmp_path: Path) -> None:
+    from airflow import plugins_manager
+    from fastapi.testclient import TestClient
+
+    from ucj.coverage_report import reports_dir
+
+    views = [v for p in plugins_manager.get_plugin_info() for v in p.get("external_views", [])]
+    assert any(v["name"] == "UCJ coverage report" and v["href"] == "ucj-reports/" for v in views)
+
+    import ucj_reports_plugin
+
+    reports_dir().mkdir(parents=True, exist_ok=True)
+    (reports_dir() / "index.html").write_text("<h1>Laporan</h1>", encoding="utf-8")
+    client = TestClient(ucj_reports_plugin.UcjReportsPlugin.fastapi_apps[0]["app"])
+    response = client.get("/")
+    assert response.status_code == 200 and "Laporan" in response.text
+    assert client.get("/2099-01.html").status_code == 404

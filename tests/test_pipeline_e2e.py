@@ -235,3 +235,90 @@ def test_file_outcome_accounts_for_every_row(full_run) -> None:
         assert read == total == len(states), path
         expected = sum(1 for s in states.values() if s.startswith("quarantined"))
         assert sum(reasons.values()) >= expected, path
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def rendered_dom(page: Path) -> str:
+    """What a browser shows: the DOM after Chromium has loaded and laid out the page."""
+    import os
+    import subprocess
+    import tempfile
+
+    binary = chromium()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (apt-get install chromium)")
+        pytest.skip("chromium is not installed")
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+    return done.stdout
+
+
+def test_coverage_report_shows_the_marts_in_a_browser(full_run) -> None:
+    from html.parser import HTMLParser
+
+    from ucj.coverage_report import reports_dir
+
+    _, truth, conn = full_run
+    page = reports_dir() / "2025-03.html"
+    assert page.exists(), "the consolidation run writes one page per month"
+    dom = rendered_dom(page)
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: dict[str, list[str]] = {}
+            self.current: str | None = None
+            self.svg_texts: list[str] = []
+            self.svgs = 0
+            self.in_text = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "tr" and dict(attrs).get("data-regency") and self.current is None:
+                self.current = dict(attrs)["data-regency"]
+                self.rows[self.current] = []
+            self.in_text = tag == "text" or (tag == "tspan" and self.in_text)
+            self.svgs += tag == "svg"
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "tr":
+                self.current = None
+            if tag == "text":
+                self.in_text = False
+
+        def handle_data(self, data: str) -> None:
+            if self.current is not None and data.strip():
+                self.rows[self.current].append(data.strip())
+            if self.in_text and data.strip():
+                self.svg_texts.append(data.strip())
+
+    cells = Cells()
+    cells.feed(dom)
+    march = truth["covered_workers"]["2025-03"]
+    assert set(cells.rows) == set(march)
+    for regency, covered in march.items():
+        assert cells.rows[regency][1] == f"{covered:,}".replace(",", "."), regency
+    assert cells.svgs >= 3, "rate, program and units charts"
+    chart_text = " ".join(cells.svg_texts)
+    for regency in march:
+        if conn.execute(
+            "select ucj_rate_pct is not null from mart.ucj_regency_month "
+            "where regency_code = %s and period_month = '2025-03-01'",
+            (regency,),
+        ).fetchone()[0]:
+            assert regency in chart_text, f"{regency} has a rate, so it is drawn"
+    for program in ("JKK", "JKM"):
+        assert program in chart_text
+    missing = conn.execute("select count(*) from mart.units_not_reported where period_month = '2025-03-01'").fetchone()[
+        0
+    ]
+    assert ("Semua unit yang diharapkan sudah melapor" in dom) == (missing == 0)
+    index = rendered_dom(reports_dir() / "index.html")
+    assert all(f'href="{p}.html"' in index for p in PERIODS)

@@ -180,3 +180,13 @@ def report(periods: list[str]) -> list[dict[str, Any]]:
         rows = facts.ucj_table(conn, periods)
     log.info("UCJ per regency and month\n%s", facts.format_ucj_table(rows))
     return [{k: (float(v) if hasattr(v, "as_tuple") else v) for k, v in r.items()} for r in rows]
+
+
+def coverage_report(periods: list[str]) -> list[str]:
+    from ucj import coverage_report
+
+    with connect() as conn:
+        paths = [str(coverage_report.write_report(conn, period)) for period in periods]
+    for path in paths:
+        log.info("Coverage report: %s (Airflow UI: menu 'UCJ coverage report')", path)
+    return paths

@@ -1,0 +1,93 @@
+"""dw.dim_worker: SCD type 2 versions that do not depend on the order months are loaded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
+
+from ucj import facts, ingest
+from ucj.identity.resolve import resolve_identities
+
+NIK = "1310014503850001"
+
+
+def land(root: Path, period: str, rows: list[list], mtime: int) -> str:
+    rel = f"village/{period}/roster.csv"
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(csv_bytes([VILLAGE_HEADER, *rows]))
+    os.utime(path, (mtime, mtime))
+    return rel
+
+
+def versions(conn) -> list[tuple]:
+    return conn.execute(
+        """select worker_sk, full_name, home_village_code, valid_from::text, valid_to::text, is_current
+           from dw.dim_worker order by valid_from"""
+    ).fetchall()
+
+
+def load_months(conn, root: Path, months: dict[str, list[list]]) -> None:
+    for i, (period, rows) in enumerate(months.items()):
+        rel = land(root, period, rows, 1_700_000_000 + i)
+        ingest.ingest_batch(conn, root, "village", period, [rel])
+        facts.settle_snapshots(conn, "village", period)
+    with conn.transaction():
+        resolve_identities(conn)
+
+
+def test_versions_follow_changes_whatever_the_load_order(conn, tmp_path: Path) -> None:
+    load_months(
+        conn,
+        tmp_path,
+        {
+            "2025-01": [village_row(1, nik=NIK, name="Siti Aminah")],
+            "2025-02": [village_row(1, nik=NIK, name="Siti Aminah")],
+            "2025-03": [village_row(1, nik=NIK, name="Hj. Siti Aminah, S.Pd.")],
+            "2025-04": [village_row(1, nik=NIK, name="Hj. Siti Aminah, S.Pd.", code="13.10.01.2003")],
+        },
+    )
+    assert conn.execute("select count(distinct worker_key) from identity.row_link").fetchone()[0] == 1
+    for period in ("2025-03", "2025-01", "2025-04", "2025-02"):  # a backfill out of order
+        with conn.transaction():
+            facts.load_period(conn, period)
+    got = versions(conn)
+    assert [v[1:] for v in got] == [
+        ("Siti Aminah", "1310012002", "2025-01-01", "2025-03-01", False),
+        ("Hj. Siti Aminah, S.Pd.", "1310012002", "2025-03-01", "2025-04-01", False),
+        ("Hj. Siti Aminah, S.Pd.", "1310012003", "2025-04-01", None, True),
+    ]
+
+    # Reloading any month keeps every version and its surrogate key.
+    for period in ("2025-02", "2025-04", "2025-01"):
+        with conn.transaction():
+            facts.load_period(conn, period)
+        assert versions(conn) == got
+
+
+def test_a_worker_gone_from_a_reloaded_month_loses_that_version(conn, tmp_path: Path) -> None:
+    load_months(
+        conn,
+        tmp_path,
+        {
+            "2025-01": [village_row(1, nik=NIK, name="Siti Aminah")],
+            "2025-02": [village_row(1, nik=NIK, name="Siti Aminah Lubis")],
+        },
+    )
+    for period in ("2025-01", "2025-02"):
+        with conn.transaction():
+            facts.load_period(conn, period)
+    assert len(versions(conn)) == 2
+    # February's roster is replaced by one without her.
+    rel = land(tmp_path, "2025-02", [village_row(1, nik="1310015503850002", name="Ani")], 1_700_000_900)
+    ingest.ingest_batch(conn, tmp_path, "village", "2025-02", [rel])
+    facts.settle_snapshots(conn, "village", "2025-02")
+    with conn.transaction():
+        resolve_identities(conn)
+    with conn.transaction():
+        facts.load_period(conn, "2025-02")
+    names = [v[1] for v in versions(conn)]
+    assert sorted(names) == ["Ani", "Siti Aminah"]
+    assert conn.execute("select count(*) from dw.dim_worker where is_current").fetchone()[0] == 2
