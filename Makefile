@@ -53,6 +53,9 @@ test-unit: $(STAMP)  ## fast tests only: no Airflow runs
 test-e2e: $(STAMP)  ## end-to-end runs of the real DAGs only
 	$(PY) -m pytest -m e2e
 
+test-celery: $(STAMP)  ## integration: PostgreSQL + Redis + scheduler + 2 Celery workers; marts equal the single-process run
+	$(PY) tests/integration/celery_stack.py
+
 lint: $(STAMP)  ## ruff (incl. Airflow 3 rules) and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -18,7 +18,9 @@ report"). BI tools read the `mart` views, which are current as soon as
   trouble; clear the failed task. Identity only links rows that have no link
   yet, and each month's facts are replaced whole in one transaction, so
   reruns never double-count and never change a worker's key.
-- Rerunning a month by hand: trigger with `period=YYYY-MM`.
+- Rerunning a month by hand: trigger with `period=YYYY-MM`. A month whose
+  files and worker links are unchanged since its last load is not reloaded
+  (the log says "inputs unchanged"); add `force=true` to reload it anyway.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from ucj.dag_support import ASSET_URI, DEFAULT_ARGS, TAGS, period_param
+from ucj.dag_support import ASSET_URI, DEFAULT_ARGS, TAGS, force_param, period_param
 from ucj.settings import SOURCE_KINDS
 
 ROSTER_ASSETS = [Asset(ASSET_URI.format(kind=kind), group="ucj") for kind in SOURCE_KINDS]
@@ -41,7 +43,10 @@ ROSTER_ASSETS = [Asset(ASSET_URI.format(kind=kind), group="ucj") for kind in SOU
     default_args=DEFAULT_ARGS,
     tags=[*TAGS, "consolidate", "mart"],
     doc_md=__doc__,
-    params={"period": period_param("Month YYYY-MM to rebuild; empty = the months of the triggering Asset events.")},
+    params={
+        "period": period_param("Month YYYY-MM to rebuild; empty = the months of the triggering Asset events."),
+        "force": force_param(),
+    },
 )
 def ucj_consolidate():
     @task(doc_md="Migrations, Kemendagri regions and labour-force figures (shipped + landing override).")
@@ -50,7 +55,12 @@ def ucj_consolidate():
 
         return pipeline_tasks.prepare_consolidation()
 
-    @task(doc_md="Which months to rebuild: from the triggering Asset events, or the period param.")
+    @task(
+        doc_md=(
+            "Which months to rebuild: from the triggering Asset events, or the period param, plus any month "
+            "loaded before some of its workers were merged (so it counts each person once again)."
+        )
+    )
     def periods(params=None, triggering_asset_events=None) -> list[str]:
         from ucj import pipeline_tasks
 
@@ -63,10 +73,10 @@ def ucj_consolidate():
         return pipeline_tasks.resolve_identities()
 
     @task(doc_md="Rebuild one month of the star schema in one transaction (partition replaced whole).")
-    def load_period(period: str) -> dict:
+    def load_period(period: str, params=None) -> dict:
         from ucj import pipeline_tasks
 
-        return pipeline_tasks.load_period(period)
+        return pipeline_tasks.load_period(period, force=bool(params.get("force")))
 
     @task(doc_md="Log the UCJ table (regency x month) for the months loaded.")
     def report(months: list[str]) -> list[dict]:
@@ -88,9 +98,8 @@ def ucj_consolidate():
 
     months = periods()
     identities = resolve_identities()
-    prepare_warehouse() >> months >> identities
+    prepare_warehouse() >> identities >> months
     loaded = load_period.expand(period=months)
-    identities >> loaded
     loaded >> [report(months), coverage_report(months)]
 
 

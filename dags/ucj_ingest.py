@@ -24,7 +24,9 @@ run's date (the monthly run on 1 March collects February).
   unreachable or out of space. Fix that, then clear the failed task; a batch
   is one transaction, so a failed one left nothing behind, and files already
   loaded by other batches are skipped.
-- Rerunning any task, or the whole run, is always safe.
+- Rerunning any task, or the whole run, is always safe. When nothing
+  changed since the last success, settle and validate reuse their earlier
+  result and log "inputs unchanged"; trigger with `force=true` to redo them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from ucj.dag_support import ASSET_URI, DEFAULT_ARGS, TAGS, period_param
+from ucj.dag_support import ASSET_URI, DEFAULT_ARGS, TAGS, force_param, period_param
 from ucj.settings import SOURCE_KINDS
 
 KIND_DOCS = {
@@ -54,7 +56,10 @@ def build_ingest_dag(kind: str):
         default_args=DEFAULT_ARGS,
         tags=[*TAGS, "ingest", kind],
         doc_md=f"{KIND_DOCS[kind]}\n\n{__doc__.replace('{kind}', kind)}",
-        params={"period": period_param("Roster month YYYY-MM; empty = the month before the run date.")},
+        params={
+            "period": period_param("Roster month YYYY-MM; empty = the month before the run date."),
+            "force": force_param(),
+        },
     )
     def ingest():
         @task(doc_md="Apply pending warehouse migrations (idempotent; serialised by an advisory lock).")
@@ -82,16 +87,16 @@ def build_ingest_dag(kind: str):
             return pipeline_tasks.ingest_files(kind, period, files)
 
         @task(doc_md="Mark rows replaced by a later file for the same unit as superseded.")
-        def settle_snapshots(period: str) -> int:
+        def settle_snapshots(period: str, params=None) -> int:
             from ucj import pipeline_tasks
 
-            return pipeline_tasks.settle(kind, period)
+            return pipeline_tasks.settle(kind, period, force=bool(params.get("force")))
 
         @task(doc_md="Great Expectations over the month's rows in force; results go to audit.validation_run.")
-        def validate(period: str, run_id=None) -> dict:
+        def validate(period: str, run_id=None, params=None) -> dict:
             from ucj import pipeline_tasks
 
-            return pipeline_tasks.validate(kind, period, f"ucj_ingest_{kind}", run_id)
+            return pipeline_tasks.validate(kind, period, f"ucj_ingest_{kind}", run_id, force=bool(params.get("force")))
 
         @task(doc_md="Write an .xlsx report in Indonesian for each file with problems (row, column, value, fix).")
         def clerk_reports(period: str) -> dict:

@@ -117,5 +117,6 @@ def test_reports_plugin_is_registered_and_serves_the_pages(tmp_path: Path) -> No
     (reports_dir() / "index.html").write_text("<h1>Laporan</h1>", encoding="utf-8")
     client = TestClient(ucj_reports_plugin.UcjReportsPlugin.fastapi_apps[0]["app"])
     response = client.get("/")
-    assert response.status_code == 200 and "Laporan" in response.text
+    assert response.status_code == 200
+    assert "Laporan" in response.text
     assert client.get("/2099-01.html").status_code == 404

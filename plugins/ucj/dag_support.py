@@ -51,6 +51,20 @@ def period_param(description: str) -> Any:
     return Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description=description)
 
 
+def force_param() -> Any:
+    """Redo stages even when their inputs are unchanged since they last succeeded."""
+    from airflow.sdk import Param
+
+    return Param(
+        False,
+        type="boolean",
+        description=(
+            "Redo settle/validate/load even when their inputs are unchanged since they last succeeded "
+            "(normally such a rerun reuses the earlier result and says so in the log)."
+        ),
+    )
+
+
 def alert_payload(context: dict[str, Any]) -> dict[str, Any]:
     """What on-call needs to find the failure; never row values."""
     ti = context.get("ti") or context.get("task_instance")

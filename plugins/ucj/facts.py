@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import time
 from typing import Any
 
 import psycopg
@@ -15,7 +16,7 @@ from ucj.landing import next_month, parse_period
 from ucj.reference import LABOR_FORCE_CSV, POPULATION_CSV, REGIONS_CSV, undot
 from ucj.roster.parse import parse_money
 from ucj.roster.rows import period_end
-from ucj.warehouse import run_sql_file
+from ucj.warehouse import PERIOD_LOAD_LOCK, WORKER_DIMENSION_LOCK, run_sql_file, serialise
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +132,51 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, int]:
     """Replace one month of facts. Caller owns the transaction."""
     period_month = parse_period(period)
     # Serialise loads of the same month; other months proceed in parallel.
-    conn.execute("select pg_advisory_xact_lock(7281002, %s)", (period_month.year * 100 + period_month.month,))
+    serialise(conn, PERIOD_LOAD_LOCK, period_month.year * 100 + period_month.month)
     partition = ensure_partition(conn, period_month)
     conn.execute("analyze identity.row_link, identity.worker, dw.dim_reporting_unit")
     conn.execute(f"truncate dw.{partition}")
+    started = time.perf_counter()
     run_sql_file(conn, "load/load_period.sql", {"period": period_month, "period_end": period_end(period_month)})
+    loaded = time.perf_counter()
+    conn.execute(f"analyze dw.{partition}")
+    # The worker dimension spans months: loads of different months take turns
+    # here, so each sees the months the other committed.
+    serialise(conn, WORKER_DIMENSION_LOCK)
+    run_sql_file(conn, "load/refresh_marts.sql", {"period": period_month})
+    refreshed = time.perf_counter()
     (facts,) = conn.execute(f"select count(*) from dw.{partition}").fetchone()
     (units,) = conn.execute(
         "select count(*) from dw.fact_submission where period_month = %s", (period_month,)
     ).fetchone()
-    return {"coverage_facts": facts, "units_reported": units}
+    log.info("%s: facts loaded in %.1f s, marts refreshed in %.1f s", period, loaded - started, refreshed - loaded)
+    return {
+        "coverage_facts": facts,
+        "units_reported": units,
+        "load_seconds": round(loaded - started, 3),
+        "refresh_seconds": round(refreshed - loaded, 3),
+    }
+
+
+def stale_periods(conn: psycopg.Connection) -> list[str]:
+    """Months loaded before some of their workers were merged into others.
+
+    Their facts still count both halves of a merged pair, so they must be
+    reloaded with the survivors' keys. identity.worker_month holds the keys a
+    month was loaded with.
+    """
+    rows = conn.execute(
+        """select distinct to_char(m.period_month, 'YYYY-MM')
+           from identity.worker as w
+           join identity.worker_month as m on m.worker_key = w.worker_key
+           where w.merged_into is not null
+           order by 1"""
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def coverage_fact_count(conn: psycopg.Connection, period_month: dt.date) -> int:
+    return conn.execute("select count(*) from dw.fact_coverage where period_month = %s", (period_month,)).fetchone()[0]
 
 
 def settle_snapshots(conn: psycopg.Connection, kind: str, period: str) -> int:

@@ -12,8 +12,9 @@ import datetime as dt
 import logging
 from typing import Any, NoReturn
 
-from ucj import facts, ingest, landing
+from ucj import facts, fingerprint, ingest, landing
 from ucj.dag_support import PeriodError, resolve_period
+from ucj.landing import parse_period
 from ucj.settings import pipeline_config
 from ucj.warehouse import connect
 
@@ -65,18 +66,29 @@ def ingest_files(kind: str, period: str, files: list[str]) -> dict[str, Any]:
     return summary.as_dict()
 
 
-def settle(kind: str, period: str) -> int:
+def settle(kind: str, period: str, force: bool = False) -> int:
+    scope = f"{kind}/{period}"
     with connect() as conn:
+        mark = fingerprint.settle_fingerprint(conn, kind, parse_period(period))
+        if not force and fingerprint.reusable(conn, "settle", scope, mark) is not None:
+            return 0
         changed = facts.settle_snapshots(conn, kind, period)
+        fingerprint.record(conn, "settle", scope, mark, changed)
     log.info("%s %s: %d rows changed superseded state", kind, period, changed)
     return changed
 
 
-def validate(kind: str, period: str, dag_id: str, run_id: str | None) -> dict[str, Any]:
+def validate(kind: str, period: str, dag_id: str, run_id: str | None, force: bool = False) -> dict[str, Any]:
     from ucj.validation import validate_period
 
+    scope = f"{kind}/{period}"
     with connect() as conn:
-        return validate_period(conn, kind, period, dag_id, run_id).summary()
+        mark = fingerprint.validation_fingerprint(conn, kind, parse_period(period))
+        if not force and (stored := fingerprint.reusable(conn, "validate", scope, mark)) is not None:
+            return {**stored, "reused": True}
+        summary = validate_period(conn, kind, period, dag_id, run_id).summary()
+        fingerprint.record(conn, "validate", scope, mark, summary)
+    return summary
 
 
 def materialise(results: Any) -> list[dict[str, Any]]:
@@ -158,7 +170,11 @@ def periods_to_load(period_param: str | None, triggering_events: Any) -> list[st
                 periods.add(period)
     if not periods:
         _fail("nothing to consolidate: give a 'period' (YYYY-MM) or trigger through an ingest Asset")
-    return sorted(periods)
+    with connect() as conn:
+        stale = facts.stale_periods(conn)
+    if extra := sorted(set(stale) - periods):
+        log.info("also reloading %s: workers counted there have since been merged", ", ".join(extra))
+    return sorted(periods | set(stale))
 
 
 def resolve_identities() -> dict[str, int]:
@@ -168,9 +184,16 @@ def resolve_identities() -> dict[str, int]:
         return resolve(conn)
 
 
-def load_period(period: str) -> dict[str, int]:
+def load_period(period: str, force: bool = False) -> dict[str, Any]:
+    period_month = parse_period(period)
     with connect() as conn:
+        mark = fingerprint.load_fingerprint(conn, period_month)
+        stored = None if force else fingerprint.reusable(conn, "load", period, mark)
+        # A partition emptied by hand is not "unchanged", whatever the fingerprint says.
+        if stored is not None and facts.coverage_fact_count(conn, period_month) == stored["coverage_facts"]:
+            return {**stored, "reused": True}
         result = facts.load_period(conn, period)
+        fingerprint.record(conn, "load", period, mark, result)
     log.info("%s: %s", period, result)
     return result
 

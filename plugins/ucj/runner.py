@@ -88,6 +88,7 @@ def run(
     kinds: tuple[str, ...] = SOURCE_KINDS,
     log_file: Path | None = None,
     progress: Callable[[str], None] = lambda _line: None,
+    force: bool = False,
 ) -> list[str]:
     """Run the DAGs; return a list of failure descriptions (empty when all succeeded)."""
     prepare_airflow(landing_root)
@@ -103,7 +104,7 @@ def run(
         for dag_id in [f"ucj_ingest_{kind}" for kind in kinds] + ["ucj_consolidate"]:
             started = time.monotonic()
             with _output_to(log_file):
-                run_ = bag.dags[dag_id].test(logical_date=logical_date, run_conf={"period": period})
+                run_ = bag.dags[dag_id].test(logical_date=logical_date, run_conf={"period": period, "force": force})
             failed = sorted(
                 ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
                 for ti in run_.get_task_instances()
@@ -126,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         help="write Airflow's task logs here instead of the terminal (default: var/pipeline.log)",
     )
     parser.add_argument("--verbose", action="store_true", help="show Airflow's task logs in the terminal")
+    parser.add_argument(
+        "--force", action="store_true", help="redo settle/validate/load even for months whose inputs are unchanged"
+    )
     args = parser.parse_args(argv)
     from ucj.landing import period_range
 
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     log_file = None if args.verbose else (args.log_file or var_dir() / "pipeline.log")
     if log_file:
         print(f"running the DAGs for {', '.join(periods)}; Airflow's task logs go to {log_file}")
-    failures = run(root, periods, log_file=log_file, progress=lambda line: print(line, flush=True))
+    failures = run(root, periods, log_file=log_file, progress=lambda line: print(line, flush=True), force=args.force)
 
     from ucj.facts import format_ucj_table, ucj_table
     from ucj.warehouse import connect

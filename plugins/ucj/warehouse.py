@@ -127,6 +127,24 @@ def connect(autocommit: bool = False) -> Iterator[psycopg.Connection]:
         conn.close()
 
 
+# Advisory lock ids (first key); the second key narrows to a month where it can.
+IDENTITY_LOCK = 7281001
+PERIOD_LOAD_LOCK = 7281002
+WORKER_DIMENSION_LOCK = 7281003
+
+
+def serialise(conn: psycopg.Connection, lock: int, key: int = 0) -> None:
+    """Wait for a transaction-scoped advisory lock: concurrent runs queue here.
+
+    The wait is bounded by statement_timeout, not lock_timeout: another run's
+    identity resolution may rightly hold the lock for longer than a row lock
+    should ever be waited for.
+    """
+    conn.execute("set local lock_timeout = 0")
+    conn.execute("select pg_advisory_xact_lock(%s, %s)", (lock, key))
+    conn.execute(f"set local lock_timeout = {int(pipeline_config()['warehouse']['lock_timeout_ms'])}")
+
+
 def sql_file(relative: str) -> str:
     return (SQL_DIR / relative).read_text(encoding="utf-8")
 

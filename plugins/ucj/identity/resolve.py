@@ -28,9 +28,11 @@ import psycopg
 from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.fuzz import token_sort_ratio
 
+from ucj.fingerprint import bump_identity_generation
 from ucj.identity.names import display_name
 from ucj.identity.nik import nik_structure_ok
 from ucj.settings import pipeline_config
+from ucj.warehouse import IDENTITY_LOCK, serialise
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +149,8 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
     Set-based on the database side (temp tables, COPY, one insert each), so a
     million rows cost seconds, not a million round trips.
     """
+    # Two runs linking at once would both create a worker for the same row.
+    serialise(conn, IDENTITY_LOCK)
     threshold = pipeline_config()["identity"]["nik_name_similarity"]
     fetched = conn.execute(
         """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name
@@ -260,5 +264,6 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
            order by evidence_key collate "C" on conflict do nothing"""
     )
     _copy(conn, "identity.row_link", "file_id, source_row, worker_key, rule", links)
+    bump_identity_generation(conn)  # every month's facts may have changed
     log.info("linked %d rows: %d new workers, %d merged", len(rows), len(unmatched), merged)
     return {"rows": len(rows), "new_workers": len(unmatched), "merged_workers": merged}
