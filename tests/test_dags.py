@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECTED_DAGS = {"ucj_ingest_opd", "ucj_ingest_village", "ucj_ingest_employer", "ucj_consolidate"}
+EXPECTED_DAGS = {"ucj_ingest_opd", "ucj_ingest_village", "ucj_ingest_employer", "ucj_consolidate", "ucj_deadline"}
 # Tasks whose failure is in the data, never transient: retrying cannot help.
-NO_RETRY_TASKS = {"check_outcome"}
+NO_RETRY_TASKS = {"check_outcome", "check_deadline"}
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 from ucj import facts, fingerprint, ingest, landing
 from ucj.dag_support import PeriodError, resolve_period
@@ -19,6 +20,7 @@ from ucj.settings import pipeline_config
 from ucj.warehouse import connect
 
 log = logging.getLogger(__name__)
+JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
 def _fail(message: str) -> NoReturn:
@@ -213,3 +215,27 @@ def coverage_report(periods: list[str]) -> list[str]:
     for path in paths:
         log.info("Coverage report: %s (Airflow UI: menu 'UCJ coverage report')", path)
     return paths
+
+
+# ---------------------------------------------------------------- deadline
+def check_deadline(logical_date: dt.datetime | None, period_param: str | None) -> dict[str, Any]:
+    from ucj import completeness
+
+    today = (logical_date or dt.datetime.now(dt.UTC)).astimezone(JAKARTA).date()
+    period = month(period_param, None) if period_param else None
+    with connect() as conn:
+        result = completeness.check(conn, landing.as_path(landing_root_uri()), today, period)
+    summary = {
+        "period": result.period,
+        "due": result.due.isoformat(),
+        "passed": result.passed,
+        "kinds_without_files": result.kinds_without_files,
+        "units_missing": sum(m["units_missing"] for m in result.missing),
+    }
+    if not result.passed:
+        log.info("%s: rosters are due by %s; nothing to check yet", result.period, result.due)
+    elif result.complete:
+        log.info("%s: every expected unit reported by %s", result.period, result.due)
+    else:
+        _fail(result.message())
+    return summary
