@@ -26,6 +26,8 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("XDG_RUNTIME_DIR", str(SESSION_DIR / "run"))
 Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
 os.environ.pop("AIRFLOW_CONN_WAREHOUSE", None)
+# NIK tokens need a key; in production it comes from a secrets backend.
+os.environ["UCJ_NIK_HMAC_KEY"] = "test-only-key"
 if os.environ.get("UCJ_TEST_WAREHOUSE"):
     os.environ["AIRFLOW_CONN_WAREHOUSE"] = os.environ["UCJ_TEST_WAREHOUSE"]
 

@@ -322,3 +322,35 @@ def test_coverage_report_shows_the_marts_in_a_browser(full_run) -> None:
     assert ("Semua unit yang diharapkan sudah melapor" in dom) == (missing == 0)
     index = rendered_dom(reports_dir() / "index.html")
     assert all(f'href="{p}.html"' in index for p in PERIODS)
+
+
+def test_bi_reader_sees_no_raw_nik_name_or_birth_date(full_run, warehouse: str) -> None:
+    """Everything bi_reader can select, as text, against every raw identifier received."""
+    import hashlib
+    import hmac
+    import os
+
+    _, _, conn = full_run
+    niks = {n for (n,) in conn.execute("select nik from ingest.roster_row where nik is not null")}
+    names = {n for (n,) in conn.execute("select full_name from ingest.roster_row where full_name is not null")}
+    assert niks
+    assert names
+    with psycopg.connect(warehouse, autocommit=True) as bi:
+        bi.execute("set role bi_reader")
+        views = [v for (v,) in bi.execute("select table_name from information_schema.views where table_schema='mart'")]
+        seen: set[str] = set()
+        for view in views:
+            for row in bi.execute(f"select * from mart.{view}"):
+                seen.update(str(v) for v in row if v is not None)
+        tokens = dict(bi.execute("select nik_masked, nik_token from mart.worker where nik_token is not null"))
+    assert "worker" in views
+    assert not (seen & niks), "a raw NIK is readable by bi_reader"
+    assert not (seen & names), "a raw name is readable by bi_reader"
+    assert tokens, "workers with a NIK carry a token"
+    key = os.environ["UCJ_NIK_HMAC_KEY"].encode()
+    for nik in niks:
+        plain = hashlib.sha256(nik.encode()).hexdigest()
+        assert plain not in seen, "a plain NIK hash would be reversible"
+    keyed = {hmac.new(key, nik.encode(), hashlib.sha256).hexdigest() for nik in niks}
+    assert set(tokens.values()) <= keyed, "tokens are HMACs of received NIKs under the configured key"
+    assert all(len(m) == 16 and m[4:14] == "*" * 10 for m in tokens)

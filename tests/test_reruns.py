@@ -183,6 +183,11 @@ def test_months_loaded_newest_first_give_the_same_numbers(reference, warehouse: 
     """
     truncate(warehouse)
     assert runner.run(str(sample_landing), list(reversed(PERIODS))) == []
+    assert_same_numbers(warehouse, reference)
+
+
+def assert_same_numbers(warehouse: str, reference: dict[str, dict[str, str]]) -> None:
+    """Every mart count, every submission and every row's state equal the reference."""
     counted = {name: q for name, q in CANONICAL.items() if name not in ("roster_row_status", "dim_worker")}
     counted["row_states"] = "select source_file, source_row, status, reason from mart.roster_row_status"
     with psycopg.connect(warehouse, autocommit=True) as conn:
@@ -196,7 +201,8 @@ def test_two_periods_running_at_once_give_the_same_warehouse(
     reference, warehouse: str, sample_landing: Path, tmp_path: Path
 ) -> None:
     """Two runner processes, each with its own Airflow, one warehouse: ingest,
-    identity and load of January and February interleave for real."""
+    identity and load of January and February interleave for real. Arrival
+    order is then arbitrary, so the comparison is the one for any order."""
     truncate(warehouse)
     procs = []
     for period in PERIODS[:2]:
@@ -207,5 +213,4 @@ def test_two_periods_running_at_once_give_the_same_warehouse(
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert runner.run(str(sample_landing), PERIODS[2:]) == []
-    with psycopg.connect(warehouse, autocommit=True) as conn:
-        assert checksums(conn, CANONICAL) == reference["canonical"]
+    assert_same_numbers(warehouse, reference)

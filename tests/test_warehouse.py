@@ -61,6 +61,7 @@ def bi_reader(warehouse: str):
         "roster_row_status",
         "units_not_reported",
         "ucj_regency_year_change",
+        "worker",
     ],
 )
 def test_bi_reader_reads_the_marts(bi_reader: psycopg.Connection, view: str) -> None:
@@ -68,8 +69,27 @@ def test_bi_reader_reads_the_marts(bi_reader: psycopg.Connection, view: str) -> 
 
 
 @pytest.mark.parametrize(
-    "table", ["ingest.roster_row", "ingest.source_file", "identity.worker", "dw.fact_coverage", "audit.validation_run"]
+    "table",
+    [
+        "ingest.roster_row",
+        "ingest.source_file",
+        "identity.worker",
+        "identity.worker_month",
+        "dw.fact_coverage",
+        "dw.dim_worker",
+        "audit.validation_run",
+        "meta.stage_fingerprint",
+    ],
 )
 def test_bi_reader_cannot_read_anything_else(bi_reader: psycopg.Connection, table: str) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         bi_reader.execute(f"select * from {table} limit 1")
+
+
+def test_no_mart_column_carries_a_raw_identifier(warehouse: str) -> None:
+    with psycopg.connect(warehouse) as conn:
+        columns = conn.execute(
+            "select table_name || '.' || column_name from information_schema.columns where table_schema = 'mart'"
+        ).fetchall()
+    raw = {"nik", "full_name", "display_name", "name_key", "birth_date", "birth_place", "original"}
+    assert [c for (c,) in columns if c.split(".")[1] in raw] == []

@@ -128,16 +128,42 @@ def ensure_partition(conn: psycopg.Connection, period_month: dt.date) -> str:
     return name
 
 
-def load_period(conn: psycopg.Connection, period: str) -> dict[str, int]:
-    """Replace one month of facts. Caller owns the transaction."""
+def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
+    """Replace one month of facts. Caller owns the transaction.
+
+    The month's coverage facts go into a fresh table without indexes, which is
+    then indexed in one sorted build and swapped in for the month's partition:
+    several times faster than inserting into an indexed partition, and the
+    old partition's bloat goes with it.
+    """
     period_month = parse_period(period)
+    following = next_month(period_month)
     # Serialise loads of the same month; other months proceed in parallel.
     serialise(conn, PERIOD_LOAD_LOCK, period_month.year * 100 + period_month.month)
     partition = ensure_partition(conn, period_month)
+    stage = f"{partition}_load"
     conn.execute("analyze identity.row_link, identity.worker, dw.dim_reporting_unit")
-    conn.execute(f"truncate dw.{partition}")
+    conn.execute(f"drop table if exists dw.{stage}")
+    conn.execute(f"create table dw.{stage} (like dw.fact_coverage including defaults)")
     started = time.perf_counter()
-    run_sql_file(conn, "load/load_period.sql", {"period": period_month, "period_end": period_end(period_month)})
+    run_sql_file(
+        conn,
+        "load/load_period.sql",
+        {"period": period_month, "period_end": period_end(period_month)},
+        identifiers={"target": f"dw.{stage}"},
+    )
+    bounds = f"from ('{period_month.isoformat()}') to ('{following.isoformat()}')"
+    # The check lets ATTACH skip scanning the rows it already knows fit.
+    conn.execute(
+        f"alter table dw.{stage} add constraint {stage}_month check "
+        f"(period_month >= '{period_month.isoformat()}' and period_month < '{following.isoformat()}'), "
+        "add primary key (period_month, worker_key, program_code, unit_sk)"
+    )
+    conn.execute(f"alter table dw.fact_coverage detach partition dw.{partition}")
+    conn.execute(f"drop table dw.{partition}")
+    conn.execute(f"alter table dw.{stage} rename to {partition}")
+    conn.execute(f"alter table dw.fact_coverage attach partition dw.{partition} for values {bounds}")
+    conn.execute(f"alter table dw.{partition} drop constraint {stage}_month")
     loaded = time.perf_counter()
     conn.execute(f"analyze dw.{partition}")
     # The worker dimension spans months: loads of different months take turns

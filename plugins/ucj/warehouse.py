@@ -149,14 +149,24 @@ def sql_file(relative: str) -> str:
     return (SQL_DIR / relative).read_text(encoding="utf-8")
 
 
-def run_sql_file(conn: psycopg.Connection, relative: str, params: dict[str, object]) -> int:
+def run_sql_file(
+    conn: psycopg.Connection, relative: str, params: dict[str, object], identifiers: dict[str, str] | None = None
+) -> int:
     """Run a multi-statement SQL file from include/sql; return the last statement's rowcount.
 
     Client-side binding, because server-side prepared statements take one
     command only; the values are still escaped by psycopg, never formatted in.
+    ``identifiers`` fill ``{name}`` placeholders with quoted table names
+    (``"dw.x"`` becomes ``"dw"."x"``).
     """
+    from psycopg import sql
+
+    text = sql_file(relative)
+    query: str | sql.Composed = text
+    if identifiers:
+        query = sql.SQL(text).format(**{k: sql.Identifier(*v.split(".")) for k, v in identifiers.items()})
     with psycopg.ClientCursor(conn) as cur:
-        cur.execute(sql_file(relative), params)
+        cur.execute(query, params)
         return cur.rowcount
 
 

@@ -1,16 +1,25 @@
 -- Rebuild one month of the star schema from the rows in force. Run inside one
--- transaction by ucj.facts.load_period, after the month's partition exists:
--- every statement replaces the month whole, so a rerun leaves it identical.
+-- transaction by ucj.facts.load_period: every statement replaces the month
+-- whole, so a rerun leaves it identical. Enough memory to sort a million
+-- rows without spilling to disk.
+set local work_mem = '256MB';
+-- Row estimates across these joins are poor right after a bulk load, and a
+-- nested loop over a million index probes is the planner's costly mistake.
+set local enable_nestloop = off;
 
 -- 1. Reporting units seen this month (new ones get a surrogate key; a unit
 --    keeps its key and first period forever, its name follows the latest file).
+--    Units per file first (a hash over the rows), then the latest file per unit.
 insert into dw.dim_reporting_unit (source_kind, unit_key, unit_code, unit_name, regency_code, first_period)
 select distinct on (r.source_kind, r.unit_key)
        r.source_kind, r.unit_key, r.unit_code, r.unit_name, r.regency_code, %(period)s::date
-from ingest.roster_row as r
+from (
+    select distinct file_id, source_kind, unit_key, unit_code, unit_name, regency_code
+    from ingest.roster_row
+    where period_month = %(period)s and not superseded and status = 'loaded'
+) as r
 join ingest.source_file as f using (file_id)
-where r.period_month = %(period)s and not r.superseded and r.status = 'loaded'
-order by r.source_kind, r.unit_key, f.modified_at desc, f.rel_path desc
+order by r.source_kind, r.unit_key, f.modified_at desc, f.rel_path desc, r.unit_name
 on conflict (source_kind, unit_key) do update
 set unit_name = coalesce(excluded.unit_name, dw.dim_reporting_unit.unit_name),
     first_period = least(dw.dim_reporting_unit.first_period, excluded.first_period);
@@ -38,15 +47,20 @@ where i.rows_loaded > 0;
 
 -- 3. Coverage: a worker is covered for program P in month M when a loaded row
 --    in force lists P, is active, started by the end of M and has not ended
---    before it (CONTRACT.md §4).
-insert into dw.fact_coverage
+--    before it (CONTRACT.md §4). {target} is a fresh table without indexes;
+--    ucj.facts.load_period indexes it and swaps it in as the month's
+--    partition. Only merged workers need a lookup: every other link already
+--    holds the surviving key.
+insert into {target}
     (period_month, worker_key, program_code, unit_sk, regency_code, segment_code, funding_code)
 select distinct on (worker_key, program_code, u.unit_sk)
-       %(period)s, coalesce(w.merged_into, w.worker_key) as worker_key, p.program_code, u.unit_sk,
-       r.regency_code, r.segment, coalesce(r.funding_source, 'UNKNOWN')
+       %(period)s::date as period_month, coalesce(m.merged_into, l.worker_key) as worker_key,
+       p.program_code, u.unit_sk, r.regency_code, r.segment as segment_code,
+       coalesce(r.funding_source, 'UNKNOWN') as funding_code
 from ingest.roster_row as r
 join identity.row_link as l using (file_id, source_row)
-join identity.worker as w on w.worker_key = l.worker_key
+left join (select worker_key, merged_into from identity.worker where merged_into is not null) as m
+    on m.worker_key = l.worker_key
 join dw.dim_reporting_unit as u on u.source_kind = r.source_kind and u.unit_key = r.unit_key
 cross join lateral unnest(r.programs) as p (program_code)
 where r.period_month = %(period)s
@@ -55,4 +69,4 @@ where r.period_month = %(period)s
   and r.is_active
   and (r.enrollment_start is null or r.enrollment_start <= %(period_end)s)
   and (r.enrollment_end is null or r.enrollment_end >= %(period_end)s)
-order by worker_key, program_code, u.unit_sk, r.segment, coalesce(r.funding_source, 'UNKNOWN');
+order by worker_key, program_code, u.unit_sk, segment_code, funding_code;

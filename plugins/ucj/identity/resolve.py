@@ -31,6 +31,7 @@ from rapidfuzz.fuzz import token_sort_ratio
 from ucj.fingerprint import bump_identity_generation
 from ucj.identity.names import display_name
 from ucj.identity.nik import nik_structure_ok
+from ucj.identity.privacy import nik_token
 from ucj.settings import pipeline_config
 from ucj.warehouse import IDENTITY_LOCK, serialise
 
@@ -218,14 +219,17 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
         assigned[id(cluster)] = worker_key
         nik = min(cluster.niks) if cluster.niks else None
         workers.append(
-            (worker_key, nik, first.name_key, display_name(full_names[cluster.rows[0]]), first.birth_date, first.gender)
-        )
+            (
+                worker_key, nik, nik_token(nik), first.name_key, display_name(full_names[cluster.rows[0]]),
+                first.birth_date, first.gender,
+            )
+        )  # fmt: skip
     conn.execute("create temp table if not exists worker_load (like identity.worker including defaults) on commit drop")
-    _copy(conn, "worker_load", "worker_key, nik, name_key, display_name, birth_date, gender", workers)
+    _copy(conn, "worker_load", "worker_key, nik, nik_token, name_key, display_name, birth_date, gender", workers)
     conn.execute(
-        """insert into identity.worker (worker_key, nik, name_key, display_name, birth_date, gender)
+        """insert into identity.worker (worker_key, nik, nik_token, name_key, display_name, birth_date, gender)
            overriding system value
-           select worker_key, nik, name_key, display_name, birth_date, gender from worker_load"""
+           select worker_key, nik, nik_token, name_key, display_name, birth_date, gender from worker_load"""
     )
 
     # 3. Merges: when evidence joins several workers, the oldest key survives.

@@ -1,0 +1,347 @@
+"""``make bench-identity``: how well are rows resolved into people?
+
+Labelled records are generated here, independently of the sample generator
+and with their own seed, at three difficulty levels; each record knows the
+person it stands for. The project's resolver (``ucj.identity``: name keys,
+NIK structure, the clustering the pipeline runs) and two baselines resolve
+the same records:
+
+- exact NIK: one worker per distinct NIK, records without a NIK alone;
+- splink 5 with a default configuration: exact NIK, Splink's name and
+  date-of-birth comparisons, exact gender; blocking on NIK and on birth date;
+  u by random sampling, m by expectation maximisation; clusters at 0.95.
+
+Scores are pairwise (every pair of records put together): precision, recall,
+F1, plus false merges (predicted workers holding more than one person) and
+splits (people spread over more than one worker). A false merge hides an
+uncovered worker, so precision matters most.
+
+    python -m bench.identity [--people 20000] [--write docs/benchmarks-identity.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "benchmarks-identity.md"
+SEED = 4242
+
+MALE = ["Muhammad", "Ahmad", "Rudi", "Joko", "Agus", "Hendra", "Yusuf", "Irfan", "Fajar", "Dedi", "Rizki", "Arif",
+        "Bambang", "Slamet", "Wahyu", "Eko", "Andi", "Syaiful", "Ilham", "Zulkifli"]  # fmt: skip
+FEMALE = ["Siti", "Nur", "Dewi", "Sri", "Rina", "Fitri", "Yuni", "Ratna", "Wati", "Lestari", "Aisyah", "Nurhayati",
+          "Suryani", "Rahmawati", "Fatimah", "Indah", "Desi", "Putri", "Ani", "Mega"]  # fmt: skip
+FAMILY = ["Saputra", "Siregar", "Nasution", "Harahap", "Lubis", "Tanjung", "Piliang", "Chaniago", "Sikumbang",
+          "Koto", "Lamasitudju", "Lasahido", "Pettalolo", "Wijaya", "Hidayat", "Kurniawan", "Setiawan", "Pratama",
+          "Gunawan", "Susanto", "Rahman", "Hasibuan", "Daulay", "Simatupang"]  # fmt: skip
+TITLES_BEFORE = ["H.", "Hj.", "Dr.", "Ir.", "Drs."]
+TITLES_AFTER = ["S.Pd.", "S.E.", "S.Kom.", "A.Md.", "S.H.", "M.Pd."]
+SPELLING = {"Muhammad": ["M.", "Muhamad", "Moh.", "Mohammad"], "Ahmad": ["Achmad", "Akhmad"],
+            "Yusuf": ["Yusup"], "Syaiful": ["Saiful"]}  # fmt: skip
+
+LEVELS = {
+    # share of records with: no NIK, a one-digit NIK typo, a title, a spelling variant, word order swapped,
+    # a one-letter name typo, a day/month swap in the birth date, a relative's NIK; and of people with a
+    # twin (same family, birth date and village, NIK one serial apart) or a namesake born another day.
+    "clean": {"missing": 0.0, "typo": 0.0, "title": 0.1, "spelling": 0.0, "order": 0.0, "letter": 0.0,
+              "dob_swap": 0.0, "relative_nik": 0.0, "twins": 0.0, "namesakes": 0.01},
+    "realistic": {"missing": 0.05, "typo": 0.02, "title": 0.15, "spelling": 0.5, "order": 0.05, "letter": 0.01,
+                  "dob_swap": 0.01, "relative_nik": 0.005, "twins": 0.005, "namesakes": 0.02},
+    "hostile": {"missing": 0.2, "typo": 0.05, "title": 0.3, "spelling": 0.7, "order": 0.15, "letter": 0.08,
+                "dob_swap": 0.04, "relative_nik": 0.02, "twins": 0.02, "namesakes": 0.05},
+}  # fmt: skip
+
+
+@dataclass
+class Person:
+    pid: int
+    first: str
+    family: str
+    gender: str
+    born: dt.date
+    nik: str
+    relative: int | None = None
+
+
+@dataclass
+class Record:
+    rid: int
+    pid: int
+    nik: str | None
+    full_name: str
+    birth_date: dt.date
+    gender: str
+
+
+def _districts() -> list[str]:
+    from ucj.reference import regions
+
+    return sorted(c for c, r in regions().items() if r.level == "district" and c[:2] in ("12", "13", "16", "72"))
+
+
+def _nik(district: str, gender: str, born: dt.date, serial: int) -> str:
+    day = born.day + (40 if gender == "P" else 0)
+    return f"{district}{day:02d}{born.month:02d}{born.year % 100:02d}{serial:04d}"
+
+
+def people(n: int, level: dict[str, float], rng: random.Random) -> list[Person]:
+    districts = _districts()
+    out: list[Person] = []
+    niks: set[str] = set()
+    while len(out) < n:
+        pid = len(out)
+        gender = rng.choice("LP")
+        first = rng.choice(MALE if gender == "L" else FEMALE)
+        if rng.random() < 0.3:
+            first += " " + rng.choice(MALE if gender == "L" else FEMALE)
+        family = rng.choice(FAMILY)
+        born = dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(0, 45 * 365))
+        district = rng.choice(districts)
+        nik = _nik(district, gender, born, rng.randrange(1, 9000))
+        if nik in niks:
+            continue
+        niks.add(nik)
+        person = Person(pid, first, family, gender, born, nik)
+        out.append(person)
+        roll = rng.random()
+        if roll < level["twins"] and len(out) < n:
+            # A twin: same family name, birth date and district; NIK serial next to the sibling's.
+            g = rng.choice("LP")
+            twin_first = rng.choice([f for f in (MALE if g == "L" else FEMALE) if f != first.split()[0]])
+            twin_nik = _nik(district, g, born, int(nik[-4:]) + 1)
+            if twin_nik not in niks:
+                niks.add(twin_nik)
+                out.append(Person(len(out), twin_first, family, g, born, twin_nik, relative=pid))
+        elif roll < level["twins"] + level["namesakes"] and len(out) < n:
+            # Same name, another person born elsewhere and another day.
+            other_born = born + dt.timedelta(days=rng.randrange(30, 4000))
+            other_nik = _nik(rng.choice(districts), gender, other_born, rng.randrange(1, 9000))
+            if other_nik not in niks:
+                niks.add(other_nik)
+                out.append(Person(len(out), first, family, gender, other_born, other_nik))
+    # Relatives for the "relative's NIK typed by mistake" error: someone of the same family name.
+    by_family: dict[str, list[int]] = defaultdict(list)
+    for p in out:
+        by_family[p.family].append(p.pid)
+    for p in out:
+        if p.relative is None:
+            p.relative = rng.choice(by_family[p.family])
+    return out
+
+
+def render_name(p: Person, level: dict[str, float], rng: random.Random) -> str:
+    words = [*p.first.split(), p.family]
+    if rng.random() < level["spelling"]:
+        words = [rng.choice(SPELLING[w]) if w in SPELLING else w for w in words]
+    if rng.random() < level["order"]:
+        words = words[-1:] + words[:-1]
+    if rng.random() < level["letter"]:
+        i = rng.randrange(len(words))
+        w = words[i]
+        if len(w) > 3:
+            j = rng.randrange(1, len(w) - 1)
+            words[i] = w[:j] + w[j + 1 :] if rng.random() < 0.5 else w[:j] + w[j] + w[j:]
+    name = " ".join(words)
+    if rng.random() < level["title"]:
+        name = f"{rng.choice(TITLES_BEFORE)} {name}" if rng.random() < 0.5 else f"{name}, {rng.choice(TITLES_AFTER)}"
+    return rng.choice([name, name.upper(), name.title()])
+
+
+def records(persons: list[Person], level: dict[str, float], rng: random.Random) -> list[Record]:
+    out: list[Record] = []
+    for p in persons:
+        for _ in range(rng.choice([1, 2, 2, 3, 3, 4])):  # rosters and months the person appears in
+            nik: str | None = p.nik
+            roll = rng.random()
+            if roll < level["missing"]:
+                nik = None
+            elif roll < level["missing"] + level["typo"]:
+                i = rng.randrange(6, 16)
+                nik = nik[:i] + str((int(nik[i]) + rng.randrange(1, 10)) % 10) + nik[i + 1 :]
+            elif roll < level["missing"] + level["typo"] + level["relative_nik"]:
+                nik = persons[p.relative].nik if p.relative is not None else nik
+            born = p.born
+            if rng.random() < level["dob_swap"] and born.day <= 12 and born.day != born.month:
+                born = born.replace(day=born.month, month=born.day)
+            out.append(Record(len(out), p.pid, nik, render_name(p, level, rng), born, p.gender))
+    rng.shuffle(out)
+    return out
+
+
+# ---------------------------------------------------------------- resolvers
+def resolve_project(recs: list[Record]) -> list[int]:
+    """The clustering the pipeline runs (ucj.identity.resolve.cluster_rows) on every record at once."""
+    from ucj.identity.names import name_key
+    from ucj.identity.resolve import Row, cluster_rows
+    from ucj.settings import pipeline_config
+
+    rows = [Row(0, r.rid, r.nik, name_key(r.full_name) or "", r.birth_date, r.gender) for r in recs]
+    clusters = cluster_rows(rows, pipeline_config()["identity"]["nik_name_similarity"])
+    label = [0] * len(recs)
+    for c, cluster in enumerate(clusters):
+        for i in cluster.rows:
+            label[i] = c
+    return label
+
+
+def resolve_exact_nik(recs: list[Record]) -> list[int]:
+    ids: dict[str, int] = {}
+    label = []
+    for r in recs:
+        if r.nik is None:
+            label.append(-1 - r.rid)
+        else:
+            label.append(ids.setdefault(r.nik, len(ids)))
+    return label
+
+
+def resolve_splink_default(recs: list[Record]) -> list[int]:
+    import logging
+
+    import pandas as pd
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    frame = pd.DataFrame(
+        {
+            "unique_id": [r.rid for r in recs],
+            "nik": [r.nik for r in recs],
+            "full_name": [r.full_name for r in recs],
+            "birth_date": [r.birth_date for r in recs],
+            "gender": [r.gender for r in recs],
+        }
+    )
+    frame["birth_date"] = pd.to_datetime(frame["birth_date"])
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[
+            cl.ExactMatch("nik"),
+            cl.NameComparison("full_name"),
+            cl.DateOfBirthComparison("birth_date", input_is_string=False),
+            cl.ExactMatch("gender"),
+        ],
+        blocking_rules_to_generate_predictions=[block_on("nik"), block_on("birth_date")],
+    )
+    db_api = DuckDBAPI()
+    linker = Linker(db_api.register(frame), settings, log_level=None)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("nik"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"))
+    predictions = linker.inference.predict(threshold_match_probability=0.5)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=0.95
+    ).as_pandas_dataframe()
+    by_id = dict(zip(clusters["unique_id"], clusters["cluster_id"], strict=True))
+    return [by_id[r.rid] for r in recs]
+
+
+RESOLVERS = {
+    "this project": resolve_project,
+    "exact NIK": resolve_exact_nik,
+    "splink, default configuration": resolve_splink_default,
+}
+
+
+# ---------------------------------------------------------------- scoring
+def _pairs(counts: Counter) -> int:
+    return sum(n * (n - 1) // 2 for n in counts.values())
+
+
+def score(recs: list[Record], label: list[int]) -> dict[str, float]:
+    truth = [r.pid for r in recs]
+    cells = Counter(zip(label, truth, strict=True))
+    true_positive = _pairs(cells)
+    predicted = _pairs(Counter(label))
+    actual = _pairs(Counter(truth))
+    precision = true_positive / predicted if predicted else 1.0
+    recall = true_positive / actual if actual else 1.0
+    people_per_cluster: dict[int, set[int]] = defaultdict(set)
+    clusters_per_person: dict[int, set[int]] = defaultdict(set)
+    for (cluster, person), _ in cells.items():
+        people_per_cluster[cluster].add(person)
+        clusters_per_person[person].add(cluster)
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "false_merges": sum(1 for s in people_per_cluster.values() if len(s) > 1),
+        "splits": sum(1 for s in clusters_per_person.values() if len(s) > 1),
+        "workers": len(people_per_cluster),
+    }
+
+
+def run(n_people: int) -> dict[str, Any]:
+    results: dict[str, Any] = {"people": n_people, "levels": {}}
+    for name, level in LEVELS.items():
+        rng = random.Random(f"{SEED}-{name}")  # noqa: S311 - reproducible test data
+        persons = people(n_people, level, rng)
+        recs = records(persons, level, rng)
+        entry: dict[str, Any] = {"records": len(recs), "people": len(persons), "resolvers": {}}
+        for resolver_name, resolver in RESOLVERS.items():
+            started = time.perf_counter()
+            label = resolver(recs)
+            seconds = time.perf_counter() - started
+            entry["resolvers"][resolver_name] = {**score(recs, label), "seconds": seconds}
+            print(f"{name:<10} {resolver_name:<30} {entry['resolvers'][resolver_name]}", flush=True)
+        results["levels"][name] = entry
+    return results
+
+
+def render(results: dict[str, Any], machine: str) -> str:
+    lines = [
+        "# Identity resolution benchmark",
+        "",
+        "Measured by `make bench-identity` (`python -m bench.identity`); rerun it to refresh this file.",
+        "",
+        f"- Machine: {machine}",
+        f"- Date: {dt.date.today().isoformat()}",
+        "- Data: labelled records generated by `bench/identity.py` (its own generator and seed, not the sample "
+        "data's), every record knowing its person; levels differ in the share of missing and mistyped NIKs, "
+        "titles, spelling variants, word order, letter typos, day/month swaps, a relative's NIK typed by mistake, "
+        "twins (same family, birth date and district; NIKs one serial apart) and namesakes.",
+        "- Pairwise scores over all record pairs; false merges = predicted workers holding more than one person; "
+        "splits = people spread over more than one worker.",
+        "",
+    ]
+    for level, entry in results["levels"].items():
+        lines += [
+            f"## {level}: {entry['records']:,} records of {entry['people']:,} people",
+            "",
+            "| resolver | precision | recall | F1 | false merges | splits | seconds |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, r in entry["resolvers"].items():
+            lines.append(
+                f"| {name} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} | {r['false_merges']:,} | "
+                f"{r['splits']:,} | {r['seconds']:.1f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--write", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    from bench.run import machine
+
+    results = run(args.people)
+    text = render(results, machine())
+    args.write.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "plugins"))
+    sys.exit(main())
