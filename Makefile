@@ -17,10 +17,10 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 # pgserver and platformdirs want a runtime dir; not every shell has one.
 export XDG_RUNTIME_DIR ?= $(CURDIR)/var/run
 
-.PHONY: help venv demo pipeline sample test test-unit test-e2e lint fix airflow clean compose-check bench
+.PHONY: help venv demo pipeline sample test test-unit test-e2e test-celery lint fix airflow clean compose-check bench bench-identity
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=python3.11)")'
@@ -52,6 +52,9 @@ test-unit: $(STAMP)  ## fast tests only: no Airflow runs
 
 test-e2e: $(STAMP)  ## end-to-end runs of the real DAGs only
 	$(PY) -m pytest -m e2e
+
+bench-identity: $(STAMP)  ## identity resolution accuracy (clean/realistic/hostile) vs exact NIK and default splink; writes docs/benchmarks-identity.md
+	$(PY) -m bench.identity --people $${PEOPLE:-20000}
 
 test-celery: $(STAMP)  ## integration: PostgreSQL + Redis + scheduler + 2 Celery workers; marts equal the single-process run
 	$(PY) tests/integration/celery_stack.py

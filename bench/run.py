@@ -318,7 +318,41 @@ def render(report: dict[str, Any]) -> str:
         from bench.bi import render_bi
 
         lines += render_bi(report["bi"])
+    lines += render_targets(report)
     return "\n".join(lines)
+
+
+def render_targets(report: dict[str, Any]) -> list[str]:
+    """The targets the project set itself, checked against this run's numbers."""
+    checks: list[tuple[str, bool, str]] = []
+    for run in report["runs"]:
+        fmt = run["format"].upper()
+        t = run["timings"]
+        checks.append((f"{fmt}: whole month <= 120 s", run["total"] <= 120, f"{run['total']:.1f} s"))
+        checks.append((f"{fmt}: rerun of an unchanged month <= 15 s", run["rerun_total"] <= 15,
+                       f"{run['rerun_total']:.1f} s"))  # fmt: skip
+        ingest_validate = t["ingest (read, interpret, COPY)"] + t["validate (Great Expectations)"]
+        checks.append((f"{fmt}: ingest + validate <= 60 s", ingest_validate <= 60, f"{ingest_validate:.1f} s"))
+        identity = t["identity resolution"]
+        checks.append((f"{fmt}: identity resolution <= 60 s", identity <= 60, f"{identity:.1f} s"))
+        detail = run.get("detail") or {}
+        if detail:
+            both = detail["load facts"] + detail["refresh marts"]
+            checks.append((f"{fmt}: load + mart refresh <= 60 s", both <= 60, f"{both:.1f} s"))
+            ratio = detail["load facts"] / run["roster_floor_copy"]
+            checks.append((f"{fmt}: load stage <= 2x a bare COPY of the month's rows", ratio <= 2, f"{ratio:.2f}x"))
+        if "floor_copy" in run:
+            ratio = run["total"] / run["floor_copy"]
+            checks.append((f"{fmt}: whole month <= 3x the read + COPY floor", ratio <= 3, f"{ratio:.1f}x"))
+    if report.get("peak_rss_mb"):
+        checks.append(("peak memory <= 4 GiB", report["peak_rss_mb"] <= 4096, f"{report['peak_rss_mb']:,.0f} MB"))
+    if "bi" in report:
+        worst = max(v["p95"] for v in report["bi"]["latency_ms"].values())
+        checks.append(("BI queries p95 < 200 ms at 1M workers x 12 months", worst < 200, f"worst p95 {worst:.1f} ms"))
+    lines = ["## Targets", "", "| target | met | measured |", "|---|---|---:|"]
+    lines += [f"| {name} | {'yes' if ok else '**no**'} | {value} |" for name, ok, value in checks]
+    lines.append("")
+    return lines
 
 
 if __name__ == "__main__":

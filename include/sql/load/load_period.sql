@@ -3,6 +3,7 @@
 -- whole, so a rerun leaves it identical. Enough memory to sort a million
 -- rows without spilling to disk.
 set local work_mem = '256MB';
+set local maintenance_work_mem = '512MB';  -- the partition's primary key is built in one sort
 -- Row estimates across these joins are poor right after a bulk load, and a
 -- nested loop over a million index probes is the planner's costly mistake.
 set local enable_nestloop = off;

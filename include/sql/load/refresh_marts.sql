@@ -35,14 +35,15 @@ select * from identity.worker_month where period_month = %(period)s;
 
 delete from identity.worker_month where period_month = %(period)s;
 insert into identity.worker_month (period_month, worker_key, full_name, gender, birth_date, village_code)
-select distinct on (coalesce(w.merged_into, w.worker_key))
-       %(period)s, coalesce(w.merged_into, w.worker_key), r.full_name, r.gender, r.birth_date, r.village_code
+select distinct on (coalesce(m.merged_into, l.worker_key))
+       %(period)s, coalesce(m.merged_into, l.worker_key), r.full_name, r.gender, r.birth_date, r.village_code
 from ingest.roster_row as r
 join ingest.source_file as f using (file_id)
 join identity.row_link as l using (file_id, source_row)
-join identity.worker as w on w.worker_key = l.worker_key
+left join (select worker_key, merged_into from identity.worker where merged_into is not null) as m
+    on m.worker_key = l.worker_key
 where r.period_month = %(period)s and r.status = 'loaded' and not r.superseded
-order by coalesce(w.merged_into, w.worker_key), f.modified_at desc, f.rel_path desc, r.source_row;
+order by coalesce(m.merged_into, l.worker_key), f.modified_at desc, f.rel_path desc, r.source_row;
 
 -- 3. Workers whose versions this month can change: the month's row came,
 --    went or changed, and the month before and after do not already carry
