@@ -87,6 +87,10 @@ def run_pipeline(root: Path, timings_detail: dict[str, float]) -> dict[str, floa
     timings["identity resolution"] = time.perf_counter() - start
 
     start = time.perf_counter()
+    pipeline_tasks.link_probabilistically()
+    timings["probabilistic linkage (splink)"] = time.perf_counter() - start
+
+    start = time.perf_counter()
     loaded = pipeline_tasks.load_period(PERIOD)
     timings["load facts + refresh marts"] = time.perf_counter() - start
     if not loaded.get("reused"):

@@ -14,10 +14,15 @@ report"). BI tools read the `mart` views, which are current as soon as
 #### Triage for on-call
 - **prepare_warehouse failed with a labor_force.csv message**: the landing
   zone's reference file has a bad line; fix it and clear the task.
-- **resolve_identities / load_period failed after retries**: database
-  trouble; clear the failed task. Identity only links rows that have no link
+- **resolve_identities / match_probabilistically / load_period failed after
+  retries**: database trouble; clear the failed task. Identity only links rows that have no link
   yet, and each month's facts are replaced whole in one transaction, so
   reruns never double-count and never change a worker's key.
+- **Doubtful matches** wait in `identity.review_queue` (warehouse, restricted
+  schema). Decide with `update identity.match_candidate set status =
+  'accepted' | 'rejected', decided_by = '<name>', decided_at = now() where
+  worker_a = .. and worker_b = ..`; the next run applies it and never
+  overrides it.
 - Rerunning a month by hand: trigger with `period=YYYY-MM`. A month whose
   files and worker links are unchanged since its last load is not reloaded
   (the log says "inputs unchanged"); add `force=true` to reload it anyway.
@@ -72,6 +77,19 @@ def ucj_consolidate():
 
         return pipeline_tasks.resolve_identities()
 
+    @task(
+        doc_md=(
+            "Score the worker pairs the rules left in doubt with a splink model trained on the workers; merge "
+            "pairs above `identity.probabilistic.auto_merge_probability`, queue the band below it in "
+            "`identity.review_queue`, and apply reviewers' decisions (a rejected pair is never merged). "
+            "Safe to clear: decisions and merges are kept; scoring the same workers again changes nothing."
+        )
+    )
+    def match_probabilistically() -> dict:
+        from ucj import pipeline_tasks
+
+        return pipeline_tasks.link_probabilistically()
+
     @task(doc_md="Rebuild one month of the star schema in one transaction (partition replaced whole).")
     def load_period(period: str, params=None) -> dict:
         from ucj import pipeline_tasks
@@ -98,7 +116,7 @@ def ucj_consolidate():
 
     months = periods()
     identities = resolve_identities()
-    prepare_warehouse() >> identities >> months
+    prepare_warehouse() >> identities >> match_probabilistically() >> months
     loaded = load_period.expand(period=months)
     loaded >> [report(months), coverage_report(months)]
 

@@ -41,6 +41,7 @@ OUTPUT_TABLES = [
     "dw.agg_regency_month",
     "dw.agg_coverage_program_month",
     "identity.worker_month",
+    "identity.match_candidate",
     "identity.row_link",
     "identity.worker_evidence",
     "identity.worker",

@@ -186,6 +186,13 @@ def resolve_identities() -> dict[str, int]:
         return resolve(conn)
 
 
+def link_probabilistically() -> dict[str, int]:
+    from ucj.identity.probabilistic import link_probabilistically as link
+
+    with connect() as conn:
+        return link(conn)
+
+
 def load_period(period: str, force: bool = False) -> dict[str, Any]:
     period_month = parse_period(period)
     with connect() as conn:

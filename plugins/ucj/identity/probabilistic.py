@@ -1,0 +1,190 @@
+"""Probabilistic linkage for what the rules leave in doubt, with a review queue.
+
+The deterministic rules (``resolve.py``) join rows that share a NIK with an
+agreeing name, or an exact name key and birth date. What they cannot see: a
+NIK typo together with a spelling variant, a birth date typed day-first in
+one roster and month-first in another. A splink model (Fellegi-Sunter,
+DuckDB backend) trained on the surviving workers themselves scores candidate
+pairs from three blocks (NIK without its serial, name key with birth year,
+birth date with the name's first letters). Pairs scoring ``review_probability`` or more wait
+in ``identity.match_candidate`` for a person to accept or reject; with
+``auto_merge`` on, pairs at or above ``auto_merge_probability`` are merged
+without waiting (off by default: see pipeline.yaml). A decision is
+never overridden: a rejected pair is not merged again whatever the model
+says, an accepted one is merged on the next run. Every pair keeps its match
+weight and the per-field comparison levels and weights, so "why are these
+the same person?" has an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from ucj.settings import pipeline_config
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("nik", "name_key", "birth_date", "gender")
+
+
+@dataclass(frozen=True)
+class Pair:
+    worker_a: int
+    worker_b: int
+    probability: float
+    weight: float
+    comparison: dict[str, Any]
+
+
+def blocks() -> list[Any]:
+    from splink import block_on
+
+    return [
+        block_on("substr(nik, 1, 12)"),
+        block_on("name_key", "substr(birth_date, 1, 4)"),
+        block_on("birth_date", "substr(name_key, 1, 3)"),
+    ]
+
+
+def _settings(prior: float) -> Any:
+    import splink.comparison_library as cl
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="worker_key",
+        probability_two_random_records_match=prior,
+        comparisons=[
+            cl.DamerauLevenshteinAtThresholds("nik", [1]),
+            cl.JaroWinklerAtThresholds("name_key", [0.95, 0.88]),
+            cl.DamerauLevenshteinAtThresholds("birth_date", [1, 2]),
+            cl.ExactMatch("gender"),
+        ],
+        # Common names make big blocks: every rule pairs the name (or the NIK's
+        # region and birth date) with a second narrowing field.
+        blocking_rules_to_generate_predictions=blocks(),
+        retain_intermediate_calculation_columns=True,
+    )
+
+
+def score_workers(
+    workers: list[dict[str, Any]], review_probability: float, duplicate_share: float = 0.01
+) -> list[Pair]:
+    """Train on the workers themselves and score the blocked pairs above the review threshold.
+
+    The prior (how likely two random workers are one person) comes from the
+    share of workers expected to still have a duplicate after the rules,
+    not from a rule: the rules have already merged every pair they can see.
+    """
+    if len(workers) < 3:
+        return []
+    import pandas as pd
+    from splink import DuckDBAPI, Linker
+
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    frame = pd.DataFrame(workers, columns=["worker_key", *FIELDS])
+    frame["birth_date"] = frame["birth_date"].astype(str)
+    prior = min(0.5, 2 * duplicate_share / max(1, len(workers) - 1))
+    linker = Linker(DuckDBAPI().register(frame), _settings(prior), log_level=None)
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=7)
+    for rule in blocks():
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
+        except Exception as exc:  # too few pairs in a small batch to train on: keep the priors
+            log.info("EM on %s skipped: %s", rule, exc)
+    predicted = linker.inference.predict(threshold_match_probability=review_probability).as_pandas_dataframe()
+    pairs = []
+    for row in predicted.to_dict("records"):
+        a, b = sorted((int(row["worker_key_l"]), int(row["worker_key_r"])))
+        comparison = {}
+        for f in FIELDS:
+            level, weight = row.get(f"gamma_{f}"), row.get(f"mw_{f}")
+            comparison[f] = {
+                "level": None if level is None else int(level),
+                "weight": None if weight is None or math.isnan(weight) else round(float(weight), 3),
+            }
+        pairs.append(Pair(a, b, float(row["match_probability"]), float(row["match_weight"]), comparison))
+    return pairs
+
+
+def _survivors(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        return cur.execute(
+            """select worker_key, nik, name_key, birth_date, gender
+               from identity.worker where merged_into is null"""
+        ).fetchall()
+
+
+def _merge(conn: psycopg.Connection, a: int, b: int) -> bool:
+    """Merge the workers a and b now stand for; the older key survives. False when already one."""
+    (ra, rb) = (
+        conn.execute(
+            "select coalesce(merged_into, worker_key) from identity.worker where worker_key = %s", (k,)
+        ).fetchone()[0]
+        for k in (a, b)
+    )
+    if ra == rb:
+        return False
+    survivor, other = min(ra, rb), max(ra, rb)
+    conn.execute(
+        "update identity.worker set merged_into = %s where worker_key = %s or merged_into = %s",
+        (survivor, other, other),
+    )
+    return True
+
+
+def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
+    """Score, merge the certain, queue the doubtful, apply reviewers' decisions. Caller owns the transaction."""
+    from ucj.fingerprint import bump_identity_generation
+    from ucj.warehouse import IDENTITY_LOCK, serialise
+
+    cfg = pipeline_config()["identity"]["probabilistic"]
+    if not cfg.get("enabled", True):
+        return {"scored": 0, "merged": 0, "queued": 0, "accepted": 0}
+    serialise(conn, IDENTITY_LOCK)
+    decided = {
+        (a, b): status
+        for a, b, status in conn.execute(
+            "select worker_a, worker_b, status from identity.match_candidate where status <> 'pending'"
+        )
+    }
+    pairs = score_workers(
+        _survivors(conn), float(cfg["review_probability"]), float(cfg.get("expected_duplicate_share", 0.01))
+    )
+    merged = queued = accepted = 0
+    for pair in pairs:
+        status = decided.get((pair.worker_a, pair.worker_b))
+        if status == "rejected":
+            continue
+        auto = bool(cfg.get("auto_merge")) and pair.probability >= float(cfg["auto_merge_probability"])
+        new_status = "merged" if auto else ("accepted" if status == "accepted" else "pending")
+        conn.execute(
+            """insert into identity.match_candidate
+                 (worker_a, worker_b, match_probability, match_weight, comparison, status)
+               values (%s, %s, %s, %s, %s, %s)
+               on conflict (worker_a, worker_b) do update
+               set match_probability = excluded.match_probability, match_weight = excluded.match_weight,
+                   comparison = excluded.comparison, scored_at = now(),
+                   status = case when identity.match_candidate.status in ('accepted', 'rejected')
+                                 then identity.match_candidate.status else excluded.status end""",
+            (pair.worker_a, pair.worker_b, round(pair.probability, 6), round(pair.weight, 3),
+             json.dumps(pair.comparison), new_status),
+        )  # fmt: skip
+        if auto:
+            merged += _merge(conn, pair.worker_a, pair.worker_b)
+        elif status != "accepted":
+            queued += 1
+    # Reviewers' acceptances, whether or not the model still proposes the pair.
+    for a, b in [k for k, v in decided.items() if v == "accepted"]:
+        accepted += _merge(conn, a, b)
+    if merged or accepted:
+        bump_identity_generation(conn)
+    log.info("probabilistic linkage: %d pairs scored, %d merged, %d queued for review, %d accepted by reviewers",
+             len(pairs), merged, queued, accepted)  # fmt: skip
+    return {"scored": len(pairs), "merged": merged, "queued": queued, "accepted": accepted}

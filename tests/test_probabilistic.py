@@ -1,0 +1,119 @@
+"""The probabilistic pass: better recall without false merges, and reviewers have the last word."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench import identity as labelled  # the labelled generator lives with the benchmark
+from ucj.identity import probabilistic
+
+
+def realistic_records(people: int, seed: str):
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data
+    level = labelled.LEVELS["realistic"]
+    return labelled.records(labelled.people(people, level, rng), level, rng)
+
+
+def test_shipped_model_never_merges_on_its_own_and_queues_real_splits() -> None:
+    recs = realistic_records(1500, "probabilistic-test")
+    rules = labelled.score(recs, labelled.resolve_project(recs))
+    model = labelled.score(recs, labelled.resolve_project_with_model(recs))
+    assert model == {**rules, "workers": model["workers"]}
+    assert model["precision"] >= 0.998
+    assert labelled.QUEUED[-1] > 0, "doubtful pairs reach the review queue"
+    assert labelled.REVIEW_PRECISION[-1] > 0, "some queued pairs are splits a reviewer can mend"
+
+
+def test_every_scored_pair_explains_itself() -> None:
+    recs = realistic_records(600, "explain")
+    workers = [
+        {"worker_key": r.rid, "nik": r.nik, "name_key": labelled_name_key(r.full_name), "birth_date": r.birth_date,
+         "gender": r.gender}
+        for r in recs
+    ]  # fmt: skip
+    pairs = probabilistic.score_workers(workers, 0.5)
+    assert pairs
+    for pair in pairs:
+        assert pair.worker_a < pair.worker_b
+        assert set(pair.comparison) == {"nik", "name_key", "birth_date", "gender"}
+        assert all("level" in c and "weight" in c for c in pair.comparison.values())
+
+
+def labelled_name_key(name: str) -> str:
+    from ucj.identity.names import name_key
+
+    return name_key(name) or ""
+
+
+@pytest.fixture
+def one_worker_per_record(conn):
+    """Every record its own worker, as if no rule had fired: the model has all the work."""
+    from ucj.identity.names import name_key
+
+    recs = realistic_records(800, "review")
+    with conn.cursor().copy(
+        "copy identity.worker (worker_key, nik, name_key, display_name, birth_date, gender) from stdin"
+    ) as copy:
+        for r in recs:
+            copy.write_row((r.rid + 1, r.nik, name_key(r.full_name), r.full_name, r.birth_date, r.gender))
+    return conn
+
+
+def survivors(conn) -> int:
+    return conn.execute("select count(*) from identity.worker where merged_into is null").fetchone()[0]
+
+
+def test_reviewers_decisions_are_respected(one_worker_per_record, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ucj import settings
+
+    conn = one_worker_per_record
+    config = settings.pipeline_config()
+    thresholds = {"enabled": True, "auto_merge": True, "auto_merge_probability": 0.999, "review_probability": 0.5}
+    monkeypatch.setitem(config["identity"], "probabilistic", thresholds)
+    with conn.transaction():
+        first = probabilistic.link_probabilistically(conn)
+    assert first["merged"] > 0
+    statuses = dict(conn.execute("select status, count(*) from identity.match_candidate group by 1").fetchall())
+    assert statuses.get("merged", 0) > 0
+
+    # A reviewer splits one automatic merge (rejects it) and accepts one doubtful pair.
+    a, b = conn.execute(
+        "select worker_a, worker_b from identity.match_candidate where status = 'merged' order by 1, 2 limit 1"
+    ).fetchone()
+    conn.execute("update identity.worker set merged_into = null where worker_key in (%s, %s)", (a, b))
+    conn.execute("update identity.worker set merged_into = null where merged_into in (%s, %s)", (a, b))
+    conn.execute(
+        """update identity.match_candidate set status = 'rejected', decided_by = 'test', decided_at = now()
+           where worker_a = %s and worker_b = %s""",
+        (a, b),
+    )
+    pending = conn.execute(
+        "select worker_a, worker_b from identity.match_candidate where status = 'pending' order by 1, 2 limit 1"
+    ).fetchone()
+    if pending:
+        conn.execute(
+            """update identity.match_candidate set status = 'accepted', decided_by = 'test', decided_at = now()
+               where worker_a = %s and worker_b = %s""",
+            pending,
+        )
+
+    with conn.transaction():
+        probabilistic.link_probabilistically(conn)
+    root = "select coalesce(merged_into, worker_key) from identity.worker where worker_key = %s"
+    assert conn.execute(root, (a,)).fetchone()[0] != conn.execute(root, (b,)).fetchone()[0], "rejected stays apart"
+    assert (
+        conn.execute(
+            "select status from identity.match_candidate where worker_a = %s and worker_b = %s", (a, b)
+        ).fetchone()[0]
+        == "rejected"
+    )
+    if pending:
+        assert conn.execute(root, (pending[0],)).fetchone()[0] == conn.execute(root, (pending[1],)).fetchone()[0]
+
+    # Nothing new to decide: a third run changes nothing.
+    before = survivors(conn)
+    with conn.transaction():
+        again = probabilistic.link_probabilistically(conn)
+    assert (again["merged"], again["accepted"], survivors(conn)) == (0, 0, before)
