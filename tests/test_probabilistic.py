@@ -117,3 +117,14 @@ def test_reviewers_decisions_are_respected(one_worker_per_record, monkeypatch: p
     with conn.transaction():
         again = probabilistic.link_probabilistically(conn)
     assert (again["merged"], again["accepted"], survivors(conn)) == (0, 0, before)
+
+
+def test_review_queue_shows_pending_pairs_not_yet_one_worker(one_worker_per_record) -> None:
+    conn = one_worker_per_record
+    conn.execute(
+        """insert into identity.match_candidate (worker_a, worker_b, match_probability, match_weight, comparison,
+                                                status)
+           values (1, 2, 0.95, 4.2, '{}', 'pending'), (3, 4, 0.95, 4.2, '{}', 'pending')"""
+    )
+    conn.execute("update identity.worker set merged_into = 3 where worker_key = 4")
+    assert conn.execute("select worker_a, worker_b from identity.review_queue").fetchall() == [(1, 2)]

@@ -25,24 +25,25 @@ pytestmark = pytest.mark.e2e
 PERIODS = ["2025-01", "2025-02", "2025-03"]
 ROOT = Path(__file__).resolve().parent.parent
 
+# Each worker named by the first roster row (file path, row) it was built from.
+WORKER_LABEL = """
+    with label as (
+        select worker_key, min(source_file || '#' || source_row) as worker
+        from mart.roster_row_status where worker_key is not null group by 1
+    )"""
+
 CANONICAL = {
     "ucj_regency_month": "select * from mart.ucj_regency_month",
     "coverage_program_month": "select * from mart.coverage_program_month",
     "units_not_reported": "select * from mart.units_not_reported",
     "ucj_regency_year_change": "select * from mart.ucj_regency_year_change",
-    "roster_row_status": """
-        with label as (
-            select worker_key, min(source_file || '#' || source_row) as worker
-            from mart.roster_row_status where worker_key is not null group by 1
-        )
+    "roster_row_status": WORKER_LABEL
+    + """
         select s.source_kind, s.source_file, s.source_row, s.period_month, s.status, s.reason, l.worker,
                s.file_modified_at
         from mart.roster_row_status as s left join label as l using (worker_key)""",
-    "dim_worker": """
-        with label as (
-            select worker_key, min(source_file || '#' || source_row) as worker
-            from mart.roster_row_status where worker_key is not null group by 1
-        )
+    "dim_worker": WORKER_LABEL
+    + """
         select l.worker, d.full_name, d.gender, d.birth_date, d.home_village_code, d.valid_from, d.valid_to,
                d.is_current
         from dw.dim_worker as d join label as l using (worker_key)""",
