@@ -197,7 +197,7 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
     (ucj.identity.probabilistic), with the shipped configuration; queued pairs stay apart, as
     they do until a person accepts them."""
     from ucj.identity.names import name_key
-    from ucj.identity.probabilistic import score_workers
+    from ucj.identity.probabilistic import auto_mergeable, score_workers
     from ucj.identity.resolve import Row, cluster_rows
     from ucj.settings import pipeline_config
 
@@ -219,16 +219,14 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
         return i
 
     model = cfg["probabilistic"]
-    auto = float(model["auto_merge_probability"]) if model.get("auto_merge") else float("inf")
     pairs = score_workers(workers, float(model["review_probability"]), float(model["expected_duplicate_share"]))
-    REVIEW_PRECISION.append(
-        sum(1 for p in pairs if p.probability < auto and same_person(recs, clusters, p.worker_a, p.worker_b))
-    )
+    queued = [p for p in pairs if not auto_mergeable(p, model)]
+    REVIEW_PRECISION.append(sum(1 for p in queued if same_person(recs, clusters, p.worker_a, p.worker_b)))
+    QUEUED.append(len(queued))
     for pair in pairs:
-        if pair.probability >= auto:
+        if auto_mergeable(pair, model):
             a, b = find(pair.worker_a), find(pair.worker_b)
             parent[max(a, b)] = min(a, b)
-    QUEUED.append(sum(1 for p in pairs if p.probability < auto))
     label = [0] * len(recs)
     for c, cluster in enumerate(clusters):
         for i in cluster.rows:

@@ -7,9 +7,11 @@ one roster and month-first in another. A splink model (Fellegi-Sunter,
 DuckDB backend) trained on the surviving workers themselves scores candidate
 pairs from three blocks (NIK without its serial, name key with birth year,
 birth date with the name's first letters). Pairs scoring ``review_probability`` or more wait
-in ``identity.match_candidate`` for a person to accept or reject; with
-``auto_merge`` on, pairs at or above ``auto_merge_probability`` are merged
-without waiting (off by default: see pipeline.yaml). A decision is
+in ``identity.match_candidate`` for a person to accept or reject; pairs at
+or above ``auto_merge_probability`` are merged without waiting, unless two
+different NIKs stand against them (twins share family name, birth date and
+district, and their NIKs sit one serial apart: only a person should overrule
+two NIKs). A decision is
 never overridden: a rejected pair is not merged again whatever the model
 says, an accepted one is merged on the next run. Every pair keeps its match
 weight and the per-field comparison levels and weights, so "why are these
@@ -40,6 +42,20 @@ class Pair:
     probability: float
     weight: float
     comparison: dict[str, Any]
+    niks_conflict: bool = False
+
+
+def niks_conflict(nik_a: str | None, nik_b: str | None, name_a: str | None, name_b: str | None) -> bool:
+    """Two NIKs that are neither equal nor one typo apart with agreeing names."""
+    from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+
+    if not nik_a or not nik_b or nik_a == nik_b:
+        return False
+    typo = DamerauLevenshtein.distance(nik_a, nik_b) <= 1
+    return not (typo and JaroWinkler.similarity(name_a or "", name_b or "") >= NAMES_AGREE)
+
+
+NAMES_AGREE = 0.88
 
 
 def blocks() -> list[Any]:
@@ -53,6 +69,7 @@ def blocks() -> list[Any]:
 
 
 def _settings(prior: float) -> Any:
+    import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator
 
@@ -61,7 +78,23 @@ def _settings(prior: float) -> Any:
         unique_id_column_name="worker_key",
         probability_two_random_records_match=prior,
         comparisons=[
-            cl.DamerauLevenshteinAtThresholds("nik", [1]),
+            # A NIK one digit off is a typo only when the names agree: twins
+            # share family name, birth date and district, and their NIKs sit
+            # one serial apart.
+            cl.CustomComparison(
+                output_column_name="nik",
+                comparison_levels=[
+                    cll.NullLevel("nik"),
+                    cll.ExactMatchLevel("nik"),
+                    cll.CustomLevel(
+                        "damerau_levenshtein(nik_l, nik_r) <= 1 "
+                        f"and jaro_winkler_similarity(name_key_l, name_key_r) >= {NAMES_AGREE}",
+                        label_for_charts="one edit apart, names agree",
+                    ),
+                    cll.ElseLevel(),
+                ],
+                comparison_description="NIK: exact, a typo with agreeing names, or different",
+            ),
             cl.JaroWinklerAtThresholds("name_key", [0.95, 0.88]),
             cl.DamerauLevenshteinAtThresholds("birth_date", [1, 2]),
             cl.ExactMatch("gender"),
@@ -99,6 +132,7 @@ def score_workers(
         except Exception as exc:  # too few pairs in a small batch to train on: keep the priors
             log.info("EM on %s skipped: %s", rule, exc)
     predicted = linker.inference.predict(threshold_match_probability=review_probability).as_pandas_dataframe()
+    by_key = {w["worker_key"]: w for w in workers}
     pairs = []
     for row in predicted.to_dict("records"):
         a, b = sorted((int(row["worker_key_l"]), int(row["worker_key_r"])))
@@ -109,8 +143,23 @@ def score_workers(
                 "level": None if level is None else int(level),
                 "weight": None if weight is None or math.isnan(weight) else round(float(weight), 3),
             }
-        pairs.append(Pair(a, b, float(row["match_probability"]), float(row["match_weight"]), comparison))
+        # From the input, not the output: splink drops a comparison that never varies in training.
+        wa, wb = by_key[a], by_key[b]
+        conflict = niks_conflict(wa["nik"], wb["nik"], wa["name_key"], wb["name_key"])
+        pairs.append(Pair(a, b, float(row["match_probability"]), float(row["match_weight"]), comparison, conflict))
     return pairs
+
+
+def auto_mergeable(pair: Pair, cfg: dict[str, Any]) -> bool:
+    """Merge without review only when the model is sure and no two different NIKs stand against it.
+
+    Two valid NIKs that are not one typo apart are what the rules refused to
+    join; the model may still find the pair likely (same name and birth date
+    happen), but only a person should overrule the NIKs.
+    """
+    if not cfg.get("auto_merge") or pair.probability < float(cfg["auto_merge_probability"]):
+        return False
+    return not pair.niks_conflict
 
 
 def _survivors(conn: psycopg.Connection) -> list[dict[str, Any]]:
@@ -162,7 +211,7 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
         status = decided.get((pair.worker_a, pair.worker_b))
         if status == "rejected":
             continue
-        auto = bool(cfg.get("auto_merge")) and pair.probability >= float(cfg["auto_merge_probability"])
+        auto = auto_mergeable(pair, cfg)
         new_status = "merged" if auto else ("accepted" if status == "accepted" else "pending")
         conn.execute(
             """insert into identity.match_candidate
