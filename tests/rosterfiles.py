@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
+from pathlib import Path
 from typing import Any
 
 Grid = list[list[Any]]
@@ -107,3 +109,13 @@ def encrypted(data: bytes, password: str = "rahasia") -> bytes:
     out = io.BytesIO()
     OOXMLFile(io.BytesIO(data)).encrypt(password, out)
     return out.getvalue()
+
+
+def land_village(root: Path, period: str, name: str, rows: Grid, mtime: int = 1_700_000_000) -> str:
+    """Write a village roster CSV into the landing zone; return its path relative to ``root``."""
+    rel = f"village/{period}/{name}"
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(csv_bytes([VILLAGE_HEADER, *rows]))
+    os.utime(path, (mtime, mtime))
+    return rel

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
-from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
+from rosterfiles import land_village, village_row
 
 from ucj import completeness, facts, ingest
 from ucj.identity.resolve import resolve_identities
@@ -21,17 +20,9 @@ def test_due_date_is_day_n_of_the_next_month_clamped() -> None:
     assert completeness.period_due(dt.date(2025, 1, 3)) == "2024-12"
 
 
-def land_village(root: Path, period: str, code: str) -> str:
-    rel = f"village/{period}/{code}.csv"
-    (root / rel).parent.mkdir(parents=True, exist_ok=True)
-    (root / rel).write_bytes(csv_bytes([VILLAGE_HEADER, village_row(1, code=code)]))
-    os.utime(root / rel, (1_700_000_000, 1_700_000_000))
-    return rel
-
-
 @pytest.fixture
 def one_village_reported(conn, tmp_path: Path) -> Path:
-    rel = land_village(tmp_path, "2025-03", "13.10.01.2002")
+    rel = land_village(tmp_path, "2025-03", "13.10.01.2002.csv", [village_row(1, code="13.10.01.2002")])
     ingest.ingest_batch(conn, tmp_path, "village", "2025-03", [rel])
     facts.settle_snapshots(conn, "village", "2025-03")
     with conn.transaction():

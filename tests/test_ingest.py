@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
+from rosterfiles import land_village, village_row
 
 from ucj import facts, ingest
 
@@ -13,11 +12,7 @@ PERIOD = "2025-01"
 
 
 def land(root: Path, name: str, rows: list[list], mtime: int) -> str:
-    path = root / "village" / PERIOD / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(csv_bytes([VILLAGE_HEADER, *rows]))
-    os.utime(path, (mtime, mtime))
-    return f"village/{PERIOD}/{name}"
+    return land_village(root, PERIOD, name, rows, mtime)
 
 
 def states(conn) -> dict[str, str]:
@@ -70,10 +65,8 @@ def test_validation_uses_the_row_age_rule_at_birthdays(conn, tmp_path: Path) -> 
     # 2016-03-31 .. 2026-03-31 holds only two leap days: 3,652 days, which an
     # approximate age (days / 365.25) rounds down to 9.
     period = "2026-03"
-    path = tmp_path / "village" / period / "a.csv"
-    path.parent.mkdir(parents=True)
-    path.write_bytes(csv_bytes([VILLAGE_HEADER, village_row(1, born="31/03/2016")]))
-    ingest.ingest_batch(conn, tmp_path, "village", period, [f"village/{period}/a.csv"])
+    rel = land_village(tmp_path, period, "a.csv", [village_row(1, born="31/03/2016")])
+    ingest.ingest_batch(conn, tmp_path, "village", period, [rel])
     facts.settle_snapshots(conn, "village", period)
     assert conn.execute("select status from ingest.roster_row").fetchone()[0] == "loaded"
     outcome = validate_period(conn, "village", period, "test", "test")

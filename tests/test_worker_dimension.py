@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
+from rosterfiles import land_village, village_row
 
 from ucj import facts, ingest
 from ucj.identity.resolve import resolve_identities
@@ -14,12 +13,7 @@ NIK = "1310014503850001"
 
 
 def land(root: Path, period: str, rows: list[list], mtime: int) -> str:
-    rel = f"village/{period}/roster.csv"
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(csv_bytes([VILLAGE_HEADER, *rows]))
-    os.utime(path, (mtime, mtime))
-    return rel
+    return land_village(root, period, "roster.csv", rows, mtime)
 
 
 def versions(conn) -> list[tuple]:

@@ -18,6 +18,7 @@ import psycopg
 
 from ucj import landing
 from ucj.landing import parse_period, period_label
+from ucj.roster.rows import period_end
 from ucj.settings import SOURCE_KINDS, pipeline_config
 from ucj.warehouse import sql_file
 
@@ -59,8 +60,7 @@ def due_date(period: str, day: int | None = None) -> dt.date:
     """Day N of the month after ``period`` (clamped to that month's length)."""
     day = day or int(pipeline_config()["deadline"]["day_of_next_month"])
     following = landing.next_month(parse_period(period))
-    last = (landing.next_month(following) - dt.timedelta(days=1)).day
-    return following.replace(day=min(day, last))
+    return following.replace(day=min(day, period_end(following).day))
 
 
 def period_due(today: dt.date) -> str:

@@ -21,12 +21,11 @@ import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ucj.landing import parse_period
+from ucj.roster.parse import MONTH_NAMES_ID
 from ucj.settings import INCLUDE_DIR, var_dir
 
 log = logging.getLogger(__name__)
 
-MONTHS_ID = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-             "November", "Desember"]  # fmt: skip
 HISTORY_MONTHS = 12
 UNITS_LISTED_PER_REGENCY = 50
 
@@ -36,7 +35,7 @@ def reports_dir() -> Path:
 
 
 def month_label(month: dt.date) -> str:
-    return f"{MONTHS_ID[month.month - 1]} {month.year}"
+    return f"{MONTH_NAMES_ID[month.month - 1]} {month.year}"
 
 
 @dataclass

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ucj.reference import regions
+from ucj.roster.parse import MONTH_NAMES_ID
 
 SAMPLE_REGENCIES = ("1310", "1311", "1303", "7208", "1610")
 SAMPLE_PERIODS = ("2025-01", "2025-02", "2025-03")
@@ -140,8 +141,6 @@ FAMILY = [
     "Prasetyo",
 ]
 SPELLING = {"Muhammad": ["M.", "Muhamad", "Moh."], "Ahmad": ["Achmad", "Akhmad"]}
-MONTHS_ID = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-             "November", "Desember"]  # fmt: skip
 OCCUPATIONS = ["Petani", "Pedagang", "Guru Mengaji", "Garin Masjid", "Pengemudi Ojek", "Nelayan", "Buruh Tani"]
 PROGRAM_BY_SEGMENT = {"PU": ["JKK", "JKM", "JHT"], "BPU": ["JKK", "JKM"], "JAKON": ["JKK", "JKM"]}
 FUNDING_WORDS = {
@@ -360,9 +359,9 @@ class Generator:
         if form == "dot":
             return f"{value.day}.{value.month:02d}.{value.year}"
         if form == "month":
-            return f"{value.day} {MONTHS_ID[value.month - 1]} {value.year}"
+            return f"{value.day} {MONTH_NAMES_ID[value.month - 1]} {value.year}"
         if form == "mon":
-            return f"{value.day:02d} {MONTHS_ID[value.month - 1][:3]} {value.year}"
+            return f"{value.day:02d} {MONTH_NAMES_ID[value.month - 1][:3]} {value.year}"
         serial = (value - dt.date(1899, 12, 30)).days
         if form == "serial":
             return serial if excel else str(serial)

@@ -180,11 +180,9 @@ def _merge(conn: psycopg.Connection, a: int, b: int) -> bool:
     )
     if ra == rb:
         return False
-    survivor, other = min(ra, rb), max(ra, rb)
-    conn.execute(
-        "update identity.worker set merged_into = %s where worker_key = %s or merged_into = %s",
-        (survivor, other, other),
-    )
+    from ucj.identity.resolve import merge_workers
+
+    merge_workers(conn, min(ra, rb), [max(ra, rb)])
     return True
 
 

@@ -138,6 +138,14 @@ def same_person_by_nik(name_a: str, born_a: dt.date, name_b: str, born_b: dt.dat
     return born_a == born_b or token_sort_ratio(name_a, name_b) >= name_threshold
 
 
+def merge_workers(conn: psycopg.Connection, survivor: int, others: list[int]) -> None:
+    """Redirect ``others``, and every key already redirected to them, to ``survivor``."""
+    conn.execute(
+        "update identity.worker set merged_into = %s where worker_key = any(%s) or merged_into = any(%s)",
+        (survivor, others, others),
+    )
+
+
 def _copy(conn: psycopg.Connection, table: str, columns: str, rows: list[tuple]) -> None:
     with conn.cursor().copy(f"copy {table} ({columns}) from stdin") as copy:
         for row in rows:
@@ -238,10 +246,7 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
         if len(candidates) > 1:
             survivor = min(candidates)
             others = sorted(candidates - {survivor})
-            conn.execute(
-                "update identity.worker set merged_into = %s where worker_key = any(%s) or merged_into = any(%s)",
-                (survivor, others, others),
-            )
+            merge_workers(conn, survivor, others)
             merged += len(others)
             for key, hit in known.items():
                 if hit[0] in others:

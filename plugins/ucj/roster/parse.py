@@ -22,6 +22,8 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)
 # Serials outside this window are not birth or enrollment dates (1900..2100).
 _SERIAL_MIN, _SERIAL_MAX = 1, 73051
 
+MONTH_NAMES_ID = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+                  "Oktober", "November", "Desember")  # fmt: skip
 INDONESIAN_MONTHS = {
     "januari": 1, "jan": 1,
     "februari": 2, "pebruari": 2, "feb": 2, "peb": 2,
