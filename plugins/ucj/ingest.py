@@ -20,6 +20,7 @@ import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ucj.bulk import without_cyclic_gc
 from ucj.landing import file_stat, parse_period
 from ucj.roster.read import RawRoster, RosterReadError, read_roster
 from ucj.roster.rows import ROW_COLUMNS, interpret_many
@@ -60,6 +61,11 @@ def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, re
     error here but a ``failed`` record, so one bad file never rolls back the
     others. Rerunning a batch skips every file already loaded.
     """
+    with without_cyclic_gc():
+        return _ingest_batch(conn, root, kind, period, rel_paths)
+
+
+def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, rel_paths: list[str]) -> BatchSummary:
     summary = BatchSummary()
     period_month = parse_period(period)
     landed = []

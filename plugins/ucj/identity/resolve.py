@@ -28,6 +28,7 @@ import psycopg
 from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.fuzz import token_sort_ratio
 
+from ucj.bulk import without_cyclic_gc
 from ucj.fingerprint import bump_identity_generation
 from ucj.identity.names import display_name
 from ucj.identity.nik import nik_structure_ok
@@ -38,23 +39,24 @@ from ucj.warehouse import IDENTITY_LOCK, serialise
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class Row:
-    file_id: int
-    source_row: int
-    nik: str | None
-    name_key: str
-    birth_date: dt.date
-    gender: str | None
-    # Derived once per row: the clustering and matching loops read them often.
-    strong_nik: str | None = field(init=False, default=None)
-    keys: list[str] = field(init=False, default_factory=list)
+    """One roster row as identity sees it; evidence keys derived once (the loops read them often)."""
 
-    def __post_init__(self) -> None:
-        self.strong_nik = self.nik if self.nik and nik_structure_ok(self.nik) else None
-        self.keys = [f"B:{self.name_key}|{self.birth_date.isoformat()}"]
-        if self.strong_nik:
-            self.keys.append(f"N:{self.strong_nik}")
+    __slots__ = ("birth_date", "file_id", "gender", "keys", "name_key", "nik", "source_row", "strong_nik")
+
+    def __init__(
+        self, file_id: int, source_row: int, nik: str | None, name_key: str, birth_date: dt.date, gender: str | None
+    ) -> None:
+        self.file_id = file_id
+        self.source_row = source_row
+        self.nik = nik
+        self.name_key = name_key
+        self.birth_date = birth_date
+        self.gender = gender
+        strong = nik if nik and nik_structure_ok(nik) else None
+        self.strong_nik = strong
+        by_name = f"B:{name_key}|{birth_date.isoformat()}"
+        self.keys: tuple[str, ...] = (by_name, f"N:{strong}") if strong else (by_name,)
 
 
 @dataclass
@@ -70,27 +72,36 @@ def niks_compatible(a: set[str], b: set[str]) -> bool:
 
 
 class _UnionFind:
+    """Union-find whose roots carry the cluster's NIKs; a union that would join incompatible NIKs is refused."""
+
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
-        self.niks: list[set[str]] = [set() for _ in range(n)]
+        self.niks: dict[int, set[str]] = {}  # only roots holding a NIK: most rows have no partner
         self.rule = ["new"] * n
 
     def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
         return i
 
     def union(self, i: int, j: int, rule: str) -> bool:
         a, b = self.find(i), self.find(j)
         if a == b:
             return True
-        if not niks_compatible(self.niks[a], self.niks[b]):
+        niks_a, niks_b = self.niks.get(a), self.niks.get(b)
+        if niks_a and niks_b and not niks_compatible(niks_a, niks_b):
             return False
         if a > b:
-            a, b = b, a
+            a, b, niks_a, niks_b = b, a, niks_b, niks_a
         self.parent[b] = a
-        self.niks[a] |= self.niks[b]
+        if niks_b:
+            if niks_a:
+                niks_a |= niks_b
+            else:
+                self.niks[a] = niks_b
+            del self.niks[b]
         # Keep the strongest rule that joined anything into this cluster.
         self.rule[a] = "nik" if "nik" in (self.rule[a], self.rule[b], rule) else rule
         return True
@@ -103,7 +114,7 @@ def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
     by_name_dob: dict[str, list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         if nik := row.strong_nik:
-            uf.niks[i].add(nik)
+            uf.niks[i] = {nik}
             by_nik[nik].append(i)
         by_name_dob[row.keys[0]].append(i)
     for members in by_nik.values():
@@ -129,7 +140,7 @@ def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
             cluster = clusters[root] = Cluster(rule=uf.rule[root])
         cluster.rows.append(i)
     for root, cluster in clusters.items():
-        cluster.niks = uf.niks[root]
+        cluster.niks = uf.niks.get(root, set())
     return list(clusters.values())
 
 
@@ -158,6 +169,11 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
     Set-based on the database side (temp tables, COPY, one insert each), so a
     million rows cost seconds, not a million round trips.
     """
+    with without_cyclic_gc():
+        return _resolve(conn)
+
+
+def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     # Two runs linking at once would both create a worker for the same row.
     serialise(conn, IDENTITY_LOCK)
     threshold = pipeline_config()["identity"]["nik_name_similarity"]
