@@ -98,8 +98,6 @@ def test_reviewers_decisions_are_respected(one_worker_per_record, monkeypatch: p
     a, b = conn.execute(
         "select worker_a, worker_b from identity.match_candidate where status = 'merged' order by 1, 2 limit 1"
     ).fetchone()
-    conn.execute("update identity.worker set merged_into = null where worker_key in (%s, %s)", (a, b))
-    conn.execute("update identity.worker set merged_into = null where merged_into in (%s, %s)", (a, b))
     conn.execute(
         """update identity.match_candidate set status = 'rejected', decided_by = 'test', decided_at = now()
            where worker_a = %s and worker_b = %s""",

@@ -144,7 +144,6 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     stage = f"{partition}_load"
     conn.execute("analyze identity.row_link, identity.worker, dw.dim_reporting_unit")
     conn.execute(f"drop table if exists dw.{stage}")
-    conn.execute(f"create table dw.{stage} (like dw.fact_coverage including defaults)")
     started = time.perf_counter()
     run_sql_file(
         conn,
@@ -153,10 +152,13 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
         identifiers={"target": f"dw.{stage}"},
     )
     bounds = f"from ('{period_month.isoformat()}') to ('{following.isoformat()}')"
-    # The check lets ATTACH skip scanning the rows it already knows fit.
+    # One ALTER, one pass over the rows: the partition's NOT NULLs, and a
+    # check that lets ATTACH skip scanning the rows it already knows fit.
     conn.execute(
         f"alter table dw.{stage} add constraint {stage}_month check "
         f"(period_month >= '{period_month.isoformat()}' and period_month < '{following.isoformat()}'), "
+        "alter column regency_code set not null, alter column segment_code set not null, "
+        "alter column funding_code set not null, "
         "add primary key (period_month, worker_key, program_code, unit_sk)"
     )
     conn.execute(f"alter table dw.fact_coverage detach partition dw.{partition}")
@@ -170,6 +172,7 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     # here, so each sees the months the other committed.
     serialise(conn, WORKER_DIMENSION_LOCK)
     run_sql_file(conn, "load/refresh_marts.sql", {"period": period_month})
+    conn.execute("delete from identity.pending_reload where period_month = %s", (period_month,))
     refreshed = time.perf_counter()
     (facts,) = conn.execute(f"select count(*) from dw.{partition}").fetchone()
     (units,) = conn.execute(
@@ -185,17 +188,20 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
 
 
 def stale_periods(conn: psycopg.Connection) -> list[str]:
-    """Months loaded before some of their workers were merged into others.
+    """Months loaded before some of their workers were merged or a reviewer corrected them.
 
-    Their facts still count both halves of a merged pair, so they must be
-    reloaded with the survivors' keys. identity.worker_month holds the keys a
-    month was loaded with.
+    Their facts still count both halves of a merged pair (identity.worker_month
+    holds the keys a month was loaded with), or count rows under a worker a
+    reviewer has since split (identity.pending_reload), so they must be
+    reloaded.
     """
     rows = conn.execute(
-        """select distinct to_char(m.period_month, 'YYYY-MM')
+        """select to_char(m.period_month, 'YYYY-MM')
            from identity.worker as w
            join identity.worker_month as m on m.worker_key = w.worker_key
            where w.merged_into is not null
+           union
+           select to_char(period_month, 'YYYY-MM') from identity.pending_reload
            order by 1"""
     ).fetchall()
     return [r[0] for r in rows]

@@ -5,8 +5,9 @@ agreeing name, or an exact name key and birth date. What they cannot see: a
 NIK typo together with a spelling variant, a birth date typed day-first in
 one roster and month-first in another. A splink model (Fellegi-Sunter,
 DuckDB backend) trained on the surviving workers themselves scores candidate
-pairs from three blocks (NIK without its serial, name key with birth year,
-birth date with the name's first letters). Pairs scoring ``review_probability`` or more wait
+pairs from four blocks (NIK without its serial, name key with birth year,
+birth date with the name's first letters, birth date with the village). Pairs
+scoring ``review_probability`` or more wait
 in ``identity.match_candidate`` for a person to accept or reject; pairs at
 or above ``auto_merge_probability`` are merged without waiting, unless two
 different NIKs stand against them (twins share family name, birth date and
@@ -58,14 +59,24 @@ def niks_conflict(nik_a: str | None, nik_b: str | None, name_a: str | None, name
 NAMES_AGREE = 0.88
 
 
-def blocks() -> list[Any]:
+def blocks(training: bool = False) -> list[Any]:
+    """Blocking rules for prediction; ``training``: the ones EM learns the m values on.
+
+    The village block only finds candidates: a worker's village is missing
+    whenever its first roster had none (most employer rosters), and EM on a
+    block with few or no pairs degrades the weights the other blocks learnt.
+    """
     from splink import block_on
 
-    return [
+    rules = [
         block_on("substr(nik, 1, 12)"),
         block_on("name_key", "substr(birth_date, 1, 4)"),
         block_on("birth_date", "substr(name_key, 1, 3)"),
+        # Same birth date in the same village: finds the pairs whose names
+        # differ from the first letters on (a nickname, a dropped first name).
+        block_on("birth_date", "village_code"),
     ]
+    return rules[:3] if training else rules
 
 
 def _settings(prior: float) -> Any:
@@ -121,12 +132,15 @@ def score_workers(
     from splink import DuckDBAPI, Linker
 
     logging.getLogger("splink").setLevel(logging.WARNING)
-    frame = pd.DataFrame(workers, columns=["worker_key", *FIELDS])
+    frame = pd.DataFrame([{**w, "village_code": w.get("village_code")} for w in workers],
+                         columns=["worker_key", *FIELDS, "village_code"])  # fmt: skip
+    # A string column whatever it holds: DuckDB would read all-missing as NaN doubles, and NaN = NaN there.
+    frame["village_code"] = frame["village_code"].astype("string")
     frame["birth_date"] = frame["birth_date"].astype(str)
     prior = min(0.5, 2 * duplicate_share / max(1, len(workers) - 1))
     linker = Linker(DuckDBAPI().register(frame), _settings(prior), log_level=None)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=7)
-    for rule in blocks():
+    for rule in blocks(training=True):
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
         except Exception as exc:  # too few pairs in a small batch to train on: keep the priors
@@ -165,24 +179,28 @@ def auto_mergeable(pair: Pair, cfg: dict[str, Any]) -> bool:
 def _survivors(conn: psycopg.Connection) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         return cur.execute(
-            """select worker_key, nik, name_key, birth_date, gender
+            """select worker_key, nik, name_key, birth_date, gender, village_code
                from identity.worker where merged_into is null"""
         ).fetchall()
 
 
-def _merge(conn: psycopg.Connection, a: int, b: int) -> bool:
-    """Merge the workers a and b now stand for; the older key survives. False when already one."""
+def _merge(conn: psycopg.Connection, a: int, b: int, rule: str, apart: Any) -> bool:
+    """Merge the workers a and b now stand for; the older key survives.
+
+    False when they are one already, or a reviewer kept them apart.
+    """
     (ra, rb) = (
         conn.execute(
             "select coalesce(merged_into, worker_key) from identity.worker where worker_key = %s", (k,)
         ).fetchone()[0]
         for k in (a, b)
     )
-    if ra == rb:
+    if ra == rb or apart.apart(ra, rb):
         return False
     from ucj.identity.resolve import merge_workers
 
-    merge_workers(conn, min(ra, rb), [max(ra, rb)])
+    merge_workers(conn, min(ra, rb), [max(ra, rb)], rule)
+    apart.merged(min(ra, rb), [max(ra, rb)])
     return True
 
 
@@ -195,6 +213,10 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
     if not cfg.get("enabled", True):
         return {"scored": 0, "merged": 0, "queued": 0, "accepted": 0}
     serialise(conn, IDENTITY_LOCK)
+    from ucj.identity.review import apply_corrections, kept_apart
+
+    apply_corrections(conn)  # decisions made since the rules ran
+    apart = kept_apart(conn)
     decided = {
         (a, b): status
         for a, b, status in conn.execute(
@@ -207,7 +229,7 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
     merged = queued = accepted = 0
     for pair in pairs:
         status = decided.get((pair.worker_a, pair.worker_b))
-        if status == "rejected":
+        if status == "rejected" or apart.apart(pair.worker_a, pair.worker_b):
             continue
         auto = auto_mergeable(pair, cfg)
         new_status = "merged" if auto else ("accepted" if status == "accepted" else "pending")
@@ -224,12 +246,12 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
              json.dumps(pair.comparison), new_status),
         )  # fmt: skip
         if auto:
-            merged += _merge(conn, pair.worker_a, pair.worker_b)
+            merged += _merge(conn, pair.worker_a, pair.worker_b, "model", apart)
         elif status != "accepted":
             queued += 1
     # Reviewers' acceptances, whether or not the model still proposes the pair.
     for a, b in [k for k, v in decided.items() if v == "accepted"]:
-        accepted += _merge(conn, a, b)
+        accepted += _merge(conn, a, b, "reviewer", apart)
     if merged or accepted:
         bump_identity_generation(conn)
     log.info("probabilistic linkage: %d pairs scored, %d merged, %d queued for review, %d accepted by reviewers",

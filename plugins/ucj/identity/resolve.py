@@ -33,6 +33,7 @@ from ucj.fingerprint import bump_identity_generation
 from ucj.identity.names import display_name
 from ucj.identity.nik import nik_structure_ok
 from ucj.identity.privacy import nik_token
+from ucj.identity.review import apply_corrections, kept_apart
 from ucj.settings import pipeline_config
 from ucj.warehouse import IDENTITY_LOCK, serialise
 
@@ -149,18 +150,103 @@ def same_person_by_nik(name_a: str, born_a: dt.date, name_b: str, born_b: dt.dat
     return born_a == born_b or token_sort_ratio(name_a, name_b) >= name_threshold
 
 
-def merge_workers(conn: psycopg.Connection, survivor: int, others: list[int]) -> None:
-    """Redirect ``others``, and every key already redirected to them, to ``survivor``."""
+def merge_workers(conn: psycopg.Connection, survivor: int, others: list[int], rule: str) -> None:
+    """Redirect ``others``, and every key already redirected to them, to ``survivor``.
+
+    Each merge is also kept as an edge in identity.worker_merge, so a
+    reviewer can undo exactly this one later (ucj.identity.review).
+    """
+    conn.execute(
+        """insert into identity.worker_merge (worker_key, merged_into, rule)
+           select unnest(%s::bigint[]), %s, %s
+           on conflict (worker_key) do update set merged_into = excluded.merged_into, rule = excluded.rule,
+                                                  merged_at = now()""",
+        (others, survivor, rule),
+    )
     conn.execute(
         "update identity.worker set merged_into = %s where worker_key = any(%s) or merged_into = any(%s)",
         (survivor, others, others),
     )
 
 
+def new_worker_rows(worker_key: int, rows: list[Row], full_names: list[str], villages: list[str | None]) -> tuple:
+    """identity.worker's columns for a worker made of ``rows`` (its first row describes it)."""
+    niks = [r.strong_nik for r in rows if r.strong_nik]
+    nik = min(niks) if niks else None
+    first = rows[0]
+    village = next((v for v in villages if v), None)
+    return (
+        worker_key, nik, nik_token(nik), first.name_key, display_name(full_names[0]), first.birth_date, first.gender,
+        village,
+    )  # fmt: skip
+
+
 def _copy(conn: psycopg.Connection, table: str, columns: str, rows: list[tuple]) -> None:
     with conn.cursor().copy(f"copy {table} ({columns}) from stdin") as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def reserve_worker_keys(conn: psycopg.Connection, count: int) -> range:
+    """A block of ``count`` fresh worker keys from the table's sequence in two calls.
+
+    Safe because only this module creates workers and it holds IDENTITY_LOCK;
+    drawing half a million keys one ``nextval`` at a time took 2 s.
+    """
+    if count == 0:
+        return range(0)
+    sequence = "pg_get_serial_sequence('identity.worker', 'worker_key')"
+    (first,) = conn.execute(f"select nextval({sequence})").fetchone()
+    if count > 1:
+        conn.execute(f"select setval({sequence}, %s)", (first + count - 1,))
+    return range(first, first + count)
+
+
+Known = dict[str, tuple[int, str | None, str | None, dt.date | None]]
+
+
+def _hits(row: Row, niks: set[str], known: Known, threshold: float) -> list[tuple[int, bool]]:
+    """Existing workers this row's evidence leads to, and whether through its NIK.
+
+    A NIK hit counts only if the worker's name or birth date agrees (a
+    relative's NIK); a name + birth date hit only if the worker's NIK could
+    be the same as the cluster's (twins, namesakes).
+    """
+    found = []
+    for key in row.keys:
+        hit = known.get(key)
+        if hit is None:
+            continue
+        worker_key, w_nik, w_name, w_dob = hit
+        through_nik = key.startswith("N:")
+        if through_nik and not same_person_by_nik(
+            row.name_key, row.birth_date, w_name or "", w_dob or row.birth_date, threshold
+        ):
+            continue
+        if not through_nik and w_nik and not niks_compatible(niks, {w_nik}):
+            continue
+        found.append((worker_key, through_nik))
+    return found
+
+
+def _split_between_kept_apart(
+    cluster: Cluster, rows: list[Row], known: Known, threshold: float, candidates: set[int], by_nik: set[int]
+) -> list[tuple[Cluster, set[int], set[int], str]]:
+    """A cluster whose evidence reaches workers a reviewer kept apart is not one person: each row
+    joins the worker its own NIK leads to, else the one its name and birth date lead to, else the
+    cluster's NIK worker (else the oldest). Nothing is merged."""
+    fallback = min(by_nik) if by_nik else min(candidates)
+    parts: dict[int, Cluster] = {}
+    for i in cluster.rows:
+        hits = _hits(rows[i], {rows[i].strong_nik} - {None}, known, threshold)
+        own_nik = [w for w, through_nik in hits if through_nik]
+        own = [w for w, _ in hits]
+        target = min(own_nik) if own_nik else (min(own) if own else fallback)
+        part = parts.setdefault(target, Cluster(rule="nik" if own_nik else "name_birth_date"))
+        part.rows.append(i)
+        if own_nik:
+            part.rule = "nik"
+    return [(part, {target}, {target}, part.rule) for target, part in parts.items()]
 
 
 def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
@@ -176,9 +262,11 @@ def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
 def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     # Two runs linking at once would both create a worker for the same row.
     serialise(conn, IDENTITY_LOCK)
+    corrections = apply_corrections(conn)  # new rows must see the corrected workers and evidence
+    apart = kept_apart(conn)
     threshold = pipeline_config()["identity"]["nik_name_similarity"]
     fetched = conn.execute(
-        """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name
+        """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
            from ingest.roster_row as r
            where r.status in ('loaded', 'duplicate')
              and r.name_key is not null and r.birth_date is not null  -- a duplicate of a bad row has neither
@@ -187,12 +275,13 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
            order by r.file_id, r.source_row"""
     ).fetchall()
     if not fetched:
-        return {"rows": 0, "new_workers": 0, "merged_workers": 0}
+        return {"rows": 0, "new_workers": 0, "merged_workers": 0, **corrections}
     rows = [Row(*r[:6]) for r in fetched]
     full_names = [r[6] for r in fetched]
+    villages = [r[7] for r in fetched]
     clusters = cluster_rows(rows, threshold)
 
-    known: dict[str, tuple[int, str | None, str | None, dt.date | None]] = {}
+    known: Known = {}
     if conn.execute("select exists (select from identity.worker_evidence)").fetchone()[0]:
         # No index on the temp table: one hash join against it beats building one.
         conn.execute("create temp table if not exists wanted_evidence (evidence_key text) on commit drop")
@@ -206,74 +295,73 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
             known[key] = (worker_key, nik, name_key, birth_date)
 
     # 1. Each cluster finds the existing workers its evidence points to.
-    matches: list[tuple[Cluster, set[int], str]] = []
+    matches: list[tuple[Cluster, set[int], set[int], str]] = []
     for cluster in clusters:
         candidates: set[int] = set()
+        by_nik: set[int] = set()
         rule = cluster.rule
         for i in cluster.rows:
-            row = rows[i]
-            for key in row.keys:
-                hit = known.get(key)
-                if hit is None:
-                    continue
-                worker_key, w_nik, w_name, w_dob = hit
-                if key.startswith("N:") and not same_person_by_nik(
-                    row.name_key, row.birth_date, w_name or "", w_dob or row.birth_date, threshold
-                ):
-                    continue
-                if key.startswith("B:") and w_nik and not niks_compatible(cluster.niks, {w_nik}):
-                    continue
+            for worker_key, through_nik in _hits(rows[i], cluster.niks, known, threshold):
                 candidates.add(worker_key)
-                rule = "nik" if key.startswith("N:") else (rule if rule == "nik" else "name_birth_date")
-        matches.append((cluster, candidates, rule))
+                if through_nik:
+                    by_nik.add(worker_key)
+                rule = "nik" if through_nik else (rule if rule == "nik" else "name_birth_date")
+        if apart and len(candidates) > 1 and any(apart.apart(x, y) for x in candidates for y in candidates):
+            matches.extend(_split_between_kept_apart(cluster, rows, known, threshold, candidates, by_nik))
+        else:
+            matches.append((cluster, candidates, by_nik, rule))
 
     # 2. New workers for clusters that matched nobody: keys drawn in one go.
-    unmatched = [cluster for cluster, candidates, _ in matches if not candidates]
-    new_keys = [
-        k
-        for (k,) in conn.execute(
-            "select nextval(pg_get_serial_sequence('identity.worker', 'worker_key')) from generate_series(1, %s)",
-            (len(unmatched),),
-        )
-    ]
+    unmatched = [cluster for cluster, candidates, _, _ in matches if not candidates]
+    new_keys = reserve_worker_keys(conn, len(unmatched))
     assigned: dict[int, int] = {}
     workers = []
     for cluster, worker_key in zip(unmatched, new_keys, strict=True):
-        first = rows[cluster.rows[0]]
         assigned[id(cluster)] = worker_key
-        nik = min(cluster.niks) if cluster.niks else None
+        members = cluster.rows
         workers.append(
-            (
-                worker_key, nik, nik_token(nik), first.name_key, display_name(full_names[cluster.rows[0]]),
-                first.birth_date, first.gender,
-            )
+            new_worker_rows(worker_key, [rows[i] for i in members], [full_names[members[0]]],
+                            [villages[i] for i in members])
         )  # fmt: skip
+    columns = "worker_key, nik, nik_token, name_key, display_name, birth_date, gender, village_code"
     conn.execute("create temp table if not exists worker_load (like identity.worker including defaults) on commit drop")
-    _copy(conn, "worker_load", "worker_key, nik, nik_token, name_key, display_name, birth_date, gender", workers)
-    conn.execute(
-        """insert into identity.worker (worker_key, nik, nik_token, name_key, display_name, birth_date, gender)
-           overriding system value
-           select worker_key, nik, nik_token, name_key, display_name, birth_date, gender from worker_load"""
-    )
+    _copy(conn, "worker_load", columns, workers)
+    conn.execute(f"insert into identity.worker ({columns}) overriding system value select {columns} from worker_load")
 
-    # 3. Merges: when evidence joins several workers, the oldest key survives.
+    # 3. Merges: when evidence joins several workers, the oldest key survives,
+    #    except between workers a reviewer kept apart: then the cluster joins
+    #    the worker its NIK points to (else the oldest) and merges only what
+    #    may be merged with it.
     merged = 0
-    for cluster, candidates, _ in matches:
-        if len(candidates) > 1:
-            survivor = min(candidates)
-            others = sorted(candidates - {survivor})
-            merge_workers(conn, survivor, others)
+    redirect: dict[int, int] = {}  # merged in this run -> survivor
+
+    def current(worker_key: int) -> int:
+        while worker_key in redirect:
+            worker_key = redirect[worker_key]
+        return worker_key
+
+    for cluster, candidates, by_nik, rule in matches:
+        if not candidates:
+            continue
+        roots = sorted({current(c) for c in candidates})
+        group = roots
+        if apart and len(roots) > 1:
+            preferred = min(current(c) for c in by_nik) if by_nik else roots[0]
+            group = apart.compatible_group(preferred, roots)
+        survivor = min(group)
+        others = [g for g in group if g != survivor]
+        if others:
+            merge_workers(conn, survivor, others, rule)
             merged += len(others)
-            for key, hit in known.items():
-                if hit[0] in others:
-                    known[key] = (survivor, *hit[1:])
-        if candidates:
-            assigned[id(cluster)] = min(candidates)
+            for other in others:
+                redirect[other] = survivor
+            apart.merged(survivor, others)
+        assigned[id(cluster)] = survivor
 
     # 4. Links and new evidence, in bulk.
     links: list[tuple[int, int, int, str]] = []
     evidence: dict[str, int] = {}
-    for cluster, _, rule in matches:
+    for cluster, _, _, rule in matches:
         worker_key = assigned[id(cluster)]
         for i in cluster.rows:
             row = rows[i]
@@ -291,4 +379,4 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     _copy(conn, "identity.row_link", "file_id, source_row, worker_key, rule", links)
     bump_identity_generation(conn)  # every month's facts may have changed
     log.info("linked %d rows: %d new workers, %d merged", len(rows), len(unmatched), merged)
-    return {"rows": len(rows), "new_workers": len(unmatched), "merged_workers": merged}
+    return {"rows": len(rows), "new_workers": len(unmatched), "merged_workers": merged, **corrections}

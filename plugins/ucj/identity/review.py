@@ -1,0 +1,264 @@
+"""Reviewers' corrections of any link, and the memory that keeps them corrected.
+
+Rules, model and reviewers all link rows to workers and merge workers; each
+can be wrong. A reviewer states two kinds of facts, in tables a SQL client
+can write (V013):
+
+* ``identity.keep_apart`` (or a rejected pair in ``identity.match_candidate``):
+  two workers are different people. If they have been merged, the most
+  recent merge on the path that joined them is undone; neither the rules nor
+  the model join them again.
+* ``identity.row_decision``: these rows are not worker W. They move to a new
+  worker (one per ``split_group``), take with them the evidence keys only
+  they carried (so the next roster row of that person follows them, not W),
+  and the two workers are kept apart from then on.
+
+Both are applied at the start of identity resolution, under the identity
+lock, and months whose facts change are queued in
+``identity.pending_reload`` for the consolidation to reload.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+
+class KeptApart:
+    """Pairs of current workers that must stay apart, kept current as workers merge."""
+
+    def __init__(self, pairs: list[tuple[int, int]]) -> None:
+        self._apart: dict[int, set[int]] = defaultdict(set)
+        for a, b in pairs:
+            if a != b:
+                self._apart[a].add(b)
+                self._apart[b].add(a)
+
+    def __bool__(self) -> bool:
+        return bool(self._apart)
+
+    def apart(self, a: int, b: int) -> bool:
+        return b in self._apart.get(a, ())
+
+    def compatible_group(self, first: int, others: list[int]) -> list[int]:
+        """``first`` and every one of ``others`` that is kept apart from no member already chosen."""
+        group = [first]
+        for other in others:
+            if other != first and not any(self.apart(other, member) for member in group):
+                group.append(other)
+        return group
+
+    def merged(self, survivor: int, others: list[int]) -> None:
+        for other in others:
+            for peer in self._apart.pop(other, set()):
+                self._apart[peer].discard(other)
+                self._apart[peer].add(survivor)
+                self._apart[survivor].add(peer)
+
+
+def kept_apart(conn: psycopg.Connection) -> KeptApart:
+    """Reviewers' keep-apart pairs and rejected model pairs, as pairs of the workers they now stand for."""
+    rows = conn.execute(
+        """select coalesce(a.merged_into, a.worker_key), coalesce(b.merged_into, b.worker_key)
+           from (select worker_a, worker_b from identity.keep_apart
+                 union
+                 select worker_a, worker_b from identity.match_candidate where status = 'rejected') as p
+           join identity.worker as a on a.worker_key = p.worker_a
+           join identity.worker as b on b.worker_key = p.worker_b"""
+    ).fetchall()
+    return KeptApart([(a, b) for a, b in rows])
+
+
+def queue_reload(conn: psycopg.Connection, worker_keys: list[int], reason: str) -> None:
+    """Months whose facts counted any of these workers are reloaded by the next consolidation."""
+    conn.execute(
+        """insert into identity.pending_reload (period_month, reason)
+           select distinct period_month, %s from identity.worker_month where worker_key = any(%s)
+           on conflict (period_month) do nothing""",
+        (reason, worker_keys),
+    )
+
+
+def apply_corrections(conn: psycopg.Connection) -> dict[str, int]:
+    """Apply every decision not yet applied. Caller holds IDENTITY_LOCK and owns the transaction."""
+    moved = _apply_row_decisions(conn)
+    unmerged = _apply_keep_apart(conn)
+    if moved or unmerged:
+        from ucj.fingerprint import bump_identity_generation
+
+        bump_identity_generation(conn)
+        log.info("reviewers' corrections applied: %d rows moved to their own worker, %d merges undone",
+                 moved, unmerged)  # fmt: skip
+    return {"rows_moved": moved, "merges_undone": unmerged}
+
+
+def _root(conn: psycopg.Connection, worker_key: int) -> int | None:
+    row = conn.execute(
+        "select coalesce(merged_into, worker_key) from identity.worker where worker_key = %s", (worker_key,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _apply_row_decisions(conn: psycopg.Connection) -> int:
+    from ucj.identity.resolve import Row, new_worker_rows, reserve_worker_keys
+
+    decisions = conn.execute(
+        """select d.file_id, d.source_row, d.not_worker_key, d.split_group, d.decided_by,
+                  coalesce(w.merged_into, w.worker_key) as current_root,
+                  r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
+           from identity.row_decision as d
+           join identity.row_link as l using (file_id, source_row)
+           join identity.worker as w on w.worker_key = l.worker_key
+           join ingest.roster_row as r using (file_id, source_row)
+           where d.applied_at is null
+           order by d.split_group, d.file_id, d.source_row"""
+    ).fetchall()
+    groups: dict[tuple[str, int], list[tuple]] = defaultdict(list)
+    for decision in decisions:
+        wrong_root = _root(conn, decision[2])
+        if wrong_root is None or decision[5] != wrong_root:
+            # Already elsewhere (an earlier correction moved it): nothing to undo.
+            conn.execute(
+                """update identity.row_decision set applied_worker_key = %s, applied_at = now()
+                   where file_id = %s and source_row = %s""",
+                (decision[5], decision[0], decision[1]),
+            )
+            continue
+        groups[(decision[3], wrong_root)].append(decision)
+    moved = 0
+    for (_, wrong_root), rows in groups.items():
+        (new_key,) = reserve_worker_keys(conn, 1)
+        parsed = [Row(r[0], r[1], r[6], r[7], r[8], r[9]) for r in rows]
+        conn.execute(
+            """insert into identity.worker
+                 (worker_key, nik, nik_token, name_key, display_name, birth_date, gender, village_code)
+               overriding system value values (%s, %s, %s, %s, %s, %s, %s, %s)""",
+            new_worker_rows(new_key, parsed, [r[10] for r in rows], [r[11] for r in rows]),
+        )
+        positions = ([r[0] for r in rows], [r[1] for r in rows])
+        conn.execute(
+            """update identity.row_link as l set worker_key = %s, rule = 'reviewer', score = null, linked_at = now()
+               from unnest(%s::bigint[], %s::int[]) as m (file_id, source_row)
+               where l.file_id = m.file_id and l.source_row = m.source_row""",
+            (new_key, *positions),
+        )
+        # Evidence only the moved rows carried now leads to the new worker.
+        staying = conn.execute(
+            """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender
+               from identity.row_link as l
+               join identity.worker as w on w.worker_key = l.worker_key
+               join ingest.roster_row as r using (file_id, source_row)
+               where coalesce(w.merged_into, w.worker_key) = %s""",
+            (wrong_root,),
+        ).fetchall()
+        staying_rows = [Row(*s) for s in staying]
+        kept = {k for row in staying_rows for k in row.keys}
+        conn.execute(
+            """update identity.worker_evidence as e set worker_key = %s
+               from identity.worker as w
+               where w.worker_key = e.worker_key and coalesce(w.merged_into, w.worker_key) = %s
+                 and e.evidence_key = any(%s)""",
+            (new_key, wrong_root, sorted({k for row in parsed for k in row.keys} - kept)),
+        )
+        _describe_from_rows(conn, wrong_root, staying_rows)
+        decided_by = rows[0][4]
+        conn.execute(
+            """insert into identity.keep_apart (worker_a, worker_b, decided_by, note, applied_at)
+               values (%s, %s, %s, 'rows split off by a reviewer', now())
+               on conflict (worker_a, worker_b) do nothing""",
+            (min(wrong_root, new_key), max(wrong_root, new_key), decided_by),
+        )
+        conn.execute(
+            """update identity.row_decision set applied_worker_key = %s, applied_at = now()
+               from unnest(%s::bigint[], %s::int[]) as m (file_id, source_row)
+               where row_decision.file_id = m.file_id and row_decision.source_row = m.source_row""",
+            (new_key, *positions),
+        )
+        queue_reload(conn, [wrong_root], "reviewer split rows off a worker")
+        moved += len(rows)
+    return moved
+
+
+def _describe_from_rows(conn: psycopg.Connection, worker_key: int, rows: list) -> None:
+    """A worker whose identifying row was split off takes its NIK, name and birth date from a row it kept."""
+    if not rows:
+        return
+    current = conn.execute(
+        "select nik, name_key, birth_date from identity.worker where worker_key = %s", (worker_key,)
+    ).fetchone()
+    if any((r.strong_nik, r.name_key, r.birth_date) == tuple(current) for r in rows):
+        return
+    from ucj.identity.privacy import nik_token
+
+    first = min(rows, key=lambda r: (r.file_id, r.source_row))
+    conn.execute(
+        """update identity.worker set nik = %s, nik_token = %s, name_key = %s, birth_date = %s, gender = %s
+           where worker_key = %s""",
+        (first.strong_nik, nik_token(first.strong_nik), first.name_key, first.birth_date, first.gender, worker_key),
+    )
+
+
+def _apply_keep_apart(conn: psycopg.Connection) -> int:
+    """Undo, for each pair kept apart that is one worker now, the latest merge on the path joining them."""
+    pairs = conn.execute(
+        """select p.worker_a, p.worker_b, coalesce(a.merged_into, a.worker_key) as root
+           from (select worker_a, worker_b from identity.keep_apart
+                 union
+                 select worker_a, worker_b from identity.match_candidate where status = 'rejected') as p
+           join identity.worker as a on a.worker_key = p.worker_a
+           join identity.worker as b on b.worker_key = p.worker_b
+           where coalesce(a.merged_into, a.worker_key) = coalesce(b.merged_into, b.worker_key)"""
+    ).fetchall()
+    undone = 0
+    by_root: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for a, b, root in pairs:
+        by_root[root].append((a, b))
+    for root, tree_pairs in by_root.items():
+        edges = {
+            worker: (parent, merged_at)
+            for worker, parent, merged_at in conn.execute(
+                """select m.worker_key, m.merged_into, m.merged_at from identity.worker_merge as m
+                   join identity.worker as w using (worker_key) where w.merged_into = %s""",
+                (root,),
+            )
+        }
+        members = [root, *edges]
+        for a, b in tree_pairs:
+            path_a, path_b = _path(edges, a), _path(edges, b)
+            if path_a[-1] != path_b[-1]:
+                continue  # an earlier cut in this tree already separated them
+            common = set(path_a) & set(path_b)
+            on_path = [w for w in path_a if w not in common] + [w for w in path_b if w not in common]
+            cut = max(on_path, key=lambda w: (edges[w][1], w))
+            del edges[cut]
+            conn.execute("delete from identity.worker_merge where worker_key = %s", (cut,))
+            undone += 1
+        roots = {w: _path(edges, w)[-1] for w in members}
+        conn.execute(
+            """update identity.worker as w set merged_into = nullif(m.root, m.worker_key)
+               from unnest(%s::bigint[], %s::bigint[]) as m (worker_key, root)
+               where w.worker_key = m.worker_key""",
+            (list(roots), list(roots.values())),
+        )
+        queue_reload(conn, [root], "reviewer kept two workers apart")
+    conn.execute(
+        """update identity.match_candidate as c set status = 'rejected', decided_by = k.decided_by,
+                  decided_at = k.decided_at, note = coalesce(c.note, k.note)
+           from identity.keep_apart as k
+           where c.worker_a = k.worker_a and c.worker_b = k.worker_b and c.status <> 'rejected'"""
+    )
+    conn.execute("update identity.keep_apart set applied_at = now() where applied_at is null")
+    return undone
+
+
+def _path(edges: dict[int, tuple[int, object]], worker: int) -> list[int]:
+    """The worker, then each worker it was merged into, up to its root."""
+    path = [worker]
+    while worker in edges:
+        worker = edges[worker][0]
+        path.append(worker)
+    return path
