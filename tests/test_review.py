@@ -174,3 +174,36 @@ def test_kept_apart_follows_merges() -> None:
     assert apart.apart(1, 5)
     assert not apart.apart(1, 2)
     assert not KeptApart([])
+
+
+def test_links_and_keys_do_not_depend_on_the_order_files_arrive(conn, tmp_path: Path) -> None:
+    """Two Celery workers ingest in any order; identity must come out the same.
+
+    Three Siti Aminah born the same day: two with NIKs too far apart to be one
+    person, one without a NIK who could be either. She joins the same one, and
+    every worker gets the same key, whichever file was ingested first.
+    """
+    from conftest import OUTPUT_TABLES
+
+    files = {
+        "a.csv": [village_row(1, nik="1310015203850001")],
+        "b.csv": [village_row(1, nik="1310015203857777")],
+        "c.csv": [village_row(1, nik="")],
+    }
+    rels = {name: land_village(tmp_path, "2025-01", name, rows) for name, rows in files.items()}
+    outcomes = []
+    for order in (["a.csv", "b.csv", "c.csv"], ["c.csv", "b.csv", "a.csv"]):
+        conn.execute(f"truncate {', '.join(OUTPUT_TABLES)} restart identity cascade")
+        for name in order:
+            ingest.ingest_batch(conn, tmp_path, "village", "2025-01", [rels[name]])
+        facts.settle_snapshots(conn, "village", "2025-01")
+        with conn.transaction():
+            resolve_identities(conn)
+        outcomes.append(
+            conn.execute(
+                """select f.rel_path, l.source_row, l.worker_key
+                   from identity.row_link as l join ingest.source_file as f using (file_id) order by 1, 2"""
+            ).fetchall()
+        )
+    assert outcomes[0] == outcomes[1]
+    assert len({worker for _, _, worker in outcomes[0]}) == 2

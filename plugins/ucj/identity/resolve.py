@@ -10,11 +10,23 @@ Evidence, strongest first:
   Two rows that agree here are one person unless both carry valid NIKs that
   are too far apart to be a typo (more than one edit).
 
-Rows are clustered with union-find under those rules; each cluster then
-looks up the evidence keys already attached to workers. No match: a new
-worker. One: that worker. Several: they are merged into the oldest key and
-the others point at it (``merged_into``), so no key ever changes meaning.
-Only rows without a link are processed, so rerunning a period re-keys no one.
+Rows are clustered with union-find under those rules, in an order given by
+what the files are (period, path, version), not by when they arrived; each
+cluster then looks up the evidence keys already attached to workers. No
+match: a new worker. One: that worker. Several: they are merged into the
+oldest key and the others point at it (``merged_into``, each merge kept in
+identity.worker_merge), so no key ever changes meaning. Only rows without a
+link are processed, so rerunning a period re-keys no one.
+
+Reviewers' corrections (``review.py``) are applied first, and two workers a
+reviewer kept apart are never merged: a cluster reaching both is divided
+row by row instead.
+
+Across batches the order rows arrive in still matters where evidence is
+ambiguous: a row whose NIK is one edit from worker A's and whose name and
+birth date are worker B's joins whichever it meets first in this batch's
+clustering, and a later batch finds that worker through the evidence
+stored. Such links carry the rule that made them and can be corrected.
 """
 
 from __future__ import annotations
@@ -266,13 +278,21 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     apart = kept_apart(conn)
     threshold = pipeline_config()["identity"]["nik_name_similarity"]
     fetched = conn.execute(
-        """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
+        # Ordered by what the files are, not by when they arrived (file_id): two
+        # workers ingesting in parallel give the same clusters and worker keys as one.
+        """with file_order as (
+               select file_id, row_number() over (
+                   order by period_month, rel_path collate "C", modified_at, content_hash) as file_rank
+               from ingest.source_file
+           )
+           select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
            from ingest.roster_row as r
+           join file_order as f using (file_id)
            where r.status in ('loaded', 'duplicate')
              and r.name_key is not null and r.birth_date is not null  -- a duplicate of a bad row has neither
              and not exists (select from identity.row_link as l
                              where l.file_id = r.file_id and l.source_row = r.source_row)
-           order by r.file_id, r.source_row"""
+           order by f.file_rank, r.source_row"""
     ).fetchall()
     if not fetched:
         return {"rows": 0, "new_workers": 0, "merged_workers": 0, **corrections}
