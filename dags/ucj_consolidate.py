@@ -23,6 +23,11 @@ report"). BI tools read the `mart` views, which are current as soon as
   'accepted' | 'rejected', decided_by = '<name>', decided_at = now() where
   worker_a = .. and worker_b = ..`; the next run applies it and never
   overrides it.
+- **A wrong link** (whoever made it): see the worker's rows in
+  `identity.worker_rows`; keep two workers apart with `identity.keep_apart`
+  (undoes their merge), or move rows off a worker with
+  `identity.row_decision` (README "Worker identity"). The next run applies
+  it, never undoes it, and reloads the months it changes.
 - Rerunning a month by hand: trigger with `period=YYYY-MM`. A month whose
   files and worker links are unchanged since its last load is not reloaded
   (the log says "inputs unchanged"); add `force=true` to reload it anyway.
@@ -63,7 +68,8 @@ def ucj_consolidate():
     @task(
         doc_md=(
             "Which months to rebuild: from the triggering Asset events, or the period param, plus any month "
-            "loaded before some of its workers were merged (so it counts each person once again)."
+            "loaded before some of its workers were merged or a reviewer corrected them "
+            "(`identity.pending_reload`), so it counts each person once again."
         )
     )
     def periods(params=None, triggering_asset_events=None) -> list[str]:
@@ -71,7 +77,13 @@ def ucj_consolidate():
 
         return pipeline_tasks.periods_to_load(params.get("period"), triggering_asset_events)
 
-    @task(doc_md="Link every unlinked roster row to a worker; new workers get new stable keys.")
+    @task(
+        doc_md=(
+            "Apply reviewers' corrections (`identity.keep_apart`, `identity.row_decision`), then link every "
+            "unlinked roster row to a worker; new workers get new stable keys. Safe to clear: linked rows and "
+            "applied corrections are not touched again."
+        )
+    )
     def resolve_identities() -> dict:
         from ucj import pipeline_tasks
 
