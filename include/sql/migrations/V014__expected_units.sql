@@ -82,3 +82,6 @@ cross join lateral (
     from dw.expected_unit as e
     where e.period_month = a.period_month and e.regency_code = a.regency_code
 ) as x;
+
+comment on column identity.row_link.rule is
+    'What linked the row: nik (same NIK, agreeing name or birth date), name_birth_date (same name key and birth date, compatible NIKs), new (the row created the worker), reviewer (moved by identity.row_decision). Merges between workers are in identity.worker_merge.';
