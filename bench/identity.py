@@ -238,6 +238,8 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
 
     model = cfg["probabilistic"]
     pairs = score_workers(workers, float(model["review_probability"]), float(model["expected_duplicate_share"]))
+    SCORED.append([(p.probability, p.niks_conflict, same_person(recs, clusters, p.worker_a, p.worker_b))
+                   for p in pairs])  # fmt: skip
     queued = [p for p in pairs if not auto_mergeable(p, model)]
     REVIEW_PRECISION.append(sum(1 for p in queued if same_person(recs, clusters, p.worker_a, p.worker_b)))
     QUEUED.append(len(queued))
@@ -254,6 +256,17 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
 
 QUEUED: list[int] = []
 REVIEW_PRECISION: list[int] = []
+SCORED: list[list[tuple[float, bool, bool]]] = []  # per call: probability, NIKs conflict, truly one person
+THRESHOLDS = (0.9, 0.99, 0.999, 0.9999, 0.99999)
+
+
+def merges_at(scored: list[tuple[float, bool, bool]]) -> list[tuple[float, int, int]]:
+    """What the model would merge on its own at each threshold: pairs, of which false (two people)."""
+    out = []
+    for threshold in THRESHOLDS:
+        chosen = [truth for probability, conflict, truth in scored if probability >= threshold and not conflict]
+        out.append((threshold, len(chosen), sum(1 for truth in chosen if not truth)))
+    return out
 
 
 def same_person(recs: list[Record], clusters: list[Any], a: int, b: int) -> bool:
@@ -363,6 +376,7 @@ def run(n_people: int) -> dict[str, Any]:
             if resolver is resolve_project_with_model:
                 entry["queued_for_review"] = QUEUED[-1]
                 entry["queued_true_pairs"] = REVIEW_PRECISION[-1]
+                entry["merges_at"] = merges_at(SCORED[-1])
             print(f"{name:<10} {resolver_name:<30} {entry['resolvers'][resolver_name]}", flush=True)
         results["levels"][name] = entry
     return results
@@ -403,6 +417,16 @@ def render(results: dict[str, Any], machine: str) -> str:
                 f"Worker pairs the model put in the review queue: {entry['queued_for_review']:,}, of which "
                 f"{entry['queued_true_pairs']:,} are truly one person (a reviewer accepting those would "
                 "remove as many splits).",
+            ]
+        if entry.get("merges_at"):
+            lines += [
+                "",
+                "What the model would merge without review at each `auto_merge_probability` (pairs without two "
+                "different NIKs against them):",
+                "",
+                "| threshold | pairs merged | of which two different people |",
+                "|---:|---:|---:|",
+                *(f"| {t} | {n:,} | {false:,} |" for t, n, false in entry["merges_at"]),
             ]
         lines.append("")
     return "\n".join(lines)

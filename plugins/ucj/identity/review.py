@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from typing import Any
 
 import psycopg
+from psycopg.rows import namedtuple_row
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +108,10 @@ def _root(conn: psycopg.Connection, worker_key: int) -> int | None:
 def _apply_row_decisions(conn: psycopg.Connection) -> int:
     from ucj.identity.resolve import Row, new_worker_rows, reserve_worker_keys
 
-    decisions = conn.execute(
-        """select d.file_id, d.source_row, d.not_worker_key, d.split_group, d.decided_by,
+    decisions = (
+        conn.cursor(row_factory=namedtuple_row)
+        .execute(
+            """select d.file_id, d.source_row, d.not_worker_key, d.split_group, d.decided_by,
                   coalesce(w.merged_into, w.worker_key) as current_root,
                   r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
            from identity.row_decision as d
@@ -116,30 +120,32 @@ def _apply_row_decisions(conn: psycopg.Connection) -> int:
            join ingest.roster_row as r using (file_id, source_row)
            where d.applied_at is null
            order by d.split_group, d.file_id, d.source_row"""
-    ).fetchall()
-    groups: dict[tuple[str, int], list[tuple]] = defaultdict(list)
+        )
+        .fetchall()
+    )
+    groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for decision in decisions:
-        wrong_root = _root(conn, decision[2])
-        if wrong_root is None or decision[5] != wrong_root:
+        wrong_root = _root(conn, decision.not_worker_key)
+        if wrong_root is None or decision.current_root != wrong_root:
             # Already elsewhere (an earlier correction moved it): nothing to undo.
             conn.execute(
                 """update identity.row_decision set applied_worker_key = %s, applied_at = now()
                    where file_id = %s and source_row = %s""",
-                (decision[5], decision[0], decision[1]),
+                (decision.current_root, decision.file_id, decision.source_row),
             )
             continue
-        groups[(decision[3], wrong_root)].append(decision)
+        groups[(decision.split_group, wrong_root)].append(decision)
     moved = 0
     for (_, wrong_root), rows in groups.items():
         (new_key,) = reserve_worker_keys(conn, 1)
-        parsed = [Row(r[0], r[1], r[6], r[7], r[8], r[9]) for r in rows]
+        parsed = [Row(r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender) for r in rows]
         conn.execute(
             """insert into identity.worker
                  (worker_key, nik, nik_token, name_key, display_name, birth_date, gender, village_code)
                overriding system value values (%s, %s, %s, %s, %s, %s, %s, %s)""",
-            new_worker_rows(new_key, parsed, [r[10] for r in rows], [r[11] for r in rows]),
+            new_worker_rows(new_key, parsed, [r.full_name for r in rows], [r.village_code for r in rows]),
         )
-        positions = ([r[0] for r in rows], [r[1] for r in rows])
+        positions = ([r.file_id for r in rows], [r.source_row for r in rows])
         conn.execute(
             """update identity.row_link as l set worker_key = %s, rule = 'reviewer', score = null, linked_at = now()
                from unnest(%s::bigint[], %s::int[]) as m (file_id, source_row)
@@ -165,7 +171,7 @@ def _apply_row_decisions(conn: psycopg.Connection) -> int:
             (new_key, wrong_root, sorted({k for row in parsed for k in row.keys} - kept)),
         )
         _describe_from_rows(conn, wrong_root, staying_rows)
-        decided_by = rows[0][4]
+        decided_by = rows[0].decided_by
         conn.execute(
             """insert into identity.keep_apart (worker_a, worker_b, decided_by, note, applied_at)
                values (%s, %s, %s, 'rows split off by a reviewer', now())
