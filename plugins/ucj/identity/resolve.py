@@ -278,24 +278,29 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     apart = kept_apart(conn)
     threshold = pipeline_config()["identity"]["nik_name_similarity"]
     fetched = conn.execute(
-        # Ordered by what the files are, not by when they arrived (file_id): two
-        # workers ingesting in parallel give the same clusters and worker keys as one.
-        """with file_order as (
-               select file_id, row_number() over (
-                   order by period_month, rel_path collate "C", modified_at, content_hash) as file_rank
-               from ingest.source_file
-           )
-           select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
+        """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
            from ingest.roster_row as r
-           join file_order as f using (file_id)
            where r.status in ('loaded', 'duplicate')
              and r.name_key is not null and r.birth_date is not null  -- a duplicate of a bad row has neither
              and not exists (select from identity.row_link as l
-                             where l.file_id = r.file_id and l.source_row = r.source_row)
-           order by f.file_rank, r.source_row"""
+                             where l.file_id = r.file_id and l.source_row = r.source_row)"""
     ).fetchall()
     if not fetched:
         return {"rows": 0, "new_workers": 0, "merged_workers": 0, **corrections}
+    # Ordered by what the files are, not by when they arrived (file_id): two
+    # workers ingesting in parallel give the same clusters and worker keys as
+    # one. Sorted here rather than in the query, whose plan then stays the
+    # simple anti-join whatever the statistics say.
+    rank = {
+        file_id: position
+        for position, (file_id,) in enumerate(
+            conn.execute(
+                """select file_id from ingest.source_file
+                   order by period_month, rel_path collate "C", modified_at, content_hash"""
+            )
+        )
+    }
+    fetched.sort(key=lambda r: (rank[r[0]], r[1]))
     rows = [Row(*r[:6]) for r in fetched]
     full_names = [r[6] for r in fetched]
     villages = [r[7] for r in fetched]
