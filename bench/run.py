@@ -292,9 +292,8 @@ def render(report: dict[str, Any]) -> str:
             "",
             f"- Ingest + validate: {ingest_validate:.1f} s ({rows / ingest_validate:,.0f} rows/s).",
             f"- Rerun of the unchanged month: {run['rerun_total']:.1f} s (files skipped by content hash; settle, "
-            "validation and load reuse their results because their input fingerprints are unchanged; "
-            + ", ".join(f"{k} {v:.1f} s" for k, v in run["rerun"].items())
-            + ").",
+            "validation, probabilistic linkage and load reuse their results because their input fingerprints "
+            "are unchanged; " + ", ".join(f"{k} {v:.1f} s" for k, v in run["rerun"].items()) + ").",
         ]
         detail = run.get("detail") or {}
         if detail:

@@ -94,13 +94,15 @@ def ucj_consolidate():
             "Score the worker pairs the rules left in doubt with a splink model trained on the workers; merge "
             "pairs above `identity.probabilistic.auto_merge_probability`, queue the band below it in "
             "`identity.review_queue`, and apply reviewers' decisions (a rejected pair is never merged). "
-            "Safe to clear: decisions and merges are kept; scoring the same workers again changes nothing."
+            "Safe to clear: decisions and merges are kept; scoring the same workers again changes nothing. "
+            'Skipped (the log says "inputs unchanged") when no worker and no reviewer decision changed since '
+            "the last scoring; `force=true` scores anyway."
         )
     )
-    def match_probabilistically() -> dict:
+    def match_probabilistically(params=None) -> dict:
         from ucj import pipeline_tasks
 
-        return pipeline_tasks.link_probabilistically()
+        return pipeline_tasks.link_probabilistically(force=bool(params.get("force")))
 
     @task(doc_md="Rebuild one month of the star schema in one transaction (partition replaced whole).")
     def load_period(period: str, params=None) -> dict:

@@ -71,7 +71,7 @@ def clean_warehouse(warehouse: str) -> str:
     import psycopg
 
     with psycopg.connect(warehouse, autocommit=True) as conn:
-        conn.execute(f"truncate {', '.join(OUTPUT_TABLES)} restart identity cascade")
+        conn.execute(f"truncate {', '.join(OUTPUT_TABLES)}, meta.stage_fingerprint restart identity cascade")
     return warehouse
 
 

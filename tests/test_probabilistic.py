@@ -142,3 +142,19 @@ def test_review_queue_shows_pending_pairs_not_yet_one_worker(one_worker_per_reco
     )
     conn.execute("update identity.worker set merged_into = 3 where worker_key = 4")
     assert conn.execute("select worker_a, worker_b from identity.review_queue").fetchall() == [(1, 2)]
+
+
+def test_unchanged_workers_are_not_scored_again(one_worker_per_record) -> None:
+    from ucj import pipeline_tasks
+
+    conn = one_worker_per_record
+    first = pipeline_tasks.link_probabilistically()
+    assert not first.get("reused")
+    again = pipeline_tasks.link_probabilistically()
+    assert again.get("reused")
+    assert again["scored"] == first["scored"]
+    # A reviewer's decision is new input: the next run scores again.
+    conn.execute("insert into identity.keep_apart (worker_a, worker_b, decided_by) values (1, 2, 'reviewer')")
+    assert not pipeline_tasks.link_probabilistically().get("reused")
+    assert pipeline_tasks.link_probabilistically().get("reused")
+    assert not pipeline_tasks.link_probabilistically(force=True).get("reused")

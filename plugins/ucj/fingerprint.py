@@ -94,3 +94,19 @@ def record(conn: psycopg.Connection, stage: str, scope: str, fingerprint: str, r
            set fingerprint = excluded.fingerprint, result = excluded.result, done_at = now()""",
         (stage, scope, fingerprint, json.dumps(result, default=str)),
     )
+
+
+def linkage_fingerprint(conn: psycopg.Connection) -> str:
+    """What the probabilistic pass reads: the workers (their generation), every reviewer decision, its settings."""
+    (decisions,) = conn.execute(
+        """select coalesce(string_agg(d, ',' order by d), '') from (
+               select 'c' || worker_a || '-' || worker_b || ':' || status as d
+               from identity.match_candidate where status in ('accepted', 'rejected')
+               union all
+               select 'k' || worker_a || '-' || worker_b from identity.keep_apart
+               union all
+               select 'r' || file_id || '-' || source_row || ':' || coalesce(applied_worker_key::text, '')
+               from identity.row_decision
+           ) as all_decisions"""
+    ).fetchone()
+    return _digest(identity_generation(conn), decisions, file_checksum(CONFIG_DIR / "pipeline.yaml"))

@@ -186,11 +186,17 @@ def resolve_identities() -> dict[str, int]:
         return resolve(conn)
 
 
-def link_probabilistically() -> dict[str, int]:
+def link_probabilistically(force: bool = False) -> dict[str, Any]:
     from ucj.identity.probabilistic import link_probabilistically as link
 
     with connect() as conn:
-        return link(conn)
+        mark = fingerprint.linkage_fingerprint(conn)
+        if not force and (stored := fingerprint.reusable(conn, "linkage", "all", mark)) is not None:
+            return {**stored, "reused": True}
+        result = link(conn)
+        # Its own merges bump the generation: fingerprint what the next run will see.
+        fingerprint.record(conn, "linkage", "all", fingerprint.linkage_fingerprint(conn), result)
+    return result
 
 
 def load_period(period: str, force: bool = False) -> dict[str, Any]:
