@@ -6,14 +6,14 @@ NIK typo together with a spelling variant, a birth date typed day-first in
 one roster and month-first in another. A splink model (Fellegi-Sunter,
 DuckDB backend) trained on the surviving workers themselves scores candidate
 pairs from four blocks (NIK without its serial, name key with birth year,
-birth date with the name's first letters, birth date with the village). Pairs
-scoring ``review_probability`` or more wait
-in ``identity.match_candidate`` for a person to accept or reject; pairs at
-or above ``auto_merge_probability`` are merged without waiting, unless two
+birth date with the name's first letters, birth date with the village).
+Pairs scoring ``review_probability`` or more wait in
+``identity.match_candidate`` for a person to accept or reject; pairs at or
+above ``auto_merge_probability`` are merged without waiting, unless two
 different NIKs stand against them (twins share family name, birth date and
 district, and their NIKs sit one serial apart: only a person should overrule
-two NIKs). A decision is
-never overridden: a rejected pair is not merged again whatever the model
+two NIKs). A decision is never overridden: a rejected pair (or one a
+reviewer kept apart, ``review.py``) is not merged again whatever the model
 says, an accepted one is merged on the next run. Every pair keeps its match
 weight and the per-field comparison levels and weights, so "why are these
 the same person?" has an answer.
@@ -25,11 +25,14 @@ import json
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from ucj.settings import pipeline_config
+
+if TYPE_CHECKING:
+    from ucj.identity.review import KeptApart
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +187,7 @@ def _survivors(conn: psycopg.Connection) -> list[dict[str, Any]]:
         ).fetchall()
 
 
-def _merge(conn: psycopg.Connection, a: int, b: int, rule: str, apart: Any) -> bool:
+def _merge(conn: psycopg.Connection, a: int, b: int, rule: str, apart: KeptApart) -> bool:
     """Merge the workers a and b now stand for; the older key survives.
 
     False when they are one already, or a reviewer kept them apart.

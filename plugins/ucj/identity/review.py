@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
+
+if TYPE_CHECKING:
+    from ucj.identity.resolve import Row
 
 log = logging.getLogger(__name__)
 
@@ -108,21 +111,18 @@ def _root(conn: psycopg.Connection, worker_key: int) -> int | None:
 def _apply_row_decisions(conn: psycopg.Connection) -> int:
     from ucj.identity.resolve import Row, new_worker_rows, reserve_worker_keys
 
-    decisions = (
-        conn.cursor(row_factory=namedtuple_row)
-        .execute(
+    with conn.cursor(row_factory=namedtuple_row) as cur:
+        decisions = cur.execute(
             """select d.file_id, d.source_row, d.not_worker_key, d.split_group, d.decided_by,
-                  coalesce(w.merged_into, w.worker_key) as current_root,
-                  r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
-           from identity.row_decision as d
-           join identity.row_link as l using (file_id, source_row)
-           join identity.worker as w on w.worker_key = l.worker_key
-           join ingest.roster_row as r using (file_id, source_row)
-           where d.applied_at is null
-           order by d.split_group, d.file_id, d.source_row"""
-        )
-        .fetchall()
-    )
+                      coalesce(w.merged_into, w.worker_key) as current_root,
+                      r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
+               from identity.row_decision as d
+               join identity.row_link as l using (file_id, source_row)
+               join identity.worker as w on w.worker_key = l.worker_key
+               join ingest.roster_row as r using (file_id, source_row)
+               where d.applied_at is null
+               order by d.split_group, d.file_id, d.source_row"""
+        ).fetchall()
     groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for decision in decisions:
         wrong_root = _root(conn, decision.not_worker_key)
@@ -189,7 +189,7 @@ def _apply_row_decisions(conn: psycopg.Connection) -> int:
     return moved
 
 
-def _describe_from_rows(conn: psycopg.Connection, worker_key: int, rows: list) -> None:
+def _describe_from_rows(conn: psycopg.Connection, worker_key: int, rows: list[Row]) -> None:
     """A worker whose identifying row was split off takes its NIK, name and birth date from a row it kept."""
     if not rows:
         return
