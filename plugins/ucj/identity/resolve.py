@@ -35,6 +35,8 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import chain, groupby
+from operator import itemgetter
 
 import psycopg
 from rapidfuzz.distance import DamerauLevenshtein
@@ -283,14 +285,16 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
            where r.status in ('loaded', 'duplicate')
              and r.name_key is not null and r.birth_date is not null  -- a duplicate of a bad row has neither
              and not exists (select from identity.row_link as l
-                             where l.file_id = r.file_id and l.source_row = r.source_row)"""
+                             where l.file_id = r.file_id and l.source_row = r.source_row)
+           order by r.file_id, r.source_row"""
     ).fetchall()
     if not fetched:
         return {"rows": 0, "new_workers": 0, "merged_workers": 0, **corrections}
     # Ordered by what the files are, not by when they arrived (file_id): two
     # workers ingesting in parallel give the same clusters and worker keys as
-    # one. Sorted here rather than in the query, whose plan then stays the
-    # simple anti-join whatever the statistics say.
+    # one. The files' rows are reordered here, whole, rather than sorted in
+    # the query, whose plan then stays the simple anti-join whatever the
+    # statistics say.
     rank = {
         file_id: position
         for position, (file_id,) in enumerate(
@@ -300,7 +304,8 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
             )
         )
     }
-    fetched.sort(key=lambda r: (rank[r[0]], r[1]))
+    per_file = {file_id: list(rows) for file_id, rows in groupby(fetched, key=itemgetter(0))}
+    fetched = list(chain.from_iterable(per_file[f] for f in sorted(per_file, key=rank.__getitem__)))
     rows = [Row(*r[:6]) for r in fetched]
     full_names = [r[6] for r in fetched]
     villages = [r[7] for r in fetched]
