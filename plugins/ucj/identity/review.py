@@ -65,17 +65,22 @@ class KeptApart:
                 self._apart[survivor].add(peer)
 
 
-def kept_apart(conn: psycopg.Connection) -> KeptApart:
-    """Reviewers' keep-apart pairs and rejected model pairs, as pairs of the workers they now stand for."""
-    rows = conn.execute(
-        """select coalesce(a.merged_into, a.worker_key), coalesce(b.merged_into, b.worker_key)
+def _apart_pairs(conn: psycopg.Connection) -> list[tuple[int, int, int, int]]:
+    """Every pair decided apart (keep-apart or a rejected model pair), with the workers each side now is."""
+    return conn.execute(
+        """select p.worker_a, p.worker_b,
+                  coalesce(a.merged_into, a.worker_key), coalesce(b.merged_into, b.worker_key)
            from (select worker_a, worker_b from identity.keep_apart
                  union
                  select worker_a, worker_b from identity.match_candidate where status = 'rejected') as p
            join identity.worker as a on a.worker_key = p.worker_a
            join identity.worker as b on b.worker_key = p.worker_b"""
     ).fetchall()
-    return KeptApart([(a, b) for a, b in rows])
+
+
+def kept_apart(conn: psycopg.Connection) -> KeptApart:
+    """Reviewers' keep-apart pairs and rejected model pairs, as pairs of the workers they now stand for."""
+    return KeptApart([(root_a, root_b) for _, _, root_a, root_b in _apart_pairs(conn)])
 
 
 def queue_reload(conn: psycopg.Connection, worker_keys: list[int], reason: str) -> None:
@@ -210,15 +215,7 @@ def _describe_from_rows(conn: psycopg.Connection, worker_key: int, rows: list[Ro
 
 def _apply_keep_apart(conn: psycopg.Connection) -> int:
     """Undo, for each pair kept apart that is one worker now, the latest merge on the path joining them."""
-    pairs = conn.execute(
-        """select p.worker_a, p.worker_b, coalesce(a.merged_into, a.worker_key) as root
-           from (select worker_a, worker_b from identity.keep_apart
-                 union
-                 select worker_a, worker_b from identity.match_candidate where status = 'rejected') as p
-           join identity.worker as a on a.worker_key = p.worker_a
-           join identity.worker as b on b.worker_key = p.worker_b
-           where coalesce(a.merged_into, a.worker_key) = coalesce(b.merged_into, b.worker_key)"""
-    ).fetchall()
+    pairs = [(a, b, root_a) for a, b, root_a, root_b in _apart_pairs(conn) if root_a == root_b]
     undone = 0
     by_root: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for a, b, root in pairs:
