@@ -70,3 +70,18 @@ def test_rosters_without_any_nik_pass_validation() -> None:
     """A missing NIK never quarantines a row (CONTRACT.md §2), so it cannot fail a batch either."""
     outcome = validate_frame(frame(["loaded"] * 5, nik=None), load_suite("employer", params()))
     assert outcome.success, outcome.failed
+
+
+def test_conditional_expectations_judge_only_their_rows() -> None:
+    """Expectations with a row_condition are validated on the rows it selects, and still fail on them."""
+    rows = frame(["loaded"] * 6 + ["quarantined"] * 2)
+    rows.loc[6:, "name_key"] = None  # quarantined rows may lack a name
+    outcome = validate_frame(rows, load_suite("village", params()), run_name="test_condition")
+    assert outcome.success, outcome.failed
+    rows.loc[0, "name_key"] = None  # a loaded row may not
+    outcome = validate_frame(rows, load_suite("village", params()), run_name="test_condition_fail")
+    assert outcome.failed == ["expect_column_values_to_not_be_null(name_key)"]
+    assert outcome.evaluated == len(load_suite("village", params())["expectations"])
+    site = data_docs_index().parent
+    pages = list(site.glob("validations/roster_village/where_status_is_loaded/**/*.html"))
+    assert pages, "the loaded-rows group has its own Data Docs page"

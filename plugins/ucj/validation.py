@@ -14,8 +14,10 @@ table, XCom or logs.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -107,36 +109,88 @@ def _batch_definition(context: Any, asset_name: str) -> Any:
         return asset.add_batch_definition_whole_dataframe("whole")
 
 
+def _condition_groups(spec: dict[str, Any]) -> list[tuple[str | None, list[dict[str, Any]]]]:
+    """Expectations grouped by their pandas ``row_condition``, unconditional ones first.
+
+    GX filters the whole frame again for every metric of a conditional
+    expectation (``DataFrame.query`` and a copy of every column, ~40 times per
+    suite): on a month of rows that was over half the validation time. Each
+    condition is applied here once, to the columns its expectations read, and
+    the group validated as its own batch with the condition taken off: the
+    same rows are judged by the same expectations.
+    """
+    groups: dict[str | None, list[dict[str, Any]]] = {None: []}
+    for exp in spec["expectations"]:
+        kwargs = exp["kwargs"]
+        condition = kwargs.get("row_condition")
+        if condition and kwargs.get("condition_parser") == "pandas":
+            kwargs = {k: v for k, v in kwargs.items() if k not in ("row_condition", "condition_parser")}
+            groups.setdefault(condition, []).append({**exp, "kwargs": kwargs})
+        else:
+            groups[None].append(exp)
+    return [(condition, exps) for condition, exps in groups.items() if exps]
+
+
+def _group_name(suite: str, condition: str | None) -> str:
+    """``roster_village.where_status_is_loaded``: the Data Docs page says which rows it judged."""
+    if condition is None:
+        return suite
+    words = condition.replace("!=", " not ").replace("==", " is ")
+    return f"{suite}.where_" + "_".join(re.findall(r"\w+", words))
+
+
+def _group_frame(frame: pd.DataFrame, condition: str | None, expectations: list[dict[str, Any]]) -> pd.DataFrame:
+    if condition is None:
+        return frame
+    columns: list[str] = []
+    for exp in expectations:
+        for column in [exp["kwargs"].get("column"), *exp["kwargs"].get("column_list", [])]:
+            if column and column not in columns:
+                columns.append(column)
+    return frame.query(condition)[columns]
+
+
 def validate_frame(frame: pd.DataFrame, spec: dict[str, Any], run_name: str = "adhoc") -> ValidationOutcome:
     gx, context = _gx()
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    suite = gx.ExpectationSuite(name=spec["name"])
-    for exp in spec["expectations"]:
-        suite.add_expectation_configuration(ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"]))
-    suite = context.suites.add_or_update(suite)
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=spec["name"], data=_batch_definition(context, spec["name"]), suite=suite)
-    )
-    checkpoint = context.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name=spec["name"],
-            validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs")],
-            # SUMMARY gives unexpected counts; partial_unexpected_count=0 keeps
-            # row values (NIKs, names) out of results and Data Docs. COMPLETE,
-            # whose result building dominates on big batches (GX #8671), is
-            # never asked for.
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
+    run_id = RunIdentifier(run_name=run_name)
+    documented: list[Any] = []
+    raw_results: list[dict[str, Any]] = []
+    for condition, expectations in _condition_groups(spec):
+        name = _group_name(spec["name"], condition)
+        suite = gx.ExpectationSuite(name=name)
+        for exp in expectations:
+            suite.add_expectation_configuration(ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"]))
+        suite = context.suites.add_or_update(suite)
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=_batch_definition(context, name), suite=suite)
         )
-    )
-    checkpoint_result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name))
-    result = next(iter(checkpoint_result.run_results.values())).to_json_dict()
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=[definition],
+                # Data Docs are built once below for every group of the suite.
+                actions=[],
+                # SUMMARY gives unexpected counts; partial_unexpected_count=0 keeps
+                # row values (NIKs, names) out of results and Data Docs. COMPLETE,
+                # whose result building dominates on big batches (GX #8671), is
+                # never asked for.
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
+            )
+        )
+        group_frame = _group_frame(frame, condition, expectations)
+        checkpoint_result = checkpoint.run(batch_parameters={"dataframe": group_frame}, run_id=run_id)
+        for identifier, result in checkpoint_result.run_results.items():
+            documented += [identifier, ExpectationSuiteIdentifier(name=name)]
+            raw_results += result.to_json_dict()["results"]
+    context.build_data_docs(resource_identifiers=documented)
+
     results = []
     failed = []
-    for r in result["results"]:
+    for r in raw_results:
         cfg = r["expectation_config"]
         column = cfg["kwargs"].get("column") or ",".join(cfg["kwargs"].get("column_list", []))
         label = f"{cfg['type']}({column})" if column else cfg["type"]
@@ -148,13 +202,12 @@ def validate_frame(frame: pd.DataFrame, spec: dict[str, Any], run_name: str = "a
         results.append({"expectation": label, "success": r["success"], "result": kept})
         if not r["success"]:
             failed.append(label)
-    stats = result["statistics"]
     return ValidationOutcome(
         suite=spec["name"],
-        success=bool(result["success"]),
+        success=not failed,
         row_count=len(frame),
-        evaluated=stats["evaluated_expectations"],
-        successful=stats["successful_expectations"],
+        evaluated=len(results),
+        successful=len(results) - len(failed),
         failed=failed,
         results=results,
     )
@@ -166,17 +219,40 @@ select r.file_id, r.status, r.row_hash, r.nik, r.nik_quality, r.name_key, r.birt
 from ingest.roster_row as r
 where r.source_kind = %(kind)s and r.period_month = %(period)s and not r.superseded
 """
+_FRAME_COLUMNS = (
+    "file_id", "status", "row_hash", "nik", "nik_quality", "name_key", "birth_date", "gender", "programs",
+    "funding_source", "segment", "unit_key", "regency_code",
+)  # fmt: skip
 
 
 def _frame(conn: psycopg.Connection, kind: str, period_month: dt.date) -> pd.DataFrame:
-    with conn.cursor() as cur:
-        cur.execute(_FRAME_QUERY, {"kind": kind, "period": period_month})
-        columns = [d.name for d in cur.description]
-        frame = pd.DataFrame(cur.fetchall(), columns=columns)
+    """The month's rows as strings, fetched by COPY: a third of the time of a cursor fetch.
+
+    NULL travels as ``\\N`` so that an empty string stays an empty string.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    buffer = io.BytesIO()
+    copy_sql = f"copy ({_FRAME_QUERY}) to stdout (format csv, header, null '\\N')"
+    with conn.cursor().copy(copy_sql, {"kind": kind, "period": period_month}) as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    buffer.seek(0)
+    table = pa_csv.read_csv(
+        buffer,
+        convert_options=pa_csv.ConvertOptions(
+            null_values=["\\N"],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            column_types={name: pa.int64() if name == "file_id" else pa.string() for name in _FRAME_COLUMNS},
+        ),
+    )
+    frame = table.to_pandas()
     end = period_end(period_month)
     # The same age rule as the row checks: an approximate age (days / 365.25)
     # disagrees with it around birthdays and would fail rows that were right.
-    ages = {born: age_at(born, end) for born in frame["birth_date"].dropna().unique()}
+    ages = {born: age_at(dt.date.fromisoformat(born), end) for born in frame["birth_date"].dropna().unique()}
     frame["age"] = frame["birth_date"].map(ages)
     return frame
 
