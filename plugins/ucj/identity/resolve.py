@@ -34,7 +34,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
 from itertools import chain, groupby
 from operator import itemgetter
 
@@ -46,7 +45,7 @@ from ucj.bulk import without_cyclic_gc
 from ucj.fingerprint import bump_identity_generation
 from ucj.identity.names import display_name
 from ucj.identity.nik import nik_structure_ok
-from ucj.identity.privacy import nik_token
+from ucj.identity.privacy import nik_key, nik_token
 from ucj.identity.review import apply_corrections, kept_apart
 from ucj.settings import pipeline_config
 from ucj.warehouse import IDENTITY_LOCK, serialise
@@ -74,11 +73,15 @@ class Row:
         self.keys: tuple[str, ...] = (by_name, f"N:{strong}") if strong else (by_name,)
 
 
-@dataclass
 class Cluster:
-    rows: list[int] = field(default_factory=list)
-    niks: set[str] = field(default_factory=set)
-    rule: str = "new"
+    """Row indexes of one person in this batch, their NIKs, and the strongest rule that joined them."""
+
+    __slots__ = ("niks", "rows", "rule")
+
+    def __init__(self, rows: list[int] | None = None, niks: set[str] | None = None, rule: str = "new") -> None:
+        self.rows = rows if rows is not None else []
+        self.niks = niks if niks is not None else set()
+        self.rule = rule
 
 
 def niks_compatible(a: set[str], b: set[str]) -> bool:
@@ -123,15 +126,26 @@ class _UnionFind:
 
 
 def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
-    """Deterministic clustering (input order fixed by the caller)."""
+    """Deterministic clustering (input order fixed by the caller), in the order of each cluster's first row.
+
+    Most rows share no evidence with any other row of the batch: they become
+    clusters of one without entering the union-find.
+    """
     uf = _UnionFind(len(rows))
     by_nik: dict[str, list[int]] = defaultdict(list)
     by_name_dob: dict[str, list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         if nik := row.strong_nik:
-            uf.niks[i] = {nik}
             by_nik[nik].append(i)
         by_name_dob[row.keys[0]].append(i)
+    shared = [members for members in chain(by_nik.values(), by_name_dob.values()) if len(members) > 1]
+    joined = bytearray(len(rows))  # 1: the row is in a group of several and may be joined to others
+    for members in shared:
+        for i in members:
+            if not joined[i]:
+                joined[i] = 1
+                if nik := rows[i].strong_nik:
+                    uf.niks[i] = {nik}
     for members in by_nik.values():
         if len(members) == 1:
             continue
@@ -147,16 +161,19 @@ def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
         if len(members) > 1:
             for i in members[1:]:
                 uf.union(members[0], i, "name_birth_date")
-    clusters: dict[int, Cluster] = {}
-    for i in range(len(rows)):
+    clusters: list[Cluster] = []
+    of_root: dict[int, Cluster] = {}
+    for i, row in enumerate(rows):
+        if not joined[i]:
+            clusters.append(Cluster([i], {row.strong_nik} if row.strong_nik else set()))
+            continue
         root = uf.find(i)
-        cluster = clusters.get(root)
+        cluster = of_root.get(root)
         if cluster is None:
-            cluster = clusters[root] = Cluster(rule=uf.rule[root])
+            cluster = of_root[root] = Cluster([], uf.niks.get(root, set()), uf.rule[root])
+            clusters.append(cluster)
         cluster.rows.append(i)
-    for root, cluster in clusters.items():
-        cluster.niks = uf.niks.get(root, set())
-    return list(clusters.values())
+    return clusters
 
 
 def same_person_by_nik(name_a: str, born_a: dt.date, name_b: str, born_b: dt.date, name_threshold: float) -> bool:
@@ -346,17 +363,27 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     new_keys = reserve_worker_keys(conn, len(unmatched))
     assigned: dict[int, int] = {}
     workers = []
+    key = nik_key()
     for cluster, worker_key in zip(unmatched, new_keys, strict=True):
         assigned[id(cluster)] = worker_key
         members = cluster.rows
-        workers.append(
-            new_worker_rows(worker_key, [rows[i] for i in members], [full_names[members[0]]],
-                            [villages[i] for i in members])
-        )  # fmt: skip
+        if len(members) == 1:  # most workers: new_worker_rows without the lists
+            (i,) = members
+            row = rows[i]
+            nik = row.strong_nik
+            workers.append((
+                worker_key, nik, nik_token(nik, key), row.name_key, display_name(full_names[i]), row.birth_date,
+                row.gender, villages[i],
+            ))  # fmt: skip
+        else:
+            workers.append(
+                new_worker_rows(worker_key, [rows[i] for i in members], [full_names[members[0]]],
+                                [villages[i] for i in members])
+            )  # fmt: skip
+    # COPY writes the identity column's values as given (like OVERRIDING SYSTEM
+    # VALUE); the keys were reserved above, ascending, so the index fills in order.
     columns = "worker_key, nik, nik_token, name_key, display_name, birth_date, gender, village_code"
-    conn.execute("create temp table if not exists worker_load (like identity.worker including defaults) on commit drop")
-    _copy(conn, "worker_load", columns, workers)
-    conn.execute(f"insert into identity.worker ({columns}) overriding system value select {columns} from worker_load")
+    _copy(conn, "identity.worker", columns, workers)
 
     # 3. Merges: when evidence joins several workers, the oldest key survives,
     #    except between workers a reviewer kept apart: then the cluster joins
@@ -399,13 +426,11 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
             for key in row.keys:
                 if key not in known:
                     evidence.setdefault(key, worker_key)
-    conn.execute("create temp table if not exists evidence_load (like identity.worker_evidence) on commit drop")
-    _copy(conn, "evidence_load", "evidence_key, worker_key", list(evidence.items()))
-    # Sorted inserts fill the btrees sequentially instead of at random pages.
-    conn.execute(
-        """insert into identity.worker_evidence select * from evidence_load
-           order by evidence_key collate "C" on conflict do nothing"""
-    )
+    # None of these keys is stored yet (``known`` holds every stored one among
+    # them, and IDENTITY_LOCK keeps other writers out), so they are copied
+    # straight in, sorted: Python's string order is the column's "C" collation,
+    # and sorted keys fill the btree page after page instead of at random.
+    _copy(conn, "identity.worker_evidence", "evidence_key, worker_key", sorted(evidence.items()))
     _copy(conn, "identity.row_link", "file_id, source_row, worker_key, rule", links)
     bump_identity_generation(conn)  # every month's facts may have changed
     log.info("linked %d rows: %d new workers, %d merged", len(rows), len(unmatched), merged)
