@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ucj.identity.names import display_name, name_key
 from ucj.identity.nik import nik_agrees, nik_structure_ok
-from ucj.identity.resolve import Row, cluster_rows, niks_compatible
+from ucj.identity.resolve import Row, cluster_rows, cluster_sequential, niks_compatible
 
 BORN = dt.date(1985, 3, 12)
 
@@ -106,3 +108,19 @@ def test_missing_or_mistyped_nik_links_by_name_and_birth_date() -> None:
 def test_namesakes_born_the_same_day_with_distinct_niks_stay_apart() -> None:
     rows = [_row(1, "1310015203850001", "Siti Aminah"), _row(2, "7208015203854321", "Siti Aminah")]
     assert _groups(rows) == {frozenset({1}), frozenset({2})}
+
+
+# A small world where rules collide: NIKs one typo apart, a relative's NIK
+# (same digits, other person), namesakes, two birth dates.
+_NIKS = [None, "1310015203850001", "1310015203850007", "1310015203859901", "1310014101900002"]
+_NAMES = ["siti aminah", "aminah siti", "budi santoso", "siti aminnah", "rahmat hidayat"]
+_BORN = [BORN, dt.date(1990, 1, 1), dt.date(1985, 3, 21)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_NIKS), st.sampled_from(_NAMES), st.sampled_from(_BORN)), max_size=40))
+def test_component_clustering_equals_the_sequence_of_unions(specs: list) -> None:
+    """The fast clustering must give the sequential one's clusters, NIK sets, rules and order."""
+    rows = [Row(1, i, nik, name, born, None) for i, (nik, name, born) in enumerate(specs)]
+    fast = [(c.rows, c.niks, c.rule) for c in cluster_rows(rows, 85)]
+    assert fast == [(c.rows, c.niks, c.rule) for c in cluster_sequential(rows, 85)]
