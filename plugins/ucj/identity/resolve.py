@@ -383,7 +383,7 @@ def _split_between_kept_apart(
 def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
     """Link every unlinked loaded or duplicate row; return counts for the log.
 
-    Set-based on the database side (COPY in and out, one join for the evidence lookup), so a
+    Set-based on the database side (one query out, COPY in, one join for the evidence lookup), so a
     million rows cost seconds, not a million round trips.
     """
     with without_cyclic_gc():
