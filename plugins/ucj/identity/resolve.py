@@ -354,7 +354,13 @@ def _hits(row: Row, niks: set[str], known: Known, threshold: float) -> list[tupl
             row.name_key, row.birth_date, w_name or "", w_dob or row.birth_date, threshold
         ):
             continue
-        if not through_nik and w_nik and not niks_compatible(niks, {w_nik}):
+        if (
+            not through_nik
+            and w_nik
+            and niks
+            and not (len(niks) == 1 and w_nik in niks)  # the usual case, without the edit distance
+            and not niks_compatible(niks, {w_nik})
+        ):
             continue
         found.append((worker_key, through_nik))
     return found
@@ -433,13 +439,15 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
         # No index on the temp table: one hash join against it beats building one.
         conn.execute("create temp table if not exists wanted_evidence (evidence_key text) on commit drop")
         _copy(conn, "wanted_evidence", "evidence_key", [(k,) for k in {k for r in rows for k in r.keys}])
-        for key, worker_key, nik, name_key, birth_date in conn.execute(
-            """select e.evidence_key, coalesce(w.merged_into, w.worker_key), w.nik, w.name_key, w.birth_date
-               from identity.worker_evidence as e
-               join wanted_evidence using (evidence_key)
-               join identity.worker as w using (worker_key)"""
-        ):
-            known[key] = (worker_key, nik, name_key, birth_date)
+        known = {
+            key: (worker_key, nik, name_key, birth_date)
+            for key, worker_key, nik, name_key, birth_date in conn.execute(
+                """select e.evidence_key, coalesce(w.merged_into, w.worker_key), w.nik, w.name_key, w.birth_date
+                   from identity.worker_evidence as e
+                   join wanted_evidence using (evidence_key)
+                   join identity.worker as w using (worker_key)"""
+            ).fetchall()
+        }
 
     # 1. Each cluster finds the existing workers its evidence points to.
     matches: list[tuple[Cluster, set[int], set[int], str]] = []
