@@ -3,7 +3,9 @@
 Stages are called exactly as the DAG tasks call them (``ucj.ingest``,
 ``ucj.facts``, ``ucj.validation``, ``ucj.identity``); ingest batches run in
 two processes, as two mapped task instances do on a 2-core worker, and so do
-the per-kind settle and validate tasks (each kind has its own ingest DAG). Two
+the per-kind settle and validate tasks (each kind has its own ingest DAG).
+For CSV the month after is measured too: the same workers report again, so
+identity links every row to a known worker (a monthly run's steady state). Two
 references run on the same rows in the same run: a bare read + COPY into an
 unindexed table (the floor) and a plain pandas script (read_csv, exact-NIK
 dedup, to_sql). Results go to docs/benchmarks.md.
@@ -32,6 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "benchmarks.md"
 PERIOD = "2025-01"
+NEXT_PERIOD = "2025-02"
 
 
 def _peak_rss_mb() -> float:
@@ -40,28 +43,30 @@ def _peak_rss_mb() -> float:
     return max(own, children) / 1024
 
 
-def _ingest_batch(args: tuple[str, str, list[str]]) -> dict[str, Any]:
+def _ingest_batch(args: tuple[str, str, str, list[str]]) -> dict[str, Any]:
     from ucj import ingest
     from ucj.warehouse import connect
 
-    root, kind, files = args
+    root, kind, period, files = args
     with connect() as conn:
-        return ingest.ingest_batch(conn, Path(root), kind, PERIOD, files).as_dict()
+        return ingest.ingest_batch(conn, Path(root), kind, period, files).as_dict()
 
 
-def _settle(kind: str) -> int:
+def _settle(args: tuple[str, str]) -> int:
     from ucj import pipeline_tasks
 
-    return pipeline_tasks.settle(kind, PERIOD)
+    kind, period = args
+    return pipeline_tasks.settle(kind, period)
 
 
-def _validate(kind: str) -> dict[str, Any]:
+def _validate(args: tuple[str, str]) -> dict[str, Any]:
     from ucj import pipeline_tasks
 
-    return pipeline_tasks.validate(kind, PERIOD, "bench", "bench")
+    kind, period = args
+    return pipeline_tasks.validate(kind, period, "bench", "bench")
 
 
-def run_pipeline(root: Path, timings_detail: dict[str, float]) -> dict[str, float]:
+def run_pipeline(root: Path, timings_detail: dict[str, float], period: str = PERIOD) -> dict[str, float]:
     """Every stage for one month; returns seconds per stage."""
     from ucj import landing, pipeline_tasks
     from ucj.settings import SOURCE_KINDS, pipeline_config
@@ -71,11 +76,11 @@ def run_pipeline(root: Path, timings_detail: dict[str, float]) -> dict[str, floa
     start = time.perf_counter()
     jobs = []
     for kind in SOURCE_KINDS:
-        files = landing.list_rosters(root, kind, PERIOD)
+        files = landing.list_rosters(root, kind, period)
         for batch in landing.batch_files(files, cfg["files_per_batch"], cfg["bytes_per_batch"]):
-            jobs.append((str(root), kind, batch))
+            jobs.append((str(root), kind, period, batch))
     # Largest batches first, so two workers finish together.
-    jobs.sort(key=lambda job: -sum((root / f).stat().st_size for f in job[2]))
+    jobs.sort(key=lambda job: -sum((root / f).stat().st_size for f in job[3]))
     with ProcessPoolExecutor(max_workers=2) as pool:
         summaries = list(pool.map(_ingest_batch, jobs))
         timings["ingest (read, interpret, COPY)"] = time.perf_counter() - start
@@ -88,15 +93,15 @@ def run_pipeline(root: Path, timings_detail: dict[str, float]) -> dict[str, floa
         # DAG, so its settle and validate tasks run beside the other kinds':
         # two at a time on two cores, the largest kind first.
         size = dict.fromkeys(SOURCE_KINDS, 0)
-        for _, kind, batch in jobs:
+        for _, kind, _, batch in jobs:
             size[kind] += sum((root / f).stat().st_size for f in batch)
         kinds = sorted(SOURCE_KINDS, key=lambda kind: -size[kind])
         start = time.perf_counter()
-        list(pool.map(_settle, kinds))
+        list(pool.map(_settle, [(kind, period) for kind in kinds]))
         timings["settle snapshots"] = time.perf_counter() - start
 
         start = time.perf_counter()
-        list(pool.map(_validate, kinds))
+        list(pool.map(_validate, [(kind, period) for kind in kinds]))
         timings["validate (Great Expectations)"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -108,7 +113,7 @@ def run_pipeline(root: Path, timings_detail: dict[str, float]) -> dict[str, floa
     timings["probabilistic linkage (splink)"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    loaded = pipeline_tasks.load_period(PERIOD)
+    loaded = pipeline_tasks.load_period(period)
     timings["load facts + refresh marts"] = time.perf_counter() - start
     if not loaded.get("reused"):
         timings_detail["load facts"] = loaded["load_seconds"]
@@ -254,6 +259,14 @@ def main() -> int:
             if fmt == "csv":
                 run["floor_copy"] = floor_copy(root)
                 run["pandas_script"] = pandas_script(root)
+                # The month after: every worker reports again (this month's files, a month on), so
+                # identity links every row to a known worker - the steady state of a monthly run.
+                later = work / f"{fmt}-next"
+                for kind in ("opd", "village", "employer"):
+                    shutil.copytree(root / kind / PERIOD, later / kind / NEXT_PERIOD)
+                run["next_month"] = run_pipeline(later, {}, NEXT_PERIOD)
+                print(f"{fmt} next month: {json.dumps({k: round(v, 1) for k, v in run['next_month'].items()})}")
+                shutil.rmtree(later)
             report["runs"].append(run)
             shutil.rmtree(root)
         report["peak_rss_mb"] = _peak_rss_mb()
@@ -337,6 +350,14 @@ def render(report: dict[str, Any]) -> str:
                 f"- Plain pandas script (read_csv, exact-NIK dedup, to_sql): {run['pandas_script']:.1f} s "
                 "(no validation, no row states, no identity beyond exact NIK).",
             ]
+        if "next_month" in run:
+            later = run["next_month"]
+            lines.append(
+                f"- The month after ({NEXT_PERIOD}: the same files a month on, so every worker reports again and "
+                f"every row links to a known worker): {sum(later.values()):.1f} s ("
+                + ", ".join(f"{k} {v:.1f} s" for k, v in later.items())
+                + ")."
+            )
         lines.append("")
     if "bi" in report:
         from bench.bi import render_bi
