@@ -481,7 +481,7 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
             nik = row.strong_nik
             workers.append((
                 worker_key, nik, nik_token(nik, key), row.name_key, display_name(full_names[i]), row.birth_date,
-                row.gender, villages[i],
+                row.gender, villages[i] or None,
             ))  # fmt: skip
         else:
             workers.append(
