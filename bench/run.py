@@ -222,6 +222,7 @@ def main() -> int:
     parts = set(args.parts.split(","))
 
     from bench.landing import generate
+    from ucj.settings import SOURCE_KINDS
 
     report: dict[str, Any] = {"machine": machine(), "date": dt.date.today().isoformat(), "rows": args.rows, "runs": []}
     if "pipeline" not in parts and args.write.exists():
@@ -262,7 +263,7 @@ def main() -> int:
                 # The month after: every worker reports again (this month's files, a month on), so
                 # identity links every row to a known worker - the steady state of a monthly run.
                 later = work / f"{fmt}-next"
-                for kind in ("opd", "village", "employer"):
+                for kind in SOURCE_KINDS:
                     shutil.copytree(root / kind / PERIOD, later / kind / NEXT_PERIOD)
                 run["next_month"] = run_pipeline(later, {}, NEXT_PERIOD)
                 print(f"{fmt} next month: {json.dumps({k: round(v, 1) for k, v in run['next_month'].items()})}")

@@ -88,6 +88,8 @@ class Cluster:
 
 def niks_compatible(a: set[str], b: set[str]) -> bool:
     """Two NIK sets can belong to one person if every pair is at most one edit apart."""
+    if a == b and len(a) <= 1:  # the usual case, without the edit distance
+        return True
     return all(x == y or DamerauLevenshtein.distance(x, y) <= 1 for x in a for y in b)
 
 
@@ -229,7 +231,7 @@ def cluster_rows(rows: list[Row], name_threshold: float) -> list[Cluster]:
             clusters.append(Cluster(members, niks, rule))
             continue
         niks = {nik for i in members if (nik := rows[i].strong_nik)}
-        if all(x == y or DamerauLevenshtein.distance(x, y) <= 1 for x in niks for y in niks if x < y):
+        if niks_compatible(niks, niks):
             clusters.append(Cluster(members, niks, "nik" if nik_join else "name_birth_date"))
             continue
         for part in cluster_sequential([rows[i] for i in members], name_threshold):
@@ -300,15 +302,17 @@ def merge_workers(conn: psycopg.Connection, survivor: int, others: list[int], ru
     )
 
 
-def new_worker_rows(worker_key: int, rows: list[Row], full_names: list[str], villages: list[str | None]) -> tuple:
-    """identity.worker's columns for a worker made of ``rows`` (its first row describes it)."""
+def new_worker_rows(
+    worker_key: int, rows: list[Row], full_names: list[str], villages: list[str | None], key: bytes | None = None
+) -> tuple:
+    """identity.worker's columns for a worker made of ``rows`` (its first row describes it); ``key``: the NIK key."""
     niks = [r.strong_nik for r in rows if r.strong_nik]
     nik = min(niks) if niks else None
     first = rows[0]
     village = next((v for v in villages if v), None)
     return (
-        worker_key, nik, nik_token(nik), first.name_key, display_name(full_names[0]), first.birth_date, first.gender,
-        village,
+        worker_key, nik, nik_token(nik, key), first.name_key, display_name(full_names[0]), first.birth_date,
+        first.gender, village,
     )  # fmt: skip
 
 
@@ -354,13 +358,7 @@ def _hits(row: Row, niks: set[str], known: Known, threshold: float) -> list[tupl
             row.name_key, row.birth_date, w_name or "", w_dob or row.birth_date, threshold
         ):
             continue
-        if (
-            not through_nik
-            and w_nik
-            and niks
-            and not (len(niks) == 1 and w_nik in niks)  # the usual case, without the edit distance
-            and not niks_compatible(niks, {w_nik})
-        ):
+        if not through_nik and w_nik and not niks_compatible(niks, {w_nik}):
             continue
         found.append((worker_key, through_nik))
     return found
@@ -475,19 +473,10 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     for cluster, worker_key in zip(unmatched, new_keys, strict=True):
         assigned[id(cluster)] = worker_key
         members = cluster.rows
-        if len(members) == 1:  # most workers: new_worker_rows without the lists
-            (i,) = members
-            row = rows[i]
-            nik = row.strong_nik
-            workers.append((
-                worker_key, nik, nik_token(nik, key), row.name_key, display_name(full_names[i]), row.birth_date,
-                row.gender, villages[i] or None,
-            ))  # fmt: skip
-        else:
-            workers.append(
-                new_worker_rows(worker_key, [rows[i] for i in members], [full_names[members[0]]],
-                                [villages[i] for i in members])
-            )  # fmt: skip
+        workers.append(
+            new_worker_rows(worker_key, [rows[i] for i in members], [full_names[members[0]]],
+                            [villages[i] for i in members], key)
+        )  # fmt: skip
     # COPY writes the identity column's values as given (like OVERRIDING SYSTEM
     # VALUE); the keys were reserved above, ascending, so the index fills in order.
     columns = "worker_key, nik, nik_token, name_key, display_name, birth_date, gender, village_code"
