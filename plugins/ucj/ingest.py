@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
 from dataclasses import asdict, dataclass, field
@@ -19,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
 
-from ucj.bulk import without_cyclic_gc
+from ucj.bulk import arrow_column, copy_columns, without_cyclic_gc
 from ucj.landing import file_stat, parse_period
 from ucj.roster.read import RawRoster, RosterReadError, read_roster
 from ucj.roster.rows import ROW_COLUMNS, interpret_many
@@ -178,14 +178,30 @@ def _insert_files(
     }
 
 
+# Arrow types of the interpreted columns, for COPY; anything not named here is text.
+_ARROW_TYPES = {
+    "file_id": pa.int64(), "source_row": pa.int64(), "period_month": pa.date32(), "birth_date": pa.date32(),
+    "enrollment_start": pa.date32(), "enrollment_end": pa.date32(), "is_active": pa.bool_(),
+}  # fmt: skip
+
+
+def _money_text(values: Any) -> list[str | None]:
+    return [None if v is None else str(v) for v in values]
+
+
 def copy_rows(conn: psycopg.Connection, kind: str, period_month: dt.date, rows: pd.DataFrame) -> None:
-    """Bulk-load interpreted rows (with their ``file_id``) by COPY, via an in-memory CSV."""
-    frame = rows.copy()
-    frame.insert(1, "period_month", period_month)
-    frame.insert(1, "source_kind", kind)
-    frame["programs"] = frame["programs"].map(lambda v: "{" + v + "}", na_action="ignore")
-    buffer = io.StringIO()
-    frame[_COPY_COLUMNS].to_csv(buffer, index=False, header=False)
-    columns = ", ".join(_COPY_COLUMNS)
-    with conn.cursor().copy(f"copy ingest.roster_row ({columns}) from stdin with (format csv)") as copy:
-        copy.write(buffer.getvalue())
+    """Bulk-load interpreted rows (with their ``file_id``) by COPY, the CSV written by Arrow."""
+    n = len(rows)
+    constant = {"source_kind": kind, "period_month": period_month}
+    columns = {}
+    for name in _COPY_COLUMNS:
+        if name in constant:
+            values: Any = [constant[name]] * n
+        elif name == "programs":
+            values = ["{" + v + "}" if v else None for v in rows["programs"].to_numpy()]
+        elif name in ("contribution", "wage"):
+            values = _money_text(rows[name].to_numpy())
+        else:
+            values = rows[name].to_numpy()
+        columns[name] = arrow_column(values, _ARROW_TYPES.get(name, pa.string()))
+    copy_columns(conn, "ingest.roster_row", columns)

@@ -40,10 +40,11 @@ from itertools import chain, groupby
 from operator import itemgetter
 
 import psycopg
+import pyarrow as pa
 from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.fuzz import token_sort_ratio
 
-from ucj.bulk import without_cyclic_gc
+from ucj.bulk import arrow_column, copy_columns, without_cyclic_gc
 from ucj.fingerprint import bump_identity_generation
 from ucj.identity.names import display_name
 from ucj.identity.nik import nik_structure_ok
@@ -53,6 +54,13 @@ from ucj.settings import pipeline_config
 from ucj.warehouse import IDENTITY_LOCK, serialise
 
 log = logging.getLogger(__name__)
+
+KEY, TEXT = pa.int64(), pa.string()
+# identity.worker's columns as new_worker_rows gives them.
+WORKER_COLUMNS = {
+    "worker_key": KEY, "nik": TEXT, "nik_token": TEXT, "name_key": TEXT, "display_name": TEXT,
+    "birth_date": pa.date32(), "gender": TEXT, "village_code": TEXT,
+}  # fmt: skip
 
 
 class Row:
@@ -316,10 +324,11 @@ def new_worker_rows(
     )  # fmt: skip
 
 
-def _copy(conn: psycopg.Connection, table: str, columns: str, rows: list[tuple]) -> None:
-    with conn.cursor().copy(f"copy {table} ({columns}) from stdin") as copy:
-        for row in rows:
-            copy.write_row(row)
+def _copy(conn: psycopg.Connection, table: str, columns: dict[str, pa.DataType], rows: list[tuple]) -> None:
+    """COPY ``rows`` (tuples in the order of ``columns``) through Arrow: written in C, not row by row."""
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    arrays = zip(columns.items(), values, strict=True)
+    copy_columns(conn, table, {name: arrow_column(v, type_, empty_as_null=False) for (name, type_), v in arrays})
 
 
 def reserve_worker_keys(conn: psycopg.Connection, count: int) -> range:
@@ -436,7 +445,8 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     if conn.execute("select exists (select from identity.worker_evidence)").fetchone()[0]:
         # No index on the temp table: one hash join against it beats building one.
         conn.execute("create temp table if not exists wanted_evidence (evidence_key text) on commit drop")
-        _copy(conn, "wanted_evidence", "evidence_key", [(k,) for k in {k for r in rows for k in r.keys}])
+        wanted = list({k for r in rows for k in r.keys})
+        copy_columns(conn, "wanted_evidence", {"evidence_key": arrow_column(wanted, TEXT, empty_as_null=False)})
         known = {
             key: (worker_key, nik, name_key, birth_date)
             for key, worker_key, nik, name_key, birth_date in conn.execute(
@@ -479,8 +489,7 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
         )  # fmt: skip
     # COPY writes the identity column's values as given (like OVERRIDING SYSTEM
     # VALUE); the keys were reserved above, ascending, so the index fills in order.
-    columns = "worker_key, nik, nik_token, name_key, display_name, birth_date, gender, village_code"
-    _copy(conn, "identity.worker", columns, workers)
+    _copy(conn, "identity.worker", WORKER_COLUMNS, workers)
 
     # 3. Merges: when evidence joins several workers, the oldest key survives,
     #    except between workers a reviewer kept apart: then the cluster joins
@@ -527,8 +536,8 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     # them, and IDENTITY_LOCK keeps other writers out), so they are copied
     # straight in, sorted: Python's string order is the column's "C" collation,
     # and sorted keys fill the btree page after page instead of at random.
-    _copy(conn, "identity.worker_evidence", "evidence_key, worker_key", sorted(evidence.items()))
-    _copy(conn, "identity.row_link", "file_id, source_row, worker_key, rule", links)
+    _copy(conn, "identity.worker_evidence", {"evidence_key": TEXT, "worker_key": KEY}, sorted(evidence.items()))
+    _copy(conn, "identity.row_link", {"file_id": KEY, "source_row": KEY, "worker_key": KEY, "rule": TEXT}, links)
     bump_identity_generation(conn)  # every month's facts may have changed
     log.info("linked %d rows: %d new workers, %d merged", len(rows), len(unmatched), merged)
     return {"rows": len(rows), "new_workers": len(unmatched), "merged_workers": merged, **corrections}

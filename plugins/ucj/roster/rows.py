@@ -77,23 +77,55 @@ def segment_for(kind: str, fields: dict[str, str | None]) -> str:
     raise ValueError(f"no default segment configured for {kind}")  # configuration error
 
 
-def _umap(values: pd.Series, fn: Callable[[Any], Any]) -> np.ndarray:
-    """Apply ``fn`` once per distinct value: rosters repeat codes, dates and programs a lot."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    results = np.empty(len(uniques), dtype=object)
+def _factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
     # factorize turns None into NaN; the parsers expect None for "nothing".
-    results[:] = [fn(None if u is None or (isinstance(u, float) and u != u) else u) for u in uniques]
+    return codes, np.array([None if u is None or (isinstance(u, float) and u != u) else u for u in uniques],
+                           dtype=object)  # fmt: skip
+
+
+def _apply(factors: tuple[np.ndarray, np.ndarray], fn: Callable[[Any], Any]) -> np.ndarray:
+    codes, uniques = factors
+    results = np.empty(len(uniques), dtype=object)
+    results[:] = [fn(u) for u in uniques]
     return results[codes]
+
+
+def _umap(values: Any, fn: Callable[[Any], Any]) -> np.ndarray:
+    """Apply ``fn`` once per distinct value: rosters repeat codes, dates and programs a lot."""
+    return _apply(_factorize(values), fn)
+
+
+class _Columns:
+    """The batch's raw columns, each factorized once however many parsers read it.
+
+    Factorizing a million-row object column is most of what applying a
+    parser per distinct value costs, and most columns are read twice (as
+    text for the duplicate check, then parsed).
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._factors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.frame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def map(self, name: str, fn: Callable[[Any], Any]) -> np.ndarray:
+        """``fn`` of column ``name`` row by row (a column the file lacks is all None)."""
+        if name not in self._factors:
+            if name in self.frame:
+                self._factors[name] = _factorize(self.frame[name])
+            else:
+                self._factors[name] = (np.zeros(len(self.frame), dtype=np.intp), np.array([None], dtype=object))
+        return _apply(self._factors[name], fn)
 
 
 def _isnull(values: np.ndarray) -> np.ndarray:
     return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-
-
-def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    if name in frame:
-        return frame[name]
-    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
 def interpret(raw: RawRoster, kind: str, period: dt.date) -> pd.DataFrame:
@@ -113,9 +145,11 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     end = period_end(period)
     fields = sorted({f for raw in raws for f in raw.columns})
     records = [values for raw in raws for _, values in raw.rows]
-    frame = pd.DataFrame.from_records(records, columns=fields) if records else pd.DataFrame(columns=fields)
-    frame = frame.astype(object).where(frame.notna(), None)
+    # Object columns from the start: inferring string dtypes, only to turn them back, cost a second a million rows.
+    frame = pd.DataFrame(records, columns=fields, dtype=object) if records else pd.DataFrame(columns=fields)
+    frame = frame.where(frame.notna(), None)
     n = len(frame)
+    columns = _Columns(frame)
     file_index = np.repeat(np.arange(len(raws)), [len(raw.rows) for raw in raws])
     # Built as plain object arrays and turned into a frame once: assigning
     # column by column makes pandas infer (and convert to) string dtypes.
@@ -126,28 +160,28 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     reasons: dict[str, np.ndarray] = {}
 
     # Exact duplicates: identical cells in every mapped column of one file.
-    as_text = pd.DataFrame({f: _umap(frame[f], cell_text) for f in fields}, index=frame.index)
+    as_text = pd.DataFrame({f: columns.map(f, cell_text) for f in fields}, index=frame.index, dtype=object)
     hashes = pd.util.hash_pandas_object(as_text, index=False).to_numpy() if fields else np.zeros(n, dtype=np.uint64)
     out["row_hash"] = np.array([f"{h:016x}" for h in hashes], dtype=object)
 
-    nik = _umap(_column(frame, "nik"), parse_nik)
+    nik = columns.map("nik", parse_nik)
     out["nik"] = [v[0] for v in nik]
     out["nik_quality"] = [v[1] for v in nik]
 
-    names = _umap(_column(frame, "full_name"), parse_text)
+    names = columns.map("full_name", parse_text)
     out["full_name"] = names
-    out["name_key"] = _umap(pd.Series(names, dtype=object), name_key)
+    out["name_key"] = _umap(names, name_key)
     reasons["missing_name"] = _isnull(out["name_key"])
 
-    birth_raw = _column(frame, "birth_date")
-    born = _umap(birth_raw, parse_date)
+    born = columns.map("birth_date", parse_date)
     out["birth_date"] = born
-    blank_birth = _umap(birth_raw, is_blank).astype(bool)
+    blank_birth = columns.map("birth_date", is_blank).astype(bool)
     no_birth = _isnull(born)
     reasons["missing_birth_date"] = no_birth & blank_birth
     reasons["invalid_birth_date"] = no_birth & ~blank_birth
-    ages = _umap(pd.Series(born, dtype=object), lambda b: None if b is None else age_at(b, end))
-    in_future = _umap(pd.Series(born, dtype=object), lambda b: b is not None and b > end).astype(bool)
+    born_factors = _factorize(born)
+    ages = _apply(born_factors, lambda b: None if b is None else age_at(b, end))
+    in_future = _apply(born_factors, lambda b: b is not None and b > end).astype(bool)
     reasons["birth_date_in_future"] = in_future
     reasons["age_out_of_range"] = np.array(
         [
@@ -156,11 +190,11 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
         ]
     )
 
-    out["birth_place"] = _umap(_column(frame, "birth_place"), parse_text)
-    out["gender"] = _umap(_column(frame, "gender"), parse_gender)
+    out["birth_place"] = columns.map("birth_place", parse_text)
+    out["gender"] = columns.map("gender", parse_gender)
 
-    listed = _umap(_column(frame, "programs"), lambda v: frozenset(parse_programs(v)[0]))
-    flagged = [_umap(_column(frame, f"flag_{p}"), parse_flag) if f"flag_{p}" in frame else None for p in PROGRAMS]
+    listed = columns.map("programs", lambda v: frozenset(parse_programs(v)[0]))
+    flagged = [columns.map(f"flag_{p}", parse_flag) if f"flag_{p}" in columns else None for p in PROGRAMS]
     programs = []
     for i in range(n):
         chosen = [p for j, p in enumerate(PROGRAMS) if p in listed[i] or (flagged[j] is not None and flagged[j][i])]
@@ -169,21 +203,20 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     reasons["no_known_program"] = _isnull(out["programs"])
 
     for name in ("enrollment_start", "enrollment_end"):
-        column = _column(frame, name)
-        parsed = _umap(column, parse_date)
+        parsed = columns.map(name, parse_date)
         out[name] = parsed
-        reasons[f"invalid_{name}"] = _isnull(parsed) & ~_umap(column, is_blank).astype(bool)
-    active = _umap(_column(frame, "status"), parse_status)
+        reasons[f"invalid_{name}"] = _isnull(parsed) & ~columns.map(name, is_blank).astype(bool)
+    active = columns.map("status", parse_status)
     out["is_active"] = active
     reasons["unknown_status"] = _isnull(active)
 
-    out["funding_source"] = _umap(_column(frame, "funding_source"), parse_funding)
-    out["contribution"] = _umap(_column(frame, "contribution"), parse_money)
-    out["wage"] = _umap(_column(frame, "wage"), parse_money)
+    out["funding_source"] = columns.map("funding_source", parse_funding)
+    out["contribution"] = columns.map("contribution", parse_money)
+    out["wage"] = columns.map("wage", parse_money)
     for f in ("employment_status", "position", "category", "occupation", "sector"):
-        out[f] = _umap(_column(frame, f), parse_text)
+        out[f] = columns.map(f, parse_text)
 
-    reasons.update(_reporting_units(kind, frame, out))
+    reasons.update(_reporting_units(kind, columns, out))
     out["segment"] = _segments(kind, out)
 
     order = [code for code in REASON_ORDER if code in reasons]
@@ -200,12 +233,11 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     # described by their parsed values.
     nik_problem = np.isin(np.asarray(out["nik_quality"], dtype=object), list(NIK_PROBLEMS))
     original = np.empty(n, dtype=object)
+    texts = {f: as_text[f].to_numpy() for f in fields}  # a DataFrame row (iloc) costs more than its cells
     for i in np.flatnonzero((bad | nik_problem) & ~duplicate):
         headers = raws[file_index[i]].columns
-        cells = as_text.iloc[i]
-        original[i] = json.dumps(
-            {headers[f]: cells[f] for f in headers if cells[f]}, ensure_ascii=False, sort_keys=True
-        )
+        cells = {f: texts[f][i] for f in headers}
+        original[i] = json.dumps({headers[f]: v for f, v in cells.items() if v}, ensure_ascii=False, sort_keys=True)
     out["original"] = original
     frame_out = pd.DataFrame({c: out[c] for c in ROW_COLUMNS}, dtype=object)
     frame_out["file_index"] = file_index
@@ -233,27 +265,27 @@ def _segments(kind: str, out: dict[str, Any]) -> list[str]:
     return result
 
 
-def _reporting_units(kind: str, frame: pd.DataFrame, out: dict[str, Any]) -> dict[str, np.ndarray]:
+def _reporting_units(kind: str, columns: _Columns, out: dict[str, Any]) -> dict[str, np.ndarray]:
     """Fill unit columns; return the reasons a row's unit is not a known one."""
     known_regencies, known_villages = regency_codes(), village_codes()
     if kind == "village":
-        codes = _umap(_column(frame, "village_code"), parse_region_code)
+        codes = columns.map("village_code", parse_region_code)
         out["village_code"] = out["unit_code"] = out["unit_key"] = codes
-        out["unit_name"] = _umap(_column(frame, "village_name"), parse_text)
+        out["unit_name"] = columns.map("village_name", parse_text)
         out["regency_code"] = [c[:4] if c else None for c in codes]
         missing = _isnull(codes)
-        unknown = ~missing & ~_umap(pd.Series(codes, dtype=object), lambda c: c in known_villages).astype(bool)
+        unknown = ~missing & ~_umap(codes, lambda c: c in known_villages).astype(bool)
         return {"missing_village_code": missing, "unknown_village_code": unknown}
 
-    regency = _umap(_column(frame, "regency_code"), parse_region_code)
+    regency = columns.map("regency_code", parse_region_code)
     out["regency_code"] = regency
-    out["village_code"] = [None] * len(frame)
+    out["village_code"] = [None] * len(columns)
     missing_regency = _isnull(regency)
-    known = _umap(pd.Series(regency, dtype=object), lambda c: c in known_regencies).astype(bool)
+    known = _umap(regency, lambda c: c in known_regencies).astype(bool)
     reasons = {"missing_regency_code": missing_regency, "unknown_regency_code": ~missing_regency & ~known}
     if kind == "opd":
-        codes = _umap(_column(frame, "opd_code"), parse_text)
-        out["unit_name"] = _umap(_column(frame, "opd_name"), parse_text)
+        codes = columns.map("opd_code", parse_text)
+        out["unit_name"] = columns.map("opd_name", parse_text)
         # OPD codes repeat across regencies, so the unit is regency + code;
         # without a code the OPD's name identifies it.
         ident = [c or (nm.upper() if nm else None) for c, nm in zip(codes, out["unit_name"], strict=True)]
@@ -261,11 +293,11 @@ def _reporting_units(kind: str, frame: pd.DataFrame, out: dict[str, Any]) -> dic
         out["unit_key"] = [f"{r}/{i}" if i and r else None for r, i in zip(regency, ident, strict=True)]
         reasons["missing_opd"] = np.array([i is None for i in ident], dtype=bool)
     else:
-        npp = _umap(
-            _column(frame, "npp"),
+        npp = columns.map(
+            "npp",
             lambda v: (re.sub(r"[\s.\-']", "", t).upper() or None) if (t := parse_text(v)) else None,
         )
         out["unit_code"] = out["unit_key"] = npp
-        out["unit_name"] = _umap(_column(frame, "employer_name"), parse_text)
+        out["unit_name"] = columns.map("employer_name", parse_text)
         reasons["missing_npp"] = _isnull(npp)
     return reasons
