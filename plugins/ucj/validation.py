@@ -14,7 +14,6 @@ table, XCom or logs.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import logging
 import re
@@ -25,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
 
 from ucj.landing import parse_period
 from ucj.roster.rows import age_at, period_end
@@ -226,28 +226,11 @@ _FRAME_COLUMNS = (
 
 
 def _frame(conn: psycopg.Connection, kind: str, period_month: dt.date) -> pd.DataFrame:
-    """The month's rows as strings, fetched by COPY: a third of the time of a cursor fetch.
+    """The month's rows as strings (NULL stays NULL, an empty string stays empty), fetched by COPY."""
+    from ucj.bulk import fetch_arrow
 
-    NULL travels as ``\\N`` so that an empty string stays an empty string.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
-
-    buffer = io.BytesIO()
-    copy_sql = f"copy ({_FRAME_QUERY}) to stdout (format csv, header, null '\\N')"
-    with conn.cursor().copy(copy_sql, {"kind": kind, "period": period_month}) as copy:
-        for chunk in copy:
-            buffer.write(chunk)
-    buffer.seek(0)
-    table = pa_csv.read_csv(
-        buffer,
-        convert_options=pa_csv.ConvertOptions(
-            null_values=["\\N"],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            column_types={name: pa.int64() if name == "file_id" else pa.string() for name in _FRAME_COLUMNS},
-        ),
-    )
+    types = {name: pa.int64() if name == "file_id" else pa.string() for name in _FRAME_COLUMNS}
+    table = fetch_arrow(conn, _FRAME_QUERY, {"kind": kind, "period": period_month}, types)
     frame = table.to_pandas()
     end = period_end(period_month)
     # The same age rule as the row checks: an approximate age (days / 365.25)

@@ -32,6 +32,8 @@ import psycopg
 from ucj.settings import pipeline_config
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ucj.identity.review import KeptApart
 
 log = logging.getLogger(__name__)
@@ -121,13 +123,15 @@ def _settings(prior: float) -> Any:
 
 
 def score_workers(
-    workers: list[dict[str, Any]], review_probability: float, duplicate_share: float = 0.01
+    workers: pd.DataFrame | list[dict[str, Any]], review_probability: float, duplicate_share: float = 0.01
 ) -> list[Pair]:
     """Train on the workers themselves and score the blocked pairs above the review threshold.
 
-    The prior (how likely two random workers are one person) comes from the
-    share of workers expected to still have a duplicate after the rules,
-    not from a rule: the rules have already merged every pair they can see.
+    ``workers``: worker_key and the FIELDS (village_code optional), as a
+    frame or as one dict per worker. The prior (how likely two random
+    workers are one person) comes from the share of workers expected to
+    still have a duplicate after the rules, not from a rule: the rules have
+    already merged every pair they can see.
     """
     if len(workers) < 3:
         return []
@@ -135,8 +139,11 @@ def score_workers(
     from splink import DuckDBAPI, Linker
 
     logging.getLogger("splink").setLevel(logging.WARNING)
-    frame = pd.DataFrame([{**w, "village_code": w.get("village_code")} for w in workers],
-                         columns=["worker_key", *FIELDS, "village_code"])  # fmt: skip
+    if isinstance(workers, pd.DataFrame):
+        frame = workers.reindex(columns=["worker_key", *FIELDS, "village_code"])
+    else:
+        frame = pd.DataFrame([{**w, "village_code": w.get("village_code")} for w in workers],
+                             columns=["worker_key", *FIELDS, "village_code"])  # fmt: skip
     # A string column whatever it holds: DuckDB would read all-missing as NaN doubles, and NaN = NaN there.
     frame["village_code"] = frame["village_code"].astype("string")
     frame["birth_date"] = frame["birth_date"].astype(str)
@@ -149,7 +156,12 @@ def score_workers(
         except Exception as exc:  # too few pairs in a small batch to train on: keep the priors
             log.info("EM on %s skipped: %s", rule, exc)
     predicted = linker.inference.predict(threshold_match_probability=review_probability).as_pandas_dataframe()
-    by_key = {w["worker_key"]: w for w in workers}
+    # The paired workers' NIKs and names, from the input (splink drops a comparison that never varies).
+    paired = set(predicted["worker_key_l"].astype(int)) | set(predicted["worker_key_r"].astype(int))
+    by_key = {
+        int(w["worker_key"]): w
+        for w in frame[frame["worker_key"].isin(paired)][["worker_key", "nik", "name_key"]].to_dict("records")
+    }
     pairs = []
     for row in predicted.to_dict("records"):
         a, b = sorted((int(row["worker_key_l"]), int(row["worker_key_r"])))
@@ -160,11 +172,15 @@ def score_workers(
                 "level": None if level is None else int(level),
                 "weight": None if weight is None or math.isnan(weight) else round(float(weight), 3),
             }
-        # From the input, not the output: splink drops a comparison that never varies in training.
         wa, wb = by_key[a], by_key[b]
-        conflict = niks_conflict(wa["nik"], wb["nik"], wa["name_key"], wb["name_key"])
+        conflict = niks_conflict(_text(wa["nik"]), _text(wb["nik"]), _text(wa["name_key"]), _text(wb["name_key"]))
         pairs.append(Pair(a, b, float(row["match_probability"]), float(row["match_weight"]), comparison, conflict))
     return pairs
+
+
+def _text(value: Any) -> str | None:
+    """A frame's missing value (None, NaN, pandas' NA) as None."""
+    return value if isinstance(value, str) else None
 
 
 def auto_mergeable(pair: Pair, cfg: dict[str, Any]) -> bool:
@@ -179,12 +195,20 @@ def auto_mergeable(pair: Pair, cfg: dict[str, Any]) -> bool:
     return not pair.niks_conflict
 
 
-def _survivors(conn: psycopg.Connection) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        return cur.execute(
-            """select worker_key, nik, name_key, birth_date, gender, village_code
-               from identity.worker where merged_into is null"""
-        ).fetchall()
+def _survivors(conn: psycopg.Connection) -> pd.DataFrame:
+    """The workers nobody was merged into, as a frame of strings (by COPY: no Python object per value)."""
+    import pyarrow as pa
+
+    from ucj.bulk import fetch_arrow
+
+    types = {"worker_key": pa.int64(), **{f: pa.string() for f in (*FIELDS, "village_code")}}
+    return fetch_arrow(
+        conn,
+        """select worker_key, nik, name_key, birth_date, gender, village_code
+           from identity.worker where merged_into is null""",
+        {},
+        types,
+    ).to_pandas()
 
 
 def _merge(conn: psycopg.Connection, a: int, b: int, rule: str, apart: KeptApart) -> bool:

@@ -82,6 +82,29 @@ class Row:
         by_name = f"B:{name_key}|{birth_date.isoformat()}"
         self.keys: tuple[str, ...] = (by_name, f"N:{strong}") if strong else (by_name,)
 
+    @classmethod
+    def many(cls, records: list[tuple]) -> list[Row]:
+        """Rows from (file_id, source_row, nik, name_key, birth_date, gender, ...) records, as ``Row(*r[:6])``.
+
+        The same attributes set without a call to ``__init__`` per row, and
+        each NIK checked once: at a million rows this is seconds less.
+        """
+        strong_niks = {nik: nik if nik_structure_ok(nik) else None for nik in {r[2] for r in records} if nik}
+        new = object.__new__
+        rows = []
+        append = rows.append
+        for file_id, source_row, nik, name_key, birth_date, gender, *_ in records:
+            row = new(cls)
+            row.file_id, row.source_row, row.nik, row.name_key, row.birth_date, row.gender = (
+                file_id, source_row, nik, name_key, birth_date, gender
+            )  # fmt: skip
+            strong = strong_niks.get(nik) if nik else None
+            row.strong_nik = strong
+            by_name = f"B:{name_key}|{birth_date.isoformat()}"
+            row.keys = (by_name, f"N:{strong}") if strong else (by_name,)
+            append(row)
+        return rows
+
 
 class Cluster:
     """Row indexes of one person in this batch, their NIKs, and the strongest rule that joined them."""
@@ -436,7 +459,7 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     }
     per_file = {file_id: list(rows) for file_id, rows in groupby(fetched, key=itemgetter(0))}
     fetched = list(chain.from_iterable(per_file[f] for f in sorted(per_file, key=rank.__getitem__)))
-    rows = [Row(*r[:6]) for r in fetched]
+    rows = Row.many(fetched)
     full_names = [r[6] for r in fetched]
     villages = [r[7] for r in fetched]
     clusters = cluster_rows(rows, threshold)
