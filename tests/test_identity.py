@@ -124,3 +124,37 @@ def test_component_clustering_equals_the_sequence_of_unions(specs: list) -> None
     rows = [Row(1, i, nik, name, born, None) for i, (nik, name, born) in enumerate(specs)]
     fast = [(c.rows, c.niks, c.rule) for c in cluster_rows(rows, 85)]
     assert fast == [(c.rows, c.niks, c.rule) for c in cluster_sequential(rows, 85)]
+
+
+NIK_LIKE = st.one_of(
+    st.text(alphabet="0123456789", min_size=16, max_size=16),
+    # Near the edges: real provinces, zero regency/district/serial, days 0-79, months 0-19.
+    st.builds(
+        lambda p, r, d, day, month, yy, serial: f"{p}{r:02d}{d:02d}{day:02d}{month:02d}{yy:02d}{serial:04d}",
+        st.sampled_from(["13", "72", "16", "00", "99", "11"]),
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.integers(0, 79),
+        st.integers(0, 19),
+        st.integers(0, 99),
+        st.integers(0, 9999),
+    ),
+    st.text(alphabet="0123456789 .'\u0661x", max_size=18),
+)
+
+
+@given(st.lists(NIK_LIKE, max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_vectorised_nik_check_agrees_with_the_scalar_one(niks: list[str]) -> None:
+    from ucj.identity.nik import nik_structure_ok_many
+
+    assert nik_structure_ok_many(niks).tolist() == [nik_structure_ok(n) for n in niks]
+
+
+def test_vectorised_nik_check_knows_leap_days_and_women() -> None:
+    from ucj.identity.nik import nik_structure_ok_many
+
+    # 29 Feb (a woman: day + 40), 30 Feb, 29 Feb, 31 Feb, 31 Apr, 30 Apr
+    niks = ["1310016902000001", "1310017002000001", "1310012902000001", "1310013102000001", "1310013104000001",
+            "1310013004000001"]  # fmt: skip
+    assert nik_structure_ok_many(niks).tolist() == [True, False, True, False, False, True]

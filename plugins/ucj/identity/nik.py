@@ -9,7 +9,10 @@ corrected), so this module grades evidence; it never rejects a row.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from functools import lru_cache
+
+import numpy as np
 
 from ucj.reference import province_codes
 
@@ -33,6 +36,47 @@ def nik_structure_ok(nik: str | None) -> bool:
     except ValueError:
         return False
     return True
+
+
+# Days in each month of a leap year (index 1-12): the check above, dt.date(2000, month, day).
+_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def nik_structure_ok_many(niks: Sequence[str]) -> np.ndarray:
+    """:func:`nik_structure_ok` of every NIK, as booleans, in a few array operations.
+
+    Identity checks every distinct NIK of a month (half a million and more);
+    one Python call each cost seconds. NIKs of 16 ASCII digits, nearly all
+    of them, are checked digit by digit in numpy; anything else goes to the
+    scalar function, so the two always agree (tested).
+    """
+    values = list(niks)
+    result = np.zeros(len(values), dtype=bool)
+    plain = np.fromiter(
+        (isinstance(v, str) and len(v) == 16 and v.isascii() and v.isdigit() for v in values), dtype=bool,
+        count=len(values),
+    )  # fmt: skip
+    for i in np.flatnonzero(~plain):
+        result[i] = nik_structure_ok(values[i])
+    if not plain.any():
+        return result
+    digits = np.array([values[i] for i in np.flatnonzero(plain)], dtype="U16").view(np.uint32).reshape(-1, 16) - 48
+    digits = digits.astype(np.int64)
+
+    def number(start: int, end: int) -> np.ndarray:
+        return digits[:, start:end] @ (10 ** np.arange(end - start - 1, -1, -1))
+
+    provinces = np.array(sorted(int(p) for p in province_codes() if p.isdigit()), dtype=np.int64)
+    day, month = number(6, 8), number(8, 10)
+    day = np.where(day > 40, day - 40, day)
+    month_ok = (month >= 1) & (month <= 12)
+    ok = (
+        np.isin(number(0, 2), provinces)
+        & (number(2, 4) != 0) & (number(4, 6) != 0) & (number(12, 16) != 0)
+        & month_ok & (day >= 1) & (day <= _DAYS_IN_MONTH[np.where(month_ok, month, 0)])
+    )  # fmt: skip
+    result[plain] = ok
+    return result
 
 
 def nik_agrees(nik: str, birth_date: dt.date | None, gender: str | None) -> bool | None:
