@@ -118,6 +118,7 @@ def run_pipeline(root: Path, timings_detail: dict[str, float], period: str = PER
     if not loaded.get("reused"):
         timings_detail["load facts"] = loaded["load_seconds"]
         timings_detail["refresh marts"] = loaded["refresh_seconds"]
+        timings_detail["worker dimension"] = loaded["dimension_seconds"]
         timings_detail["coverage facts"] = loaded["coverage_facts"]
     return timings
 
@@ -331,9 +332,10 @@ def render(report: dict[str, Any]) -> str:
         if detail:
             load = detail["load facts"]
             lines += [
-                f"- Load stage: {detail['coverage facts']:,} coverage facts written in {load:.1f} s; mart refresh "
-                f"(aggregates + worker dimension) {detail['refresh marts']:.1f} s; load + refresh "
-                f"{load + detail['refresh marts']:.1f} s.",
+                f"- Load stage: {detail['coverage facts']:,} coverage facts written in {load:.1f} s, then the "
+                f"aggregates the marts read in {detail['refresh marts']:.1f} s; beside both, on a second "
+                f"connection, the worker dimension in {detail['worker dimension']:.1f} s; the stage took "
+                f"{run['timings']['load facts + refresh marts']:.1f} s.",
                 f"- Bare COPY of the month's {rows:,} roster rows (what the load stage reads) into an unindexed "
                 f"table: {run['roster_floor_copy']:.1f} s; the load stage is {load / run['roster_floor_copy']:.1f}x "
                 f"that. Bare COPY of the {detail['coverage facts']:,} fact rows it writes: "
@@ -383,7 +385,7 @@ def render_targets(report: dict[str, Any]) -> list[str]:
         checks.append((f"{fmt}: identity resolution <= 60 s", identity <= 60, f"{identity:.1f} s"))
         detail = run.get("detail") or {}
         if detail:
-            both = detail["load facts"] + detail["refresh marts"]
+            both = t["load facts + refresh marts"]
             checks.append((f"{fmt}: load + mart refresh <= 60 s", both <= 60, f"{both:.1f} s"))
             ratio = detail["load facts"] / run["roster_floor_copy"]
             checks.append((f"{fmt}: load stage <= 2x a bare COPY of the month's rows", ratio <= 2, f"{ratio:.2f}x"))

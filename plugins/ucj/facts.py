@@ -129,7 +129,20 @@ def ensure_partition(conn: psycopg.Connection, period_month: dt.date) -> str:
 
 
 def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
-    """Replace one month of facts. Caller owns the transaction.
+    """Replace one month of facts, aggregates and worker dimension in the caller's transaction.
+
+    The pipeline's load task does the same on two connections at once
+    (``ucj.pipeline_tasks.load_period``): the worker dimension reads only
+    committed identity links, never the facts.
+    """
+    result = load_facts(conn, period)
+    result.update(refresh_worker_dimension(conn, parse_period(period)))
+    finish_load(conn, parse_period(period))
+    return result
+
+
+def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
+    """Replace one month of facts and the aggregates the marts read. Caller owns the transaction.
 
     The month's coverage facts go into a fresh table without indexes, which is
     then indexed in one sorted build and swapped in for the month's partition:
@@ -168,23 +181,39 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     conn.execute(f"alter table dw.{partition} drop constraint {stage}_month")
     loaded = time.perf_counter()
     conn.execute(f"analyze dw.{partition}")
-    # The worker dimension spans months: loads of different months take turns
-    # here, so each sees the months the other committed.
-    serialise(conn, WORKER_DIMENSION_LOCK)
-    run_sql_file(conn, "load/refresh_marts.sql", {"period": period_month})
-    conn.execute("delete from identity.pending_reload where period_month = %s", (period_month,))
+    run_sql_file(conn, "load/refresh_aggregates.sql", {"period": period_month})
     refreshed = time.perf_counter()
     (facts,) = conn.execute(f"select count(*) from dw.{partition}").fetchone()
     (units,) = conn.execute(
         "select count(*) from dw.fact_submission where period_month = %s", (period_month,)
     ).fetchone()
-    log.info("%s: facts loaded in %.1f s, marts refreshed in %.1f s", period, loaded - started, refreshed - loaded)
+    log.info("%s: facts loaded in %.1f s, aggregates refreshed in %.1f s", period, loaded - started,
+             refreshed - loaded)  # fmt: skip
     return {
         "coverage_facts": facts,
         "units_reported": units,
         "load_seconds": round(loaded - started, 3),
         "refresh_seconds": round(refreshed - loaded, 3),
     }
+
+
+def refresh_worker_dimension(conn: psycopg.Connection, period_month: dt.date) -> dict[str, Any]:
+    """Rebuild the worker dimension's versions that one month can change. Caller owns the transaction.
+
+    The dimension spans months: refreshes of different months take turns
+    here, so each sees the months the other committed.
+    """
+    started = time.perf_counter()
+    serialise(conn, WORKER_DIMENSION_LOCK)
+    run_sql_file(conn, "load/refresh_worker_dimension.sql", {"period": period_month})
+    seconds = time.perf_counter() - started
+    log.info("%s: worker dimension refreshed in %.1f s", period_month.strftime("%Y-%m"), seconds)
+    return {"dimension_seconds": round(seconds, 3)}
+
+
+def finish_load(conn: psycopg.Connection, period_month: dt.date) -> None:
+    """The month now counts every reviewer's correction: it leaves the reload queue."""
+    conn.execute("delete from identity.pending_reload where period_month = %s", (period_month,))
 
 
 def stale_periods(conn: psycopg.Connection) -> list[str]:

@@ -67,11 +67,14 @@ def validation_fingerprint(conn: psycopg.Connection, kind: str, period_month: dt
     )
 
 
+LOAD_SQL = ("load_period.sql", "refresh_aggregates.sql", "refresh_worker_dimension.sql")
+
+
 def load_fingerprint(conn: psycopg.Connection, period_month: dt.date) -> str:
     return _digest(
         files_in(conn, period_month),
         identity_generation(conn),
-        file_checksum(SQL_DIR / "load" / "load_period.sql", SQL_DIR / "load" / "refresh_marts.sql"),
+        file_checksum(*(SQL_DIR / "load" / f for f in LOAD_SQL)),
     )
 
 

@@ -200,6 +200,16 @@ def link_probabilistically(force: bool = False) -> dict[str, Any]:
 
 
 def load_period(period: str, force: bool = False) -> dict[str, Any]:
+    """One month of facts and aggregates, and beside them, on a second connection, the worker dimension.
+
+    The dimension reads the month's rows and identity links (committed by
+    the identity tasks), never the facts, so the two run at once on two
+    cores instead of one after the other. Each is a transaction of its own
+    that replaces the month whole: if either fails the task fails, the load
+    fingerprint is not recorded, and the retry redoes both.
+    """
+    from concurrent.futures import ThreadPoolExecutor, wait
+
     period_month = parse_period(period)
     with connect() as conn:
         mark = fingerprint.load_fingerprint(conn, period_month)
@@ -207,7 +217,17 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
         # A partition emptied by hand is not "unchanged", whatever the fingerprint says.
         if stored is not None and facts.coverage_fact_count(conn, period_month) == stored["coverage_facts"]:
             return {**stored, "reused": True}
-        result = facts.load_period(conn, period)
+        with connect() as dimension_conn, ThreadPoolExecutor(max_workers=1) as pool:
+            dimension = pool.submit(facts.refresh_worker_dimension, dimension_conn, period_month)
+            try:
+                result = facts.load_facts(conn, period)
+                result.update(dimension.result())
+            except BaseException:
+                # Killed or failed: the dimension's statement must not run on.
+                dimension_conn.cancel_safe()
+                wait([dimension])
+                raise
+        facts.finish_load(conn, period_month)
         fingerprint.record(conn, "load", period, mark, result)
     log.info("%s: %s", period, result)
     return result

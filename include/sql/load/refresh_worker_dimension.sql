@@ -1,34 +1,10 @@
--- Refresh what the marts read for one month, after load_period.sql in the
--- same transaction: the aggregates BI queries hit, and the worker dimension.
--- Distinct counts are taken as "distinct rows, then count" so PostgreSQL can
--- hash instead of sorting every group.
+-- Refresh the worker dimension for one month (ucj.facts.refresh_worker_dimension).
+-- It reads the month's rows in force and their identity links, not the facts,
+-- so the pipeline runs it on a connection of its own beside the facts load;
+-- every statement replaces the month whole, so a rerun leaves it identical.
 set local work_mem = '256MB';
 
--- 1. Aggregates the marts read, replaced with the month.
-delete from dw.agg_regency_month where period_month = %(period)s;
-insert into dw.agg_regency_month (period_month, regency_code, covered_workers, units_reported)
-select %(period)s, u.regency_code, coalesce(max(c.covered), 0), count(*)
-from dw.fact_submission as s
-join dw.dim_reporting_unit as u using (unit_sk)
-left join (
-    select regency_code, count(*) as covered
-    from (select distinct regency_code, worker_key from dw.fact_coverage where period_month = %(period)s) as d
-    group by 1
-) as c on c.regency_code = u.regency_code
-where s.period_month = %(period)s
-group by u.regency_code;
-
-delete from dw.agg_coverage_program_month where period_month = %(period)s;
-insert into dw.agg_coverage_program_month
-select %(period)s, regency_code, program_code, segment_code, funding_code, count(*)
-from (
-    select distinct regency_code, program_code, segment_code, funding_code, worker_key
-    from dw.fact_coverage
-    where period_month = %(period)s
-) as d
-group by 2, 3, 4, 5;
-
--- 2. What each worker looked like this month: the row of the most recent
+-- 1. What each worker looked like this month: the row of the most recent
 --    file in force.
 create temp table worker_month_before on commit drop as
 select * from identity.worker_month where period_month = %(period)s;
@@ -45,7 +21,7 @@ left join (select worker_key, merged_into from identity.worker where merged_into
 where r.period_month = %(period)s and r.status = 'loaded' and not r.superseded
 order by coalesce(m.merged_into, l.worker_key), f.modified_at desc, f.rel_path desc, r.source_row;
 
--- 3. Workers whose versions this month can change: the month's row came,
+-- 2. Workers whose versions this month can change: the month's row came,
 --    went or changed, and the month before and after do not already carry
 --    the same values (which leave every version boundary where it was).
 --    Rebuilding a worker whose versions did not change is harmless, so the
@@ -76,10 +52,11 @@ where (n.full_name, n.gender, n.birth_date, n.village_code, n.worker_key)
   );
 analyze worker_touched;
 
--- 4. SCD2 versions of those workers, rebuilt from all their months: a new
+-- 3. SCD2 versions of those workers, rebuilt from all their months: a new
 --    version starts in each month whose values differ from the month before.
---    ucj.facts.load_period holds the worker-dimension lock, so loads of
---    different months take turns and each sees the other's committed months.
+--    ucj.facts.refresh_worker_dimension holds the worker-dimension lock, so
+--    refreshes of different months take turns and each sees the other's
+--    committed months.
 create temp table worker_version on commit drop as
 with months as (
     select m.*,
