@@ -12,6 +12,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+from psycopg.copy import QueuedLibpqWriter
 
 
 @contextmanager
@@ -50,6 +51,17 @@ def arrow_column(values: Sequence[Any] | Any, type_: pa.DataType, empty_as_null:
     return array
 
 
+def _copy_statement(table: str, columns: dict[str, pa.Array]) -> str:
+    return f"copy {table} ({', '.join(columns)}) from stdin with (format csv)"
+
+
+def _csv(columns: dict[str, pa.Array]) -> tuple[memoryview, int]:
+    batch = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(batch, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return memoryview(sink.getvalue()), batch.num_rows
+
+
 def copy_columns(conn: psycopg.Connection, table: str, columns: dict[str, pa.Array]) -> int:
     """COPY whole columns into ``table`` through Arrow's CSV writer; return the rows written.
 
@@ -61,15 +73,29 @@ def copy_columns(conn: psycopg.Connection, table: str, columns: dict[str, pa.Arr
     """
     if not columns:
         return 0
-    batch = pa.table(columns)
-    if batch.num_rows == 0:
-        return 0
-    sink = pa.BufferOutputStream()
-    pa_csv.write_csv(batch, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
-    names = ", ".join(columns)
-    with conn.cursor().copy(f"copy {table} ({names}) from stdin with (format csv)") as copy:
-        copy.write(memoryview(sink.getvalue()))
-    return batch.num_rows
+    payload, rows = _csv(columns)
+    if rows:
+        with conn.cursor().copy(_copy_statement(table, columns)) as copy:
+            copy.write(payload)
+    return rows
+
+
+@contextmanager
+def copy_in_background(conn: psycopg.Connection, table: str, columns: dict[str, pa.Array]) -> Iterator[None]:
+    """COPY ``columns`` into ``table`` while the ``with`` block runs; the block must not use ``conn``.
+
+    A thread feeds the rows to PostgreSQL, which inserts and indexes them on
+    the other core while Python goes on with the next batch of work; leaving
+    the block waits for the COPY to finish (and raises if it failed).
+    """
+    payload, rows = _csv(columns)
+    if not rows:
+        yield
+        return
+    cursor = conn.cursor()
+    with cursor.copy(_copy_statement(table, columns), writer=QueuedLibpqWriter(cursor)) as copy:
+        copy.write(payload)
+        yield
 
 
 def fetch_arrow(

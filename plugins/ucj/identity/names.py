@@ -63,7 +63,9 @@ def strip_titles(full_name: str) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=100_000)
 def _fold_token(token: str) -> str:
+    """One token's folded spelling; names share few distinct tokens, so each is folded once."""
     token = _VARIANT_OF.get(token, token)
     if token in TOKEN_VARIANTS:
         return token

@@ -44,7 +44,7 @@ import pyarrow as pa
 from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.fuzz import token_sort_ratio
 
-from ucj.bulk import arrow_column, copy_columns, without_cyclic_gc
+from ucj.bulk import arrow_column, copy_columns, copy_in_background, without_cyclic_gc
 from ucj.fingerprint import bump_identity_generation
 from ucj.identity.names import display_name
 from ucj.identity.nik import nik_structure_ok, nik_structure_ok_many
@@ -348,11 +348,11 @@ def new_worker_rows(
     )  # fmt: skip
 
 
-def _copy(conn: psycopg.Connection, table: str, columns: dict[str, pa.DataType], rows: list[tuple]) -> None:
-    """COPY ``rows`` (tuples in the order of ``columns``) through Arrow: written in C, not row by row."""
+def _columns(columns: dict[str, pa.DataType], rows: list[tuple]) -> dict[str, pa.Array]:
+    """``rows`` (tuples in the order of ``columns``) as Arrow columns for COPY, written in C."""
     values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     arrays = zip(columns.items(), values, strict=True)
-    copy_columns(conn, table, {name: arrow_column(v, type_, empty_as_null=False) for (name, type_), v in arrays})
+    return {name: arrow_column(v, type_, empty_as_null=False) for (name, type_), v in arrays}
 
 
 def reserve_worker_keys(conn: psycopg.Connection, count: int) -> range:
@@ -501,19 +501,7 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     # 2. New workers for clusters that matched nobody: keys drawn in one go.
     unmatched = [cluster for cluster, candidates, _, _ in matches if not candidates]
     new_keys = reserve_worker_keys(conn, len(unmatched))
-    assigned: dict[int, int] = {}
-    workers = []
-    key = nik_key()
-    for cluster, worker_key in zip(unmatched, new_keys, strict=True):
-        assigned[id(cluster)] = worker_key
-        members = cluster.rows
-        workers.append(
-            new_worker_rows(worker_key, [rows[i] for i in members], [full_names[members[0]]],
-                            [villages[i] for i in members], key)
-        )  # fmt: skip
-    # COPY writes the identity column's values as given (like OVERRIDING SYSTEM
-    # VALUE); the keys were reserved above, ascending, so the index fills in order.
-    _copy(conn, "identity.worker", WORKER_COLUMNS, workers)
+    assigned = {id(cluster): worker_key for cluster, worker_key in zip(unmatched, new_keys, strict=True)}
 
     # 3. Merges: when evidence joins several workers, the oldest key survives,
     #    except between workers a reviewer kept apart: then the cluster joins
@@ -545,23 +533,36 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
             apart.merged(survivor, others)
         assigned[id(cluster)] = survivor
 
-    # 4. Links and new evidence, in bulk.
-    links: list[tuple[int, int, int, str]] = []
-    evidence: dict[str, int] = {}
-    for cluster, _, _, rule in matches:
-        worker_key = assigned[id(cluster)]
-        for i in cluster.rows:
-            row = rows[i]
-            links.append((row.file_id, row.source_row, worker_key, rule))
-            for key in row.keys:
-                if key not in known:
-                    evidence.setdefault(key, worker_key)
-    # None of these keys is stored yet (``known`` holds every stored one among
-    # them, and IDENTITY_LOCK keeps other writers out), so they are copied
-    # straight in, sorted: Python's string order is the column's "C" collation,
-    # and sorted keys fill the btree page after page instead of at random.
-    _copy(conn, "identity.worker_evidence", {"evidence_key": TEXT, "worker_key": KEY}, sorted(evidence.items()))
-    _copy(conn, "identity.row_link", {"file_id": KEY, "source_row": KEY, "worker_key": KEY, "rule": TEXT}, links)
+    # 4. The new workers go in by COPY (the merges above touched only existing
+    #    ones) and PostgreSQL inserts and indexes them on its own core while
+    #    the links and new evidence are built here.
+    token_key = nik_key()
+    workers = [
+        new_worker_rows(assigned[id(cluster)], [rows[i] for i in cluster.rows], [full_names[cluster.rows[0]]],
+                        [villages[i] for i in cluster.rows], token_key)
+        for cluster in unmatched
+    ]  # fmt: skip
+    # COPY writes the identity column's values as given (like OVERRIDING SYSTEM
+    # VALUE); the keys were reserved above, ascending, so the index fills in order.
+    with copy_in_background(conn, "identity.worker", _columns(WORKER_COLUMNS, workers)):
+        links: list[tuple[int, int, int, str]] = []
+        evidence: dict[str, int] = {}
+        for cluster, _, _, rule in matches:
+            worker_key = assigned[id(cluster)]
+            for i in cluster.rows:
+                row = rows[i]
+                links.append((row.file_id, row.source_row, worker_key, rule))
+                for key in row.keys:
+                    if key not in known:
+                        evidence.setdefault(key, worker_key)
+        # None of these keys is stored yet (``known`` holds every stored one among
+        # them, and IDENTITY_LOCK keeps other writers out), so they are copied
+        # straight in, sorted: Python's string order is the column's "C" collation,
+        # and sorted keys fill the btree page after page instead of at random.
+        evidence_columns = _columns({"evidence_key": TEXT, "worker_key": KEY}, sorted(evidence.items()))
+        link_columns = _columns({"file_id": KEY, "source_row": KEY, "worker_key": KEY, "rule": TEXT}, links)
+    copy_columns(conn, "identity.worker_evidence", evidence_columns)
+    copy_columns(conn, "identity.row_link", link_columns)
     bump_identity_generation(conn)  # every month's facts may have changed
     log.info("linked %d rows: %d new workers, %d merged", len(rows), len(unmatched), merged)
     return {"rows": len(rows), "new_workers": len(unmatched), "merged_workers": merged, **corrections}
