@@ -58,6 +58,30 @@ def test_later_file_supersedes_the_unit_in_an_earlier_one(conn, tmp_path: Path) 
     assert sorted(states(conn).values()) == ["loaded", "superseded", "superseded"]
 
 
+def test_settling_writes_only_the_rows_whose_state_changes(conn, tmp_path: Path) -> None:
+    """A unit in two files: the later file wins; replacing that file by one without the unit reinstates it."""
+    koto_baru, sialang = "13.10.01.2002", "13.10.01.2003"
+    early = land(tmp_path, "a.csv", [village_row(1, code=koto_baru), village_row(2, name="Budi", code=sialang)],
+                 1_700_000_000)  # fmt: skip
+    late = land(tmp_path, "b.csv", [village_row(1, name="Ani", nik="1310015503850002", code=koto_baru)], 1_700_000_500)
+    ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [early, late])
+    assert facts.settle_snapshots(conn, "village", PERIOD) == 1  # Siti's Koto Baru row in a.csv
+    assert facts.settle_snapshots(conn, "village", PERIOD) == 0  # settled: nothing left to write
+
+    def superseded() -> list[tuple[str, str]]:
+        return conn.execute(
+            """select f.rel_path, r.full_name from ingest.roster_row r join ingest.source_file f using (file_id)
+               where r.superseded order by 1, 2"""
+        ).fetchall()
+
+    assert superseded() == [("village/2025-01/a.csv", "Siti Aminah")]
+    # b.csv comes again for Sialang only: Koto Baru is back to a.csv, and b.csv's first version is replaced.
+    land(tmp_path, "b.csv", [village_row(1, name="Budi", code=sialang)], 1_700_000_900)
+    ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [late])
+    assert facts.settle_snapshots(conn, "village", PERIOD) == 3
+    assert superseded() == [("village/2025-01/a.csv", "Budi"), ("village/2025-01/b.csv", "Ani")]
+
+
 def test_validation_uses_the_row_age_rule_at_birthdays(conn, tmp_path: Path) -> None:
     """Born exactly 10 years before the month ends: loaded, and the batch validates."""
     from ucj.validation import validate_period

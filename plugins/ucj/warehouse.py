@@ -167,6 +167,8 @@ def run_sql_file(
         query = sql.SQL(text).format(**{k: sql.Identifier(*v.split(".")) for k, v in identifiers.items()})
     with psycopg.ClientCursor(conn) as cur:
         cur.execute(query, params)
+        while cur.nextset():
+            pass
         return cur.rowcount
 
 
