@@ -101,13 +101,19 @@ def warehouse_uri() -> str:
 def connect(autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """A connection whose statements cannot outlive a killed task for long.
 
-    statement_timeout bounds every statement, and ``application_name`` carries
-    the task identity so that an on-call engineer can find (and cancel) a
-    query in pg_stat_activity.
+    statement_timeout bounds every statement; a task stopped by Airflow
+    (an exception in this process) cancels its statement on the way out;
+    one killed outright is noticed by the server itself
+    (client_connection_check_interval), which then aborts the query.
+    ``application_name`` carries the task identity so that an on-call
+    engineer can find (and cancel) a query in pg_stat_activity.
     """
     cfg = pipeline_config()["warehouse"]
     app = "ucj:" + ":".join(filter(None, (os.environ.get("AIRFLOW_CTX_DAG_ID"), os.environ.get("AIRFLOW_CTX_TASK_ID"))))
-    options = f"-c statement_timeout={cfg['statement_timeout_ms']} -c lock_timeout={cfg['lock_timeout_ms']}"
+    options = (
+        f"-c statement_timeout={cfg['statement_timeout_ms']} -c lock_timeout={cfg['lock_timeout_ms']} "
+        f"-c client_connection_check_interval={cfg.get('client_connection_check_interval_ms', 0)}"
+    )
     conn = psycopg.connect(warehouse_uri(), autocommit=autocommit, options=options, application_name=app[:63])
     try:
         yield conn
