@@ -155,7 +155,8 @@ def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     serialise(conn, PERIOD_LOAD_LOCK, period_month.year * 100 + period_month.month)
     partition = ensure_partition(conn, period_month)
     stage = f"{partition}_load"
-    conn.execute("analyze identity.row_link, identity.worker, dw.dim_reporting_unit")
+    # identity.row_link and identity.worker were analysed by identity resolution, which wrote them.
+    conn.execute("analyze dw.dim_reporting_unit")
     conn.execute(f"drop table if exists dw.{stage}")
     started = time.perf_counter()
     run_sql_file(

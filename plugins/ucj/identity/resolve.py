@@ -563,6 +563,10 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
         link_columns = _columns({"file_id": KEY, "source_row": KEY, "worker_key": KEY, "rule": TEXT}, links)
     copy_columns(conn, "identity.worker_evidence", evidence_columns)
     copy_columns(conn, "identity.row_link", link_columns)
+    # Statistics committed with the links: the load and the worker dimension
+    # read these tables next, on connections of their own, and plan nested
+    # loops over "empty" tables otherwise (the worker dimension took twice as long).
+    conn.execute("analyze identity.row_link, identity.worker, identity.worker_evidence")
     bump_identity_generation(conn)  # every month's facts may have changed
     log.info("linked %d rows: %d new workers, %d merged", len(rows), len(unmatched), merged)
     return {"rows": len(rows), "new_workers": len(unmatched), "merged_workers": merged, **corrections}
