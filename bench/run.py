@@ -198,6 +198,20 @@ def reset_warehouse() -> None:
         facts.load_labor_force(conn, None)
 
 
+def cpu_reference() -> float:
+    """Seconds for a fixed pure-Python loop: how fast this machine ran at the moment, to compare runs by.
+
+    A shared machine's speed drifts (this loop has taken from 1.9 to 3.6 s
+    on one machine within an hour); the reference taken at the start and the
+    end of a run says how much of a difference between runs is the machine's.
+    """
+    started = time.perf_counter()
+    total = 0
+    for i in range(20_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -228,6 +242,7 @@ def main() -> int:
     from ucj.settings import SOURCE_KINDS
 
     report: dict[str, Any] = {"machine": machine(), "date": dt.date.today().isoformat(), "rows": args.rows, "runs": []}
+    report["cpu_reference"] = [cpu_reference()]
     if "pipeline" not in parts and args.write.exists():
         args.write = args.write.with_name(args.write.stem + "-partial.md")  # never clobber the full results
     work = Path(tempfile.mkdtemp(prefix="ucj-bench-"))
@@ -288,6 +303,7 @@ def main() -> int:
             reset_warehouse()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    report["cpu_reference"].append(cpu_reference())
     args.write.parent.mkdir(parents=True, exist_ok=True)
     args.write.write_text(render(report), encoding="utf-8")
     print(render(report))
@@ -310,6 +326,10 @@ def render(report: dict[str, Any]) -> str:
         "instances on 2 cores), settle and validate of the three kinds 2 at a time (each kind has its own "
         "ingest DAG), identity, linkage and load in one process; NIK tokens keyed as in production.",
         f"- Peak resident memory of any one process: {report.get('peak_rss_mb', 0):,.0f} MB",
+        "- Machine speed during the run (`cpu_reference`, a fixed pure-Python loop of 20M additions): "
+        + " s at the start, ".join(f"{v:.2f}" for v in report.get("cpu_reference", []))
+        + " s at the end. On this machine the same loop has measured anywhere from 1.9 to 3.6 s as its host's "
+        "load changed, and stage timings move with it: compare runs at similar speeds.",
         "",
     ]
     for run in report["runs"]:

@@ -104,7 +104,13 @@ def ucj_consolidate():
 
         return pipeline_tasks.link_probabilistically(force=bool(params.get("force")))
 
-    @task(doc_md="Rebuild one month of the star schema in one transaction (partition replaced whole).")
+    @task(
+        doc_md=(
+            "Rebuild one month of the star schema: facts and mart aggregates in one transaction (partition "
+            "replaced whole), the worker dimension beside them in a second one. Safe to clear: each replaces "
+            "the month whole, and the inputs fingerprint is recorded only when both committed."
+        )
+    )
     def load_period(period: str, params=None) -> dict:
         from ucj import pipeline_tasks
 
