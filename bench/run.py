@@ -201,9 +201,9 @@ def reset_warehouse() -> None:
 def cpu_reference() -> float:
     """Seconds for a fixed pure-Python loop: how fast this machine ran at the moment, to compare runs by.
 
-    A shared machine's speed drifts (this loop has taken from 1.9 to 3.6 s
-    on one machine within an hour); the reference taken at the start and the
-    end of a run says how much of a difference between runs is the machine's.
+    A shared machine's speed drifts with its host's other load; the
+    reference taken at the start and the end of a run says how much of a
+    difference between runs is the machine's.
     """
     started = time.perf_counter()
     total = 0
@@ -310,6 +310,17 @@ def main() -> int:
     return 0
 
 
+def _speed_line(reference: list[float]) -> str:
+    if len(reference) < 2:
+        return "- Machine speed during the run: not measured"
+    start, end = reference
+    return (
+        f"- Machine speed during the run (`cpu_reference`, a fixed pure-Python loop of 20M additions): "
+        f"{start:.2f} s at the start, {end:.2f} s at the end ({end / start:.1f}x). The host's other load "
+        "changes this machine's speed, and stage timings move with it: compare runs at similar speeds."
+    )
+
+
 def render(report: dict[str, Any]) -> str:
     lines = [
         "# Benchmarks",
@@ -326,10 +337,7 @@ def render(report: dict[str, Any]) -> str:
         "instances on 2 cores), settle and validate of the three kinds 2 at a time (each kind has its own "
         "ingest DAG), identity, linkage and load in one process; NIK tokens keyed as in production.",
         f"- Peak resident memory of any one process: {report.get('peak_rss_mb', 0):,.0f} MB",
-        "- Machine speed during the run (`cpu_reference`, a fixed pure-Python loop of 20M additions): "
-        + " s at the start, ".join(f"{v:.2f}" for v in report.get("cpu_reference", []))
-        + " s at the end. On this machine the same loop has measured anywhere from 1.9 to 3.6 s as its host's "
-        "load changed, and stage timings move with it: compare runs at similar speeds.",
+        _speed_line(report.get("cpu_reference", [])),
         "",
     ]
     for run in report["runs"]:
