@@ -370,7 +370,8 @@ def render(report: dict[str, Any]) -> str:
                 f"- Load stage: {detail['coverage facts']:,} coverage facts written in {load:.1f} s, then the "
                 f"aggregates the marts read in {detail['refresh marts']:.1f} s; beside both, on a second "
                 f"connection, the worker dimension in {detail['worker dimension']:.1f} s; the stage took "
-                f"{run['timings']['load facts + refresh marts']:.1f} s.",
+                f"{run['timings']['load facts + refresh marts']:.1f} s (the facts share the two cores with "
+                "the dimension, so they take longer than they would alone).",
                 f"- Bare COPY of the month's {rows:,} roster rows (what the load stage reads) into an unindexed "
                 f"table: {run['roster_floor_copy']:.1f} s; the load stage is {load / run['roster_floor_copy']:.1f}x "
                 f"that. Bare COPY of the {detail['coverage facts']:,} fact rows it writes: "
