@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,7 +34,7 @@ def without_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def arrow_column(values: Sequence[Any] | Any, type_: pa.DataType, empty_as_null: bool = True) -> pa.Array:
+def arrow_column(values: Any, type_: pa.DataType, empty_as_null: bool = True) -> pa.Array:
     """One column for :func:`copy_columns`: ``values`` (None for NULL) as an Arrow array of ``type_``.
 
     ``empty_as_null``: empty strings become NULL, as they did when roster
@@ -42,10 +42,7 @@ def arrow_column(values: Sequence[Any] | Any, type_: pa.DataType, empty_as_null:
     string where a roster had an empty cell. Otherwise an empty string stays
     one (Arrow quotes it, and a quoted empty field is not NULL to COPY).
     """
-    if isinstance(values, pa.Array):
-        array = values.cast(type_) if values.type != type_ else values
-    else:
-        array = pa.array(values, type=type_, from_pandas=True)
+    array = pa.array(values, type=type_, from_pandas=True)
     if empty_as_null and pa.types.is_string(type_) and array.null_count < len(array):
         array = pc.if_else(pc.equal(array, ""), pa.scalar(None, type_), array)
     return array
@@ -71,8 +68,6 @@ def copy_columns(conn: psycopg.Connection, table: str, columns: dict[str, pa.Arr
     Unquoted empty fields are NULL to PostgreSQL's CSV COPY, which is how
     Arrow writes nulls.
     """
-    if not columns:
-        return 0
     payload, rows = _csv(columns)
     if rows:
         with conn.cursor().copy(_copy_statement(table, columns)) as copy:

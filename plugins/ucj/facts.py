@@ -135,9 +135,10 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     (``ucj.pipeline_tasks.load_period``): the worker dimension reads only
     committed identity links, never the facts.
     """
+    period_month = parse_period(period)
     result = load_facts(conn, period)
-    result.update(refresh_worker_dimension(conn, parse_period(period)))
-    finish_load(conn, parse_period(period))
+    result.update(refresh_worker_dimension(conn, period_month))
+    finish_load(conn, period_month)
     return result
 
 
