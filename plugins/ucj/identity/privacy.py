@@ -40,4 +40,4 @@ def nik_token(nik: str | None, key: bytes | None = None) -> str | None:
     key = key if key is not None else nik_key()
     if not nik or not key:
         return None
-    return hmac.new(key, nik.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, nik.encode("ascii"), hashlib.sha256).hex()  # hmac.new(...).hexdigest(), in one C call

@@ -28,7 +28,7 @@ import psycopg
 from psycopg.rows import namedtuple_row
 
 if TYPE_CHECKING:
-    from ucj.identity.resolve import Row
+    from ucj.identity.cluster import Row
 
 log = logging.getLogger(__name__)
 

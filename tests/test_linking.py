@@ -1,0 +1,178 @@
+"""Linking a batch to stored workers, as array operations, equals the rules applied cluster by cluster.
+
+``ucj.identity.resolve`` links a month's rows to stored workers in bulk;
+``Model`` below states the same rules one cluster at a time in plain Python
+(the clusters from ``cluster_sequential``, the reference clustering). Small
+worlds where the rules collide - NIKs one typo apart, a relative's NIK,
+namesakes, workers that a later batch proves to be one - are landed batch
+by batch through the real ingest into PostgreSQL, and after every batch the
+warehouse's workers, evidence, links and merges must be the model's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+
+from conftest import OUTPUT_TABLES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rosterfiles import land_village, village_row
+
+from ucj import facts, ingest
+from ucj.identity.resolve import Row, cluster_sequential, niks_compatible, resolve_identities, same_person_by_nik
+from ucj.settings import pipeline_config
+
+THRESHOLD = pipeline_config()["identity"]["nik_name_similarity"]
+
+
+class Model:
+    """Workers, evidence, links and merges as the rules make them, cluster by cluster."""
+
+    def __init__(self) -> None:
+        self.workers: dict[int, dict] = {}  # key -> nik, name_key, birth_date, merged_into
+        self.evidence: dict[str, int] = {}
+        self.links: dict[tuple[int, int], tuple[int, str]] = {}
+        self.merges: dict[int, tuple[int, str]] = {}
+
+    def root(self, key: int) -> int:
+        return self.workers[key]["merged_into"] or key
+
+    def link(self, rows: list[Row]) -> None:
+        known = {}
+        for key in {k for row in rows for k in row.keys} & self.evidence.keys():
+            worker = self.workers[self.evidence[key]]
+            known[key] = (self.root(self.evidence[key]), worker["nik"], worker["name_key"], worker["birth_date"])
+        matches = []
+        for cluster in cluster_sequential(rows, THRESHOLD):
+            candidates, rule = set(), cluster.rule
+            for i in cluster.rows:
+                for key in rows[i].keys:
+                    if key not in known:
+                        continue
+                    worker_key, w_nik, w_name, w_born = known[key]
+                    row = rows[i]
+                    if key.startswith("N:"):
+                        if not same_person_by_nik(row.name_key, row.birth_date, w_name, w_born, THRESHOLD):
+                            continue
+                        rule = "nik"
+                    else:
+                        if w_nik and not niks_compatible(cluster.niks, {w_nik}):
+                            continue
+                        rule = rule if rule == "nik" else "name_birth_date"
+                    candidates.add(worker_key)
+            matches.append((cluster, candidates, rule))
+        next_key = max(self.workers, default=0) + 1
+        assigned = {}
+        for cluster, candidates, _ in matches:
+            if not candidates:
+                assigned[id(cluster)] = next_key
+                first = rows[cluster.rows[0]]
+                niks = sorted(cluster.niks)
+                self.workers[next_key] = {
+                    "nik": niks[0] if niks else None, "name_key": first.name_key, "birth_date": first.birth_date,
+                    "merged_into": None,
+                }  # fmt: skip
+                next_key += 1
+        for cluster, candidates, rule in matches:
+            if candidates:
+                roots = sorted({self.root(c) for c in candidates})
+                survivor, others = roots[0], roots[1:]
+                for other in others:
+                    self.merges[other] = (survivor, rule)
+                for key, worker in self.workers.items():
+                    if key in others or worker["merged_into"] in others:
+                        worker["merged_into"] = survivor
+                assigned[id(cluster)] = survivor
+        for cluster, _, rule in matches:
+            for i in cluster.rows:
+                row = rows[i]
+                self.links[(row.file_id, row.source_row)] = (assigned[id(cluster)], rule)
+                for key in row.keys:
+                    if key not in known:
+                        self.evidence.setdefault(key, assigned[id(cluster)])
+
+
+def unlinked_rows(conn) -> list[Row]:
+    """The rows identity will link, in the order it sees them (by what the files are, then row)."""
+    return [
+        Row(*r)
+        for r in conn.execute(
+            """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender
+               from ingest.roster_row as r
+               join ingest.source_file as f using (file_id)
+               where r.status in ('loaded', 'duplicate') and r.name_key is not null and r.birth_date is not null
+                 and not exists (select from identity.row_link as l
+                                 where l.file_id = r.file_id and l.source_row = r.source_row)
+               order by f.period_month, f.rel_path collate "C", f.modified_at, f.content_hash, r.source_row"""
+        )
+    ]
+
+
+def warehouse_state(conn) -> tuple:
+    workers = {
+        key: {"nik": nik, "name_key": name, "birth_date": born, "merged_into": into}
+        for key, nik, name, born, into in conn.execute(
+            "select worker_key, nik, name_key, birth_date, merged_into from identity.worker"
+        )
+    }
+    evidence = dict(conn.execute("select evidence_key, worker_key from identity.worker_evidence").fetchall())
+    links = {
+        (f, s): (w, rule)
+        for f, s, w, rule in conn.execute("select file_id, source_row, worker_key, rule from identity.row_link")
+    }
+    merges = {
+        w: (into, rule)
+        for w, into, rule in conn.execute("select worker_key, merged_into, rule from identity.worker_merge")
+    }
+    return workers, evidence, links, merges
+
+
+# A small world: one person's NIK, the same with a typo, a relative's (other
+# digits), a namesake's; names with spelling variants; three birth dates.
+NIKS = [None, "1310014503850001", "1310014503850007", "1310014503859901", "7208014503850002", "1310014101900002"]
+NAMES = ["Siti Aminah", "Hj. Siti Aminnah", "Aminah Siti", "Budi Santoso", "Rahmat Hidayat"]
+BORN = ["12/03/1985", "1985-03-12", "01/01/1990", "21/03/1985"]
+ROW = st.tuples(st.sampled_from(NIKS), st.sampled_from(NAMES), st.sampled_from(BORN))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(ROW, min_size=1, max_size=8), min_size=1, max_size=3))
+def test_linking_in_bulk_equals_the_rules_cluster_by_cluster(clean_warehouse, batches: list) -> None:
+    import psycopg
+
+    root = Path(tempfile.mkdtemp(prefix="ucj-linking-"))
+    try:
+        with psycopg.connect(clean_warehouse, autocommit=True) as conn:
+            conn.execute(f"truncate {', '.join(OUTPUT_TABLES)}, meta.stage_fingerprint restart identity cascade")
+            model = Model()
+            for b, specs in enumerate(batches):
+                period = f"2025-{b + 1:02d}"
+                rows = [village_row(i + 1, nik=nik, name=name, born=born) for i, (nik, name, born) in enumerate(specs)]
+                rel = land_village(root, period, "roster.csv", rows, 1_700_000_000 + b)
+                ingest.ingest_batch(conn, root, "village", period, [rel])
+                facts.settle_snapshots(conn, "village", period)
+                model.link(unlinked_rows(conn))
+                with conn.transaction():
+                    resolve_identities(conn)
+                assert warehouse_state(conn) == (model.workers, model.evidence, model.links, model.merges)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_model_sees_a_later_row_join_two_workers() -> None:
+    """The model itself: a row carrying one worker's NIK and another's name and birth date merges them."""
+    model = Model()
+    born = dt.date(1985, 3, 12)
+    model.link(
+        [
+            Row(1, 1, "1310014503850001", "aminah siti", born, "P"),
+            Row(1, 2, None, "aminah siti", dt.date(1990, 1, 1), "P"),
+        ]
+    )
+    assert len(model.workers) == 2
+    model.link([Row(2, 1, "1310014503850001", "aminah siti", dt.date(1990, 1, 1), "P")])
+    assert model.merges == {2: (1, "nik")}
+    assert model.links[(2, 1)] == (1, "nik")
