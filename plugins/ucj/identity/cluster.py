@@ -80,7 +80,7 @@ class Batch:
     """A batch of roster rows as columns, in the order the rules see them.
 
     ``birth_date`` is a date32 column (every row has one); strings may be
-    null. Built from Arrow columns by :func:`resolve`, or from ``Row``
+    null. Built from Arrow columns by ``resolve``, or from ``Row``
     objects by :meth:`from_rows` (tests and the accuracy benchmark).
     """
 
@@ -130,7 +130,10 @@ class Batch:
         return dt.date.fromordinal(int(self.born[i]) + _EPOCH_ORDINAL)
 
     def row(self, i: int) -> Row:
-        """Row ``i`` as an object, for the rules' rare cases that are decided one row at a time."""
+        """Row ``i`` as an object, for the rules' rare cases that are decided one row at a time.
+
+        Its NIK is the structurally valid one or None: the only NIK the rules read.
+        """
         return Row(
             int(self.file_id[i]), int(self.source_row[i]), self.niks[i], self.names[i], self.birth_date(i),
             self.gender[i].as_py(), strong_nik=self.niks[i],

@@ -10,15 +10,18 @@ Evidence, strongest first:
   Two rows that agree here are one person unless both carry valid NIKs that
   are too far apart to be a typo (more than one edit).
 
-Rows are clustered under those rules, in an order given by what the files
-are (period, path, version), not by when they arrived: as the connected
+Rows are clustered under those rules (``cluster.py``), in an order given by
+what the files are (period, path, version), not by when they arrived: as the connected
 components of the joins the rules propose, except where a component holds
 NIKs that cannot be one person's, which is replayed union by union; each
 cluster then looks up the evidence keys already attached to workers. No
 match: a new worker. One: that worker. Several: they are merged into the
 oldest key and the others point at it (``merged_into``, each merge kept in
 identity.worker_merge), so no key ever changes meaning. Only rows without a
-link are processed, so rerunning a period re-keys no one.
+link are processed, so rerunning a period re-keys no one. A month is a
+million rows and more, so all of it runs as array operations over the
+month's columns; ``tests/test_linking.py`` holds the same rules written
+cluster by cluster, and the two must agree.
 
 Reviewers' corrections (``review.py``) are applied first, and two workers a
 reviewer kept apart are never merged: a cluster reaching both is divided
