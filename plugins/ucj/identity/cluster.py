@@ -27,6 +27,7 @@ from ucj.identity.nik import nik_structure_ok, nik_structure_ok_many
 
 RULES = np.array(["new", "nik", "name_birth_date"], dtype=object)
 NEW, NIK, NAME_BIRTH_DATE = 0, 1, 2
+RULE_CODE = {rule: code for code, rule in enumerate(RULES)}
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
@@ -294,7 +295,7 @@ def cluster_batch(batch: Batch, name_threshold: float) -> Clustering:
             continue
         for part in cluster_sequential([batch.row(i) for i in members], name_threshold):
             labels[[members[i] for i in part.rows]] = next_label
-            rules.append(np.array([RULES.tolist().index(part.rule)]))
+            rules.append(np.array([RULE_CODE[part.rule]]))
             if len(part.niks) == 1:
                 (code,) = {int(nik_codes[members[i]]) for i in part.rows} - {-1}
                 codes_of.append(np.array([code]))

@@ -51,6 +51,7 @@ from ucj.fingerprint import bump_identity_generation
 from ucj.identity.cluster import (
     NAME_BIRTH_DATE,
     NIK,
+    RULE_CODE,
     RULES,
     Batch,
     Cluster,
@@ -162,10 +163,10 @@ def _hits(row: Row, niks: set[str], known: Known, threshold: float) -> list[tupl
 
 def _split_between_kept_apart(
     cluster: Cluster, rows: Mapping[int, Row], known: Known, threshold: float, candidates: set[int], by_nik: set[int]
-) -> list[tuple[Cluster, set[int], set[int], str]]:
+) -> list[tuple[list[int], int, str]]:
     """A cluster whose evidence reaches workers a reviewer kept apart is not one person: each row
     joins the worker its own NIK leads to, else the one its name and birth date lead to, else the
-    cluster's NIK worker (else the oldest). Nothing is merged."""
+    cluster's NIK worker (else the oldest). Nothing is merged. Returns (rows, worker, rule) per part."""
     fallback = min(by_nik) if by_nik else min(candidates)
     parts: dict[int, Cluster] = {}
     for i in cluster.rows:
@@ -177,7 +178,7 @@ def _split_between_kept_apart(
         part.rows.append(i)
         if own_nik:
             part.rule = "nik"
-    return [(part, {target}, {target}, part.rule) for target, part in parts.items()]
+    return [(part.rows, target, part.rule) for target, part in parts.items()]
 
 
 def resolve_identities(conn: psycopg.Connection) -> dict[str, int]:
@@ -297,8 +298,9 @@ class _Linking:
             names, w_names = batch.names, known["name_key"].to_numpy(zero_copy_only=False)
             for j in undecided.tolist():
                 if through_nik[j]:
-                    # The birth dates differ (checked above, as 0 and 1): the names decide.
-                    valid[j] = same_person_by_nik(names[rows[j]], 0, w_names[at[j]] or "", 1, self.threshold)
+                    valid[j] = same_person_by_nik(
+                        names[rows[j]], batch.born[rows[j]], w_names[at[j]] or "", w_born[j], self.threshold
+                    )
                 else:
                     valid[j] = niks_compatible(clustering.niks(int(clusters[j])), {w_nik[j]})
         return clusters[valid], worker[valid], through_nik[valid]
@@ -354,8 +356,8 @@ class _Linking:
                 rows = {i: batch.row(i) for i in members}
                 cluster = Cluster(members, clustering.niks(c), RULES[clustering.rule[c]])
                 parts = _split_between_kept_apart(cluster, rows, known_dict, self.threshold, set(workers), by_nik)
-                for part, (target,), _, part_rule in parts:
-                    row_worker_parts.append((part.rows, current(target, c), RULES.tolist().index(part_rule)))
+                for part_rows, target, part_rule in parts:
+                    row_worker_parts.append((part_rows, current(target, c), RULE_CODE[part_rule]))
                 continue
             roots = sorted({current(w, c) for w in workers})
             group_keys = roots
