@@ -6,10 +6,12 @@ import datetime as dt
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
 
 from ucj.roster.read import read_roster
-from ucj.roster.rows import interpret
+from ucj.roster.rows import interpret, interpret_many
 
 JAN = dt.date(2025, 1, 1)
 
@@ -69,6 +71,30 @@ def test_exact_duplicate_rows_in_one_file_count_once() -> None:
     frame = states([VILLAGE_HEADER, village_row(1), village_row(1), village_row(2, name="Budi")])
     assert list(frame["status"]) == ["loaded", "duplicate", "loaded"]
     assert list(frame["source_row"]) == [2, 3, 4]
+
+
+# Cells drawn from a few values, so that files repeat rows and swap values between columns.
+_CELLS = st.sampled_from(["Siti", "Budi", "", "12/03/1985", "1310014503850001"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(_CELLS, _CELLS, _CELLS), min_size=1, max_size=8), min_size=1, max_size=3))
+def test_a_row_is_a_duplicate_exactly_when_its_file_had_the_same_cells_before(files) -> None:
+    """Name, birth place and village name take each other's values: only the same cells in the same columns match."""
+    header = ["NIK", "Nama", "Tgl Lahir", "Tempat Lahir", "Kode Desa", "Nama Desa", "Program"]
+    raws = [
+        read_roster(
+            csv_bytes([header, *[["1310014503850001", a, "12/03/1985", b, "1310012002", c, "JKK"] for a, b, c in rows]]),
+            f"f{i}.csv", "village",
+        )
+        for i, rows in enumerate(files)
+    ]  # fmt: skip
+    expected = []
+    for rows in files:
+        expected += ["duplicate" if row in rows[:j] else "kept" for j, row in enumerate(rows)]
+    frame = interpret_many(raws, "village", JAN)
+    got = ["duplicate" if s == "duplicate" else "kept" for s in frame["status"]]
+    assert got == expected
 
 
 def test_flag_columns_instead_of_a_program_list() -> None:

@@ -41,11 +41,16 @@ PATRONYMIC = {"bin", "binti", "bt", "bte"}
 _OLD_SPELLING = [("oe", "u"), ("dj", "j"), ("tj", "c"), ("sj", "sy"), ("nj", "ny"), ("ch", "kh")]
 
 
-# After ASCII folding and lower-casing, everything but a-z is dropped from a token.
-_NOT_LETTERS = str.maketrans("", "", "".join(chr(c) for c in range(128) if not "a" <= chr(c) <= "z"))
+# After ASCII folding and lower-casing, everything but a-z is dropped from a
+# token; whitespace stays, to split the tokens on.
+_NOT_LETTERS = str.maketrans(
+    "", "", "".join(chr(c) for c in range(128) if not ("a" <= chr(c) <= "z" or chr(c).isspace()))
+)
 
 
 def _ascii(text: str) -> str:
+    if text.isascii():  # nearly every name: no need to decompose it
+        return text
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
@@ -55,7 +60,7 @@ def strip_titles(full_name: str) -> list[str]:
     # Degrees usually follow the first comma: "Budi, S.Pd., M.Pd."
     head, _, _tail = text.partition(",")
     # "s.pd." -> "spd"; "m." stays a token "m" (Muhammad) at the front.
-    words = [w for w in (raw.translate(_NOT_LETTERS) for raw in head.split()) if w]
+    words = head.translate(_NOT_LETTERS).split()
     while words and words[0] in PREFIX_TITLES and len(words) > 1:
         words.pop(0)
     while words and words[-1] in DEGREES and len(words) > 1:

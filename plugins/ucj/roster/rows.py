@@ -104,24 +104,62 @@ class _Columns:
     text for the duplicate check, then parsed).
     """
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
+    def __init__(self, raws: list[RawRoster], fields: list[str]) -> None:
+        # Column by column, straight from the files' rows: a DataFrame built
+        # from a million row dicts (and then cleared of the NaN it puts in
+        # for fields a file lacks) cost more than reading the cells twice.
+        self.columns: dict[str, list[object]] = {}
+        for name in fields:
+            column: list[object] = []
+            for raw in raws:
+                if name in raw.columns:
+                    column.extend([values.get(name) for _, values in raw.rows])
+                else:
+                    column.extend([None] * len(raw.rows))
+            self.columns[name] = column
+        self.n = sum(len(raw.rows) for raw in raws)
         self._factors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def __contains__(self, name: str) -> bool:
-        return name in self.frame
+        return name in self.columns
 
     def __len__(self) -> int:
-        return len(self.frame)
+        return self.n
+
+    def factors(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's code and the column's distinct values (a column the file lacks is all None)."""
+        if name not in self._factors:
+            if name in self.columns:
+                self._factors[name] = _factorize(self.columns[name])
+            else:
+                self._factors[name] = (np.zeros(self.n, dtype=np.intp), np.array([None], dtype=object))
+        return self._factors[name]
 
     def map(self, name: str, fn: Callable[[Any], Any]) -> np.ndarray:
-        """``fn`` of column ``name`` row by row (a column the file lacks is all None)."""
-        if name not in self._factors:
-            if name in self.frame:
-                self._factors[name] = _factorize(self.frame[name])
-            else:
-                self._factors[name] = (np.zeros(len(self.frame), dtype=np.intp), np.array([None], dtype=object))
-        return _apply(self._factors[name], fn)
+        """``fn`` of column ``name`` row by row."""
+        return _apply(self.factors(name), fn)
+
+    def texts(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's code and the clerk's view (``cell_text``) of each distinct value."""
+        codes, uniques = self.factors(name)
+        return codes, np.array([cell_text(u) for u in uniques], dtype=object)
+
+
+# FNV-1a's 64-bit prime: mixes each column's hash into the row's.
+_MIX = np.uint64(0x100000001B3)
+
+
+def _row_hashes(columns: list[tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
+    """A 64-bit hash of each row's cell texts, column order included.
+
+    Each distinct text is hashed once and gathered by the column's codes:
+    hashing a million rows' cells one by one was a tenth of interpreting
+    them.
+    """
+    hashes = np.zeros(n, dtype=np.uint64)
+    for codes, texts in columns:
+        hashes = (hashes ^ pd.util.hash_array(texts, categorize=False)[codes]) * _MIX
+    return hashes
 
 
 def _isnull(values: np.ndarray) -> np.ndarray:
@@ -144,12 +182,8 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     cfg = pipeline_config()["validation"]
     end = period_end(period)
     fields = sorted({f for raw in raws for f in raw.columns})
-    records = [values for raw in raws for _, values in raw.rows]
-    # Object columns from the start: inferring string dtypes, only to turn them back, cost a second a million rows.
-    frame = pd.DataFrame(records, columns=fields, dtype=object) if records else pd.DataFrame(columns=fields)
-    frame = frame.where(frame.notna(), None)
-    n = len(frame)
-    columns = _Columns(frame)
+    columns = _Columns(raws, fields)
+    n = len(columns)
     file_index = np.repeat(np.arange(len(raws)), [len(raw.rows) for raw in raws])
     # Built as plain object arrays and turned into a frame once: assigning
     # column by column makes pandas infer (and convert to) string dtypes.
@@ -160,9 +194,9 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     reasons: dict[str, np.ndarray] = {}
 
     # Exact duplicates: identical cells in every mapped column of one file.
-    as_text = pd.DataFrame({f: columns.map(f, cell_text) for f in fields}, index=frame.index, dtype=object)
-    hashes = pd.util.hash_pandas_object(as_text, index=False).to_numpy() if fields else np.zeros(n, dtype=np.uint64)
-    out["row_hash"] = np.array([f"{h:016x}" for h in hashes], dtype=object)
+    texts = {f: columns.texts(f) for f in fields}
+    hashes = _row_hashes([texts[f] for f in fields], n)
+    out["row_hash"] = np.frombuffer(hashes.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16").astype(str)
 
     nik = columns.map("nik", parse_nik)
     out["nik"] = [v[0] for v in nik]
@@ -222,7 +256,7 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     order = [code for code in REASON_ORDER if code in reasons]
     matrix = np.column_stack([reasons[c] for c in order]) if n else np.zeros((0, len(order)), dtype=bool)
     bad = matrix.any(axis=1) if n else np.zeros(0, dtype=bool)
-    duplicate = pd.DataFrame({"f": file_index, "h": out["row_hash"]}).duplicated().to_numpy()
+    duplicate = pd.DataFrame({"f": file_index, "h": hashes}).duplicated().to_numpy()
     out["status"] = np.where(duplicate, "duplicate", np.where(bad, "quarantined", "loaded"))
     reason_text = np.empty(n, dtype=object)
     for i in np.flatnonzero(bad & ~duplicate):
@@ -233,10 +267,9 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     # described by their parsed values.
     nik_problem = np.isin(np.asarray(out["nik_quality"], dtype=object), list(NIK_PROBLEMS))
     original = np.empty(n, dtype=object)
-    texts = {f: as_text[f].to_numpy() for f in fields}  # a DataFrame row (iloc) costs more than its cells
     for i in np.flatnonzero((bad | nik_problem) & ~duplicate):
         headers = raws[file_index[i]].columns
-        cells = {f: texts[f][i] for f in headers}
+        cells = {f: texts[f][1][texts[f][0][i]] for f in headers}
         original[i] = json.dumps({headers[f]: v for f, v in cells.items() if v}, ensure_ascii=False, sort_keys=True)
     out["original"] = original
     frame_out = pd.DataFrame({c: out[c] for c in ROW_COLUMNS}, dtype=object)
