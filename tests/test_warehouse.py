@@ -93,3 +93,29 @@ def test_no_mart_column_carries_a_raw_identifier(warehouse: str) -> None:
         ).fetchall()
     raw = {"nik", "full_name", "display_name", "name_key", "birth_date", "birth_place", "original"}
     assert [c for (c,) in columns if c.split(".")[1] in raw] == []
+
+
+def test_a_table_is_analysed_only_when_its_statistics_are_stale(warehouse: str) -> None:
+    from ucj.warehouse import analyze_if_stale, connect
+
+    with connect() as conn:
+        conn.execute("drop table if exists public.stale_probe")
+        conn.execute("create table public.stale_probe as select g as n from generate_series(1, 5000) as g")
+    try:
+        with connect() as conn:
+            assert analyze_if_stale(conn, "public.stale_probe") == ["public.stale_probe"]  # never analysed
+            (tuples,) = conn.execute("select reltuples from pg_class where oid = 'public.stale_probe'::regclass").fetchone()
+            assert tuples == 5000
+        with connect() as conn:
+            conn.execute("insert into public.stale_probe select g from generate_series(1, 100) as g")
+        with connect() as conn:
+            assert analyze_if_stale(conn, "public.stale_probe") == []  # 100 changes on 5,000 rows: still good
+            conn.execute("insert into public.stale_probe select g from generate_series(1, 20000) as g")
+        # The inserting session's counters reach the statistics when it ends.
+        with connect() as conn:
+            assert analyze_if_stale(conn, "public.stale_probe") == ["public.stale_probe"]
+            (tuples,) = conn.execute("select reltuples from pg_class where oid = 'public.stale_probe'::regclass").fetchone()
+            assert tuples == 25100
+    finally:
+        with connect() as conn:
+            conn.execute("drop table public.stale_probe")

@@ -16,7 +16,7 @@ from ucj.landing import next_month, parse_period
 from ucj.reference import LABOR_FORCE_CSV, POPULATION_CSV, REGIONS_CSV, undot
 from ucj.roster.parse import parse_money
 from ucj.roster.rows import period_end
-from ucj.warehouse import PERIOD_LOAD_LOCK, WORKER_DIMENSION_LOCK, run_sql_file, serialise
+from ucj.warehouse import PERIOD_LOAD_LOCK, WORKER_DIMENSION_LOCK, analyze_if_stale, run_sql_file, serialise
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def settle_snapshots(conn: psycopg.Connection, kind: str, period: str) -> int:
     """Mark superseded rows for one kind and month; return rows whose state changed."""
     # Fresh statistics first: right after a bulk COPY the planner still
     # believes the table is tiny and picks nested loops (30 s instead of 0.1 s).
-    conn.execute("analyze ingest.source_file, ingest.roster_row")
+    analyze_if_stale(conn, "ingest.source_file", "ingest.roster_row")
     return run_sql_file(conn, "load/settle_snapshots.sql", {"kind": kind, "period": parse_period(period)})
 
 

@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -72,8 +73,17 @@ def load_suite(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-@lru_cache(maxsize=1)
+_GX_LOCK = threading.Lock()
+
+
 def _gx():
+    """The GX module and context, made once per process (a second caller waits for the first)."""
+    with _GX_LOCK:
+        return _make_gx()
+
+
+@lru_cache(maxsize=1)
+def _make_gx():
     """A file-backed GX context under ``<var>/gx``: results accumulate into one Data Docs site.
 
     GX is imported lazily and quietly: it is slow to import and chatty at INFO.
@@ -260,7 +270,12 @@ def validate_period(
         # mart), not a failed batch: there is no batch.
         log.info("no %s files for %s: nothing to validate", kind, period)
         return ValidationOutcome(suite=f"roster_{kind}", success=True, row_count=0, evaluated=0, successful=0)
+    # GX takes seconds to import; most of fetching the rows is PostgreSQL's
+    # work, during which this process would otherwise sit idle.
+    importing = threading.Thread(target=_gx, name="import-great-expectations", daemon=True)
+    importing.start()
     frame = _frame(conn, kind, period_month)
+    importing.join()
     previous = (period_month - dt.timedelta(days=1)).replace(day=1)
     (last_month,) = conn.execute(
         "select count(*) from ingest.roster_row where source_kind = %s and period_month = %s and not superseded",

@@ -236,3 +236,31 @@ def migrate() -> list[int]:
         finally:
             conn.execute("select pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
     return applied_now
+
+
+def analyze_if_stale(conn: psycopg.Connection, *tables: str, share: float = 0.1) -> list[str]:
+    """ANALYZE those of ``tables`` whose statistics miss more than ``share`` of their rows' changes.
+
+    Right after a bulk COPY the planner still believes a table is tiny and
+    picks nested loops over a million rows; but each kind's settle task of
+    the month analysing the whole roster table again, after another kind's
+    task just did, only costs a sample of every month's rows. The test is
+    autovacuum's own (changes since the last ANALYZE against live rows), made
+    before the statement that needs it; a table never analysed (or whose
+    counters a server crash reset) is always analysed.
+    """
+    stale = [
+        name
+        for (name,) in conn.execute(
+            """select t.name
+               from unnest(%s::text[]) as t (name)
+               left join pg_stat_user_tables as s on s.relid = t.name::regclass
+               where s.relid is null
+                  or coalesce(s.last_analyze, s.last_autoanalyze) is null
+                  or s.n_mod_since_analyze > %s * greatest(s.n_live_tup, 1000)""",
+            (list(tables), share),
+        )
+    ]
+    if stale:
+        conn.execute("analyze " + ", ".join(stale))
+    return stale
