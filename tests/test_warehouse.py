@@ -95,6 +95,9 @@ def test_no_mart_column_carries_a_raw_identifier(warehouse: str) -> None:
     assert [c for (c,) in columns if c.split(".")[1] in raw] == []
 
 
+ROW_ESTIMATE = "select reltuples from pg_class where oid = 'public.stale_probe'::regclass"
+
+
 def test_a_table_is_analysed_only_when_its_statistics_are_stale(warehouse: str) -> None:
     from ucj.warehouse import analyze_if_stale, connect
 
@@ -104,7 +107,7 @@ def test_a_table_is_analysed_only_when_its_statistics_are_stale(warehouse: str) 
     try:
         with connect() as conn:
             assert analyze_if_stale(conn, "public.stale_probe") == ["public.stale_probe"]  # never analysed
-            (tuples,) = conn.execute("select reltuples from pg_class where oid = 'public.stale_probe'::regclass").fetchone()
+            (tuples,) = conn.execute(ROW_ESTIMATE).fetchone()
             assert tuples == 5000
         with connect() as conn:
             conn.execute("insert into public.stale_probe select g from generate_series(1, 100) as g")
@@ -114,7 +117,7 @@ def test_a_table_is_analysed_only_when_its_statistics_are_stale(warehouse: str) 
         # The inserting session's counters reach the statistics when it ends.
         with connect() as conn:
             assert analyze_if_stale(conn, "public.stale_probe") == ["public.stale_probe"]
-            (tuples,) = conn.execute("select reltuples from pg_class where oid = 'public.stale_probe'::regclass").fetchone()
+            (tuples,) = conn.execute(ROW_ESTIMATE).fetchone()
             assert tuples == 25100
     finally:
         with connect() as conn:
