@@ -85,3 +85,20 @@ def test_a_worker_gone_from_a_reloaded_month_loses_that_version(conn, tmp_path: 
     names = [v[1] for v in versions(conn)]
     assert sorted(names) == ["Ani", "Siti Aminah"]
     assert conn.execute("select count(*) from dw.dim_worker where is_current").fetchone()[0] == 2
+
+
+def test_a_load_whose_inputs_lost_their_statistics_analyses_them_first(conn, tmp_path: Path) -> None:
+    """As after a server crash: no planner statistics and no activity counters for what the load joins."""
+    load_months(conn, tmp_path, {"2025-01": [village_row(1, nik=NIK), village_row(2, name="Budi", nik=None)]})
+    for table in facts.LOAD_INPUTS:
+        conn.execute("delete from pg_statistic where starelid = %s::regclass", (table,))
+        conn.execute("select pg_stat_reset_single_table_counters(%s::regclass)", (table,))
+    with conn.transaction():
+        facts.load_period(conn, "2025-01")
+    analysed = conn.execute(
+        """select count(distinct starelid) from pg_statistic
+           where starelid = any(array[%s::regclass, %s::regclass, %s::regclass, %s::regclass])""",
+        facts.LOAD_INPUTS,
+    ).fetchone()[0]
+    assert analysed == len(facts.LOAD_INPUTS)
+    assert facts.coverage_fact_count(conn, facts.parse_period("2025-01")) == 4  # two workers, JKK and JKM

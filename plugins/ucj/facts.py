@@ -128,6 +128,18 @@ def ensure_partition(conn: psycopg.Connection, period_month: dt.date) -> str:
     return name
 
 
+# What the load reads besides the dimensions it writes. Identity resolution
+# analyses its tables when it writes them, but a load retried after a server
+# restart, or of a month whose rows nothing else touched, must not plan a
+# million-row join on statistics that say "empty" (measured: a nested loop that
+# ran into the statement timeout instead of finishing in 10 s).
+LOAD_INPUTS = ("ingest.roster_row", "ingest.source_file", "identity.row_link", "identity.worker")
+
+
+def analyze_load_inputs(conn: psycopg.Connection) -> None:
+    analyze_if_stale(conn, *LOAD_INPUTS)
+
+
 def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     """Replace one month of facts, aggregates and worker dimension in the caller's transaction.
 
@@ -136,6 +148,7 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     committed identity links, never the facts.
     """
     period_month = parse_period(period)
+    analyze_load_inputs(conn)
     result = load_facts(conn, period)
     result.update(refresh_worker_dimension(conn, period_month))
     finish_load(conn, period_month)
@@ -156,7 +169,8 @@ def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     serialise(conn, PERIOD_LOAD_LOCK, period_month.year * 100 + period_month.month)
     partition = ensure_partition(conn, period_month)
     stage = f"{partition}_load"
-    # identity.row_link and identity.worker were analysed by identity resolution, which wrote them.
+    # The other inputs are checked by the caller (analyze_load_inputs) before
+    # the worker dimension starts reading them on a connection of its own.
     conn.execute("analyze dw.dim_reporting_unit")
     conn.execute(f"drop table if exists dw.{stage}")
     started = time.perf_counter()

@@ -217,6 +217,8 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
         # A partition emptied by hand is not "unchanged", whatever the fingerprint says.
         if stored is not None and facts.coverage_fact_count(conn, period_month) == stored["coverage_facts"]:
             return {**stored, "reused": True}
+        facts.analyze_load_inputs(conn)
+        conn.commit()  # the statistics are there for both connections below
         with connect() as dimension_conn, ThreadPoolExecutor(max_workers=1) as pool:
             dimension = pool.submit(facts.refresh_worker_dimension, dimension_conn, period_month)
             try:
