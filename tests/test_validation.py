@@ -85,3 +85,24 @@ def test_conditional_expectations_judge_only_their_rows() -> None:
     site = data_docs_index().parent
     pages = list(site.glob("validations/roster_village/where_status_is_loaded/**/*.html"))
     assert pages, "the loaded-rows group has its own Data Docs page"
+
+
+def test_the_data_docs_index_lists_only_the_latest_results() -> None:
+    """GX rebuilds the index from every result it lists: unbounded, each month's validation would be slower."""
+    import re
+
+    from ucj.settings import pipeline_config
+    from ucj.validation import _bound_data_docs_index, _gx
+
+    _, context = _gx()
+    try:
+        _bound_data_docs_index(context, 2)
+        for i in range(3):
+            validate_frame(frame(["loaded"] * 5), load_suite("opd", params()), run_name=f"test_index_{i}")
+        index = data_docs_index().read_text(encoding="utf-8")
+        listed = set(re.findall(r"validations/[^'\"]+?\.html", index))
+        assert len(listed) == 2
+        pages = list(data_docs_index().parent.glob("validations/**/test_index_*/**/*.html"))
+        assert len(pages) > 2, "every result keeps its page"
+    finally:
+        _bound_data_docs_index(context, int(pipeline_config()["validation"]["data_docs_index_limit"]))

@@ -97,7 +97,17 @@ def _make_gx():
     root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    _bound_data_docs_index(context, int(pipeline_config()["validation"]["data_docs_index_limit"]))
     return gx, context
+
+
+def _bound_data_docs_index(context: Any, limit: int) -> None:
+    """Each site's index lists at most ``limit`` validation results (the latest ones)."""
+    for name, site in context.list_data_docs_sites().items():
+        index = dict(site.get("site_index_builder") or {"class_name": "DefaultSiteIndexBuilder"})
+        if index.get("validation_results_limit") != limit:
+            index["validation_results_limit"] = limit
+            context.update_data_docs_site(name, {**site, "site_index_builder": index})
 
 
 def data_docs_index() -> Path:
