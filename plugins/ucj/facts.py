@@ -221,7 +221,22 @@ def refresh_worker_dimension(conn: psycopg.Connection, period_month: dt.date) ->
     """
     started = time.perf_counter()
     serialise(conn, WORKER_DIMENSION_LOCK)
-    run_sql_file(conn, "load/refresh_worker_dimension.sql", {"period": period_month})
+    following = next_month(period_month)
+    month = f"worker_month_{period_month:%Y%m}"
+    conn.execute(
+        f"create table if not exists identity.{month} partition of identity.worker_month "
+        f"for values from ('{period_month.isoformat()}') to ('{following.isoformat()}')"
+    )
+    conn.execute(f"drop table if exists identity.{month}_load")
+    run_sql_file(
+        conn,
+        "load/refresh_worker_dimension.sql",
+        {"period": period_month, "next_period": following},
+        identifiers={
+            "month": f"identity.{month}", "stage": f"identity.{month}_load", "month_name": month,
+            "stage_month": f"{month}_load_month",
+        },
+    )  # fmt: skip
     seconds = time.perf_counter() - started
     log.info("%s: worker dimension refreshed in %.1f s", period_month.strftime("%Y-%m"), seconds)
     return {"dimension_seconds": round(seconds, 3)}

@@ -2,17 +2,17 @@
 -- It reads the month's rows in force and their identity links, not the facts,
 -- so the pipeline runs it on a connection of its own beside the facts load;
 -- every statement replaces the month whole, so a rerun leaves it identical.
+-- {month} is the month's partition of identity.worker_month, {stage} the
+-- table that replaces it; the caller creates the one and drops the other.
 set local work_mem = '256MB';
+set local maintenance_work_mem = '256MB';
 
 -- 1. What each worker looked like this month: the row of the most recent
---    file in force.
-create temp table worker_month_before on commit drop as
-select * from identity.worker_month where period_month = %(period)s;
-
-delete from identity.worker_month where period_month = %(period)s;
-insert into identity.worker_month (period_month, worker_key, full_name, gender, birth_date, village_code)
+--    file in force. Built as a table of its own, indexed once it is full.
+create table {stage} as
 select distinct on (coalesce(m.merged_into, l.worker_key))
-       %(period)s, coalesce(m.merged_into, l.worker_key), r.full_name, r.gender, r.birth_date, r.village_code
+       %(period)s::date as period_month, coalesce(m.merged_into, l.worker_key) as worker_key,
+       r.full_name, r.gender, r.birth_date, r.village_code
 from ingest.roster_row as r
 join ingest.source_file as f using (file_id)
 join identity.row_link as l using (file_id, source_row)
@@ -21,21 +21,28 @@ left join (select worker_key, merged_into from identity.worker where merged_into
 where r.period_month = %(period)s and r.status = 'loaded' and not r.superseded
 order by coalesce(m.merged_into, l.worker_key), f.modified_at desc, f.rel_path desc, r.source_row;
 
+alter table {stage}
+    alter column period_month set not null,
+    alter column worker_key set not null,
+    add constraint {stage_month} check (period_month >= %(period)s and period_month < %(next_period)s),
+    add primary key (worker_key, period_month);
+
 -- 2. Workers whose versions this month can change: the month's row came,
 --    went or changed, and the month before and after do not already carry
 --    the same values (which leave every version boundary where it was).
 --    Rebuilding a worker whose versions did not change is harmless, so the
---    test errs towards rebuilding.
+--    test errs towards rebuilding. The month as loaded before is still the
+--    partition {month}.
 create temp table worker_touched on commit drop as
 select coalesce(n.worker_key, o.worker_key) as worker_key
-from (select * from identity.worker_month where period_month = %(period)s) as n
-full join worker_month_before as o using (worker_key)
+from {stage} as n
+full join {month} as o using (worker_key)
 left join identity.worker_month as prev
     on prev.worker_key = coalesce(n.worker_key, o.worker_key)
     and prev.period_month = (%(period)s::date - interval '1 month')::date
 left join identity.worker_month as next
     on next.worker_key = coalesce(n.worker_key, o.worker_key)
-    and next.period_month = (%(period)s::date + interval '1 month')::date
+    and next.period_month = %(next_period)s
 where (n.full_name, n.gender, n.birth_date, n.village_code, n.worker_key)
       is distinct from (o.full_name, o.gender, o.birth_date, o.village_code, o.worker_key)
   and not (
@@ -51,6 +58,16 @@ where (n.full_name, n.gender, n.birth_date, n.village_code, n.worker_key)
               is not distinct from (prev.full_name, prev.gender, prev.birth_date, prev.village_code))
   );
 analyze worker_touched;
+
+-- The new month takes the old one's place (the check lets ATTACH skip
+-- scanning its rows).
+alter table identity.worker_month detach partition {month};
+drop table {month};
+alter table {stage} rename to {month_name};
+alter table identity.worker_month attach partition {month}
+    for values from (%(period)s) to (%(next_period)s);
+alter table {month} drop constraint {stage_month};
+analyze {month};
 
 -- 3. SCD2 versions of those workers, rebuilt from all their months: a new
 --    version starts in each month whose values differ from the month before.
@@ -79,15 +96,23 @@ where d.worker_key = t.worker_key
       select from worker_version as v where v.worker_key = d.worker_key and v.valid_from = d.valid_from
   );
 
+-- A version that is still there keeps its surrogate key and takes the new
+-- values; the others are inserted. Two statements rather than one upsert:
+-- INSERT .. ON CONFLICT probes the unique index once more for every row, and
+-- in a first month every row is new (the worker-dimension lock keeps other
+-- writers out between the two).
+update dw.dim_worker as d
+set full_name = v.full_name, gender = v.gender, birth_date = v.birth_date, home_village_code = v.village_code,
+    valid_to = v.valid_to, is_current = v.valid_to is null
+from worker_version as v
+where d.worker_key = v.worker_key and d.valid_from = v.valid_from
+  and (d.full_name, d.gender, d.birth_date, d.home_village_code, d.valid_to)
+      is distinct from (v.full_name, v.gender, v.birth_date, v.village_code, v.valid_to);
+
 insert into dw.dim_worker
     (worker_key, full_name, gender, birth_date, home_village_code, valid_from, valid_to, is_current)
 select worker_key, full_name, gender, birth_date, village_code, valid_from, valid_to, valid_to is null
-from worker_version
-on conflict (worker_key, valid_from) do update
-set full_name = excluded.full_name, gender = excluded.gender, birth_date = excluded.birth_date,
-    home_village_code = excluded.home_village_code, valid_to = excluded.valid_to,
-    is_current = excluded.is_current
-where (dw.dim_worker.full_name, dw.dim_worker.gender, dw.dim_worker.birth_date,
-       dw.dim_worker.home_village_code, dw.dim_worker.valid_to)
-      is distinct from
-      (excluded.full_name, excluded.gender, excluded.birth_date, excluded.home_village_code, excluded.valid_to);
+from worker_version as v
+where not exists (
+    select from dw.dim_worker as d where d.worker_key = v.worker_key and d.valid_from = v.valid_from
+);
