@@ -158,3 +158,19 @@ def test_vectorised_nik_check_knows_leap_days_and_women() -> None:
     niks = ["1310016902000001", "1310017002000001", "1310012902000001", "1310013102000001", "1310013104000001",
             "1310013004000001"]  # fmt: skip
     assert nik_structure_ok_many(niks).tolist() == [True, False, True, False, False, True]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(min_size=1, max_size=150),  # keys shorter and longer than SHA-256's 64-byte block
+    st.lists(st.one_of(st.none(), st.just(""), st.text("0123456789", min_size=1, max_size=20)), max_size=20),
+)
+def test_nik_tokens_are_the_keyed_hmac_of_each_nik(key: bytes, niks: list[str | None]) -> None:
+    import hashlib
+    import hmac
+
+    from ucj.identity.privacy import nik_token, nik_tokens
+
+    expected = [hmac.new(key, n.encode(), hashlib.sha256).hexdigest() if n else None for n in niks]
+    assert nik_tokens(niks, key) == expected
+    assert [nik_token(n, key) for n in niks] == expected

@@ -40,4 +40,32 @@ def nik_token(nik: str | None, key: bytes | None = None) -> str | None:
     key = key if key is not None else nik_key()
     if not nik or not key:
         return None
-    return hmac.digest(key, nik.encode("ascii"), hashlib.sha256).hex()  # hmac.new(...).hexdigest(), in one C call
+    return hmac.digest(key, nik.encode("ascii"), hashlib.sha256).hex()
+
+
+def nik_tokens(niks: list[str | None], key: bytes | None = None) -> list[str | None]:
+    """``nik_token`` of many NIKs: the same HMAC-SHA256 (RFC 2104), its key pads hashed once.
+
+    ``hmac.digest`` sets the key up again for every message; for a month's
+    half a million new workers that was a tenth of identity resolution.
+    """
+    key = key if key is not None else nik_key()
+    if not key:
+        return [None] * len(niks)
+    block = hashlib.sha256().block_size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    tokens: list[str | None] = []
+    for nik in niks:
+        if not nik:
+            tokens.append(None)
+            continue
+        h = inner.copy()
+        h.update(nik.encode("ascii"))
+        o = outer.copy()
+        o.update(h.digest())
+        tokens.append(o.hexdigest())
+    return tokens

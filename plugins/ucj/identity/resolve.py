@@ -64,7 +64,7 @@ from ucj.identity.cluster import (
     same_person_by_nik,
 )
 from ucj.identity.names import display_name
-from ucj.identity.privacy import nik_key, nik_token
+from ucj.identity.privacy import nik_key, nik_token, nik_tokens
 from ucj.identity.review import KeptApart, apply_corrections, kept_apart
 from ucj.settings import pipeline_config
 from ucj.warehouse import IDENTITY_LOCK, serialise
@@ -443,7 +443,7 @@ class _Linking:
         return {
             "worker_key": pa.array(keys, type=KEY),
             "nik": pa.array(niks, type=TEXT),
-            "nik_token": pa.array([nik_token(nik, token_key) for nik in niks.tolist()], type=TEXT),
+            "nik_token": pa.array(nik_tokens(niks.tolist(), token_key), type=TEXT),
             "name_key": batch.name_key.take(first),
             "display_name": pa.array([display_name(n) for n in batch.full_name.take(first).to_pylist()], type=TEXT),
             "birth_date": batch.dates.take(first),
