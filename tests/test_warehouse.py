@@ -122,3 +122,24 @@ def test_a_table_is_analysed_only_when_its_statistics_are_stale(warehouse: str) 
     finally:
         with connect() as conn:
             conn.execute("drop table public.stale_probe")
+
+
+def test_two_tasks_finding_the_same_table_stale_analyse_it_once(warehouse: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ucj.warehouse import analyze_if_stale, connect
+
+    with connect() as conn:
+        conn.execute("drop table if exists public.stale_probe")
+        conn.execute("create table public.stale_probe as select g as n from generate_series(1, 5000) as g")
+    try:
+        with connect() as first, connect() as second, ThreadPoolExecutor(max_workers=1) as pool:
+            assert analyze_if_stale(first, "public.stale_probe") == ["public.stale_probe"]
+            waiting = pool.submit(analyze_if_stale, second, "public.stale_probe")
+            with pytest.raises(TimeoutError):
+                waiting.result(timeout=1)  # its turn comes when the first commits
+            first.commit()
+            assert waiting.result(timeout=30) == []
+    finally:
+        with connect() as conn:
+            conn.execute("drop table public.stale_probe")

@@ -145,7 +145,8 @@ def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
 
     The pipeline's load task does the same on two connections at once
     (``ucj.pipeline_tasks.load_period``): the worker dimension reads only
-    committed identity links, never the facts.
+    committed identity links, never the facts. Here the caller's
+    transaction keeps its turn at analysing the inputs until it commits.
     """
     period_month = parse_period(period)
     analyze_load_inputs(conn)
@@ -271,11 +272,15 @@ def coverage_fact_count(conn: psycopg.Connection, period_month: dt.date) -> int:
     return conn.execute("select count(*) from dw.fact_coverage where period_month = %s", (period_month,)).fetchone()[0]
 
 
+def analyze_settle_inputs(conn: psycopg.Connection) -> None:
+    analyze_if_stale(conn, "ingest.source_file", "ingest.roster_row")
+
+
 def settle_snapshots(conn: psycopg.Connection, kind: str, period: str) -> int:
     """Mark superseded rows for one kind and month; return rows whose state changed."""
     # Fresh statistics first: right after a bulk COPY the planner still
     # believes the table is tiny and picks nested loops (30 s instead of 0.1 s).
-    analyze_if_stale(conn, "ingest.source_file", "ingest.roster_row")
+    analyze_settle_inputs(conn)
     return run_sql_file(conn, "load/settle_snapshots.sql", {"kind": kind, "period": parse_period(period)})
 
 

@@ -74,6 +74,9 @@ def settle(kind: str, period: str, force: bool = False) -> int:
         mark = fingerprint.settle_fingerprint(conn, kind, parse_period(period))
         if not force and fingerprint.reusable(conn, "settle", scope, mark) is not None:
             return 0
+        # The other kinds' settle tasks wait for these statistics, not for this settle.
+        facts.analyze_settle_inputs(conn)
+        conn.commit()
         changed = facts.settle_snapshots(conn, kind, period)
         fingerprint.record(conn, "settle", scope, mark, changed)
     log.info("%s %s: %d rows changed superseded state", kind, period, changed)

@@ -137,6 +137,7 @@ def connect(autocommit: bool = False) -> Iterator[psycopg.Connection]:
 IDENTITY_LOCK = 7281001
 PERIOD_LOAD_LOCK = 7281002
 WORKER_DIMENSION_LOCK = 7281003
+ANALYZE_LOCK = 7281004
 
 
 def serialise(conn: psycopg.Connection, lock: int, key: int = 0) -> None:
@@ -247,8 +248,12 @@ def analyze_if_stale(conn: psycopg.Connection, *tables: str, share: float = 0.1)
     task just did, only costs a sample of every month's rows. The test is
     autovacuum's own (changes since the last ANALYZE against live rows), made
     before the statement that needs it; a table never analysed (or whose
-    counters a server crash reset) is always analysed.
+    counters a server crash reset) is always analysed. Concurrent callers
+    take turns, so that two tasks finding the same table stale analyse it
+    once: the caller commits right after, which shows the next one the new
+    statistics and lets it in.
     """
+    serialise(conn, ANALYZE_LOCK)
     stale = [
         name
         for (name,) in conn.execute(
