@@ -162,6 +162,18 @@ def _row_hashes(columns: list[tuple[np.ndarray, np.ndarray]], n: int) -> np.ndar
     return hashes
 
 
+def _program_mask(value: object) -> int:
+    listed = parse_programs(value)[0]
+    return sum(1 << j for j, p in enumerate(PROGRAMS) if p in listed)
+
+
+# Mask -> "JKK,JKM" in PROGRAMS order, or None for no program.
+_PROGRAM_SETS = np.array(
+    [",".join(p for j, p in enumerate(PROGRAMS) if m >> j & 1) or None for m in range(1 << len(PROGRAMS))],
+    dtype=object,
+)
+
+
 def _isnull(values: np.ndarray) -> np.ndarray:
     return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
 
@@ -227,13 +239,13 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     out["birth_place"] = columns.map("birth_place", parse_text)
     out["gender"] = columns.map("gender", parse_gender)
 
-    listed = columns.map("programs", lambda v: frozenset(parse_programs(v)[0]))
-    flagged = [columns.map(f"flag_{p}", parse_flag) if f"flag_{p}" in columns else None for p in PROGRAMS]
-    programs = []
-    for i in range(n):
-        chosen = [p for j, p in enumerate(PROGRAMS) if p in listed[i] or (flagged[j] is not None and flagged[j][i])]
-        programs.append(",".join(chosen) or None)
-    out["programs"] = np.array(programs, dtype=object)
+    # Each row's programs as a bit mask (bit j: PROGRAMS[j]), listed or flagged,
+    # then spelt from a table of every combination.
+    mask = columns.map("programs", _program_mask).astype(np.int64)
+    for j, p in enumerate(PROGRAMS):
+        if f"flag_{p}" in columns:
+            mask |= columns.map(f"flag_{p}", parse_flag).astype(bool).astype(np.int64) << j
+    out["programs"] = _PROGRAM_SETS[mask]
     reasons["no_known_program"] = _isnull(out["programs"])
 
     for name in ("enrollment_start", "enrollment_end"):
