@@ -210,9 +210,10 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     hashes = _row_hashes([texts[f] for f in fields], n)
     out["row_hash"] = np.frombuffer(hashes.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16").astype(str)
 
-    nik = columns.map("nik", parse_nik)
-    out["nik"] = [v[0] for v in nik]
-    out["nik_quality"] = [v[1] for v in nik]
+    codes, uniques = columns.factors("nik")
+    parsed = [parse_nik(u) for u in uniques]
+    out["nik"] = np.array([v[0] for v in parsed], dtype=object)[codes]
+    out["nik_quality"] = np.array([v[1] for v in parsed], dtype=object)[codes]
 
     names = columns.map("full_name", parse_text)
     out["full_name"] = names
@@ -314,12 +315,14 @@ def _reporting_units(kind: str, columns: _Columns, out: dict[str, Any]) -> dict[
     """Fill unit columns; return the reasons a row's unit is not a known one."""
     known_regencies, known_villages = regency_codes(), village_codes()
     if kind == "village":
-        codes = columns.map("village_code", parse_region_code)
+        row_codes, uniques = columns.factors("village_code")
+        parsed = np.array([parse_region_code(u) for u in uniques], dtype=object)
+        codes = parsed[row_codes]
         out["village_code"] = out["unit_code"] = out["unit_key"] = codes
         out["unit_name"] = columns.map("village_name", parse_text)
-        out["regency_code"] = [c[:4] if c else None for c in codes]
-        missing = _isnull(codes)
-        unknown = ~missing & ~_umap(codes, lambda c: c in known_villages).astype(bool)
+        out["regency_code"] = np.array([c[:4] if c else None for c in parsed], dtype=object)[row_codes]
+        missing = np.array([c is None for c in parsed], dtype=bool)[row_codes]
+        unknown = ~missing & ~np.array([c in known_villages for c in parsed], dtype=bool)[row_codes]
         return {"missing_village_code": missing, "unknown_village_code": unknown}
 
     regency = columns.map("regency_code", parse_region_code)
