@@ -165,6 +165,7 @@ def measure(conn: Any, query: str, params: dict[str, Any]) -> float:
 def run_bi(workers: int = 1_000_000, n_months: int = 12, repeats: int = 40) -> dict[str, Any]:
     import psycopg
 
+    from ucj.facts import refresh_worker_dimension
     from ucj.warehouse import connect, run_sql_file, warehouse_uri
 
     month_list = months(n_months)
@@ -179,7 +180,7 @@ def run_bi(workers: int = 1_000_000, n_months: int = 12, repeats: int = 40) -> d
         with connect() as conn:
             started = time.perf_counter()
             run_sql_file(conn, "load/refresh_aggregates.sql", {"period": m})
-            run_sql_file(conn, "load/refresh_worker_dimension.sql", {"period": m})
+            refresh_worker_dimension(conn, m)
             refresh.append(time.perf_counter() - started)
     result["refresh_s_per_month"] = statistics.mean(refresh)
     with psycopg.connect(warehouse_uri(), autocommit=True) as conn:

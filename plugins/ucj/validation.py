@@ -101,6 +101,14 @@ def _make_gx():
     return gx, context
 
 
+def _prepare_gx() -> None:
+    """``_gx()`` ahead of time; a failure is left for the call that needs GX, which raises it."""
+    try:
+        _gx()
+    except Exception:  # raised again, with its traceback, by validate_frame's own call
+        log.debug("preparing GX failed; validation will raise it", exc_info=True)
+
+
 def _bound_data_docs_index(context: Any, limit: int) -> None:
     """Each site's index lists at most ``limit`` validation results (the latest ones)."""
     for name, site in context.list_data_docs_sites().items():
@@ -282,7 +290,7 @@ def validate_period(
         return ValidationOutcome(suite=f"roster_{kind}", success=True, row_count=0, evaluated=0, successful=0)
     # GX takes seconds to import; most of fetching the rows is PostgreSQL's
     # work, during which this process would otherwise sit idle.
-    importing = threading.Thread(target=_gx, name="import-great-expectations", daemon=True)
+    importing = threading.Thread(target=_prepare_gx, name="import-great-expectations", daemon=True)
     importing.start()
     frame = _frame(conn, kind, period_month)
     importing.join()

@@ -243,15 +243,15 @@ def analyze_if_stale(conn: psycopg.Connection, *tables: str, share: float = 0.1)
     """ANALYZE those of ``tables`` whose statistics miss more than ``share`` of their rows' changes.
 
     Right after a bulk COPY the planner still believes a table is tiny and
-    picks nested loops over a million rows; but each kind's settle task of
-    the month analysing the whole roster table again, after another kind's
-    task just did, only costs a sample of every month's rows. The test is
-    autovacuum's own (changes since the last ANALYZE against live rows), made
-    before the statement that needs it; a table never analysed (or whose
-    counters a server crash reset) is always analysed. Concurrent callers
-    take turns, so that two tasks finding the same table stale analyse it
-    once: the caller commits right after, which shows the next one the new
-    statistics and lets it in.
+    picks nested loops over a million rows, so the statistics must be fresh
+    before the statement that needs them; yet analysing the whole roster
+    table in each of a month's three settle tasks, just after another kind's
+    task did, repeats the same sample of every month's rows. The test is
+    autovacuum's own (changes since the last ANALYZE against live rows); a
+    table never analysed (or whose counters a server crash reset) is always
+    analysed. Concurrent callers take turns, so that two tasks finding the
+    same table stale analyse it once: the caller commits right after, which
+    shows the next one the new statistics and lets it in.
     """
     serialise(conn, ANALYZE_LOCK)
     stale = [
