@@ -118,11 +118,13 @@ def load_labor_force(conn: psycopg.Connection, landing_override: str | None) -> 
     return len(rows)
 
 
-def ensure_partition(conn: psycopg.Connection, period_month: dt.date) -> str:
-    name = f"fact_coverage_{period_month:%Y%m}"
+def ensure_partition(conn: psycopg.Connection, period_month: dt.date, parent: str = "dw.fact_coverage") -> str:
+    """The month's partition of ``parent`` (schema.table, partitioned by month), created if missing; its name."""
+    schema, table = parent.split(".")
+    name = f"{table}_{period_month:%Y%m}"
     following = next_month(period_month)
     conn.execute(
-        f"create table if not exists dw.{name} partition of dw.fact_coverage "
+        f"create table if not exists {schema}.{name} partition of {parent} "
         f"for values from ('{period_month.isoformat()}') to ('{following.isoformat()}')"
     )
     return name
@@ -223,11 +225,7 @@ def refresh_worker_dimension(conn: psycopg.Connection, period_month: dt.date) ->
     started = time.perf_counter()
     serialise(conn, WORKER_DIMENSION_LOCK)
     following = next_month(period_month)
-    month = f"worker_month_{period_month:%Y%m}"
-    conn.execute(
-        f"create table if not exists identity.{month} partition of identity.worker_month "
-        f"for values from ('{period_month.isoformat()}') to ('{following.isoformat()}')"
-    )
+    month = ensure_partition(conn, period_month, "identity.worker_month")
     conn.execute(f"drop table if exists identity.{month}_load")
     run_sql_file(
         conn,

@@ -217,7 +217,7 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
 
     names = columns.map("full_name", parse_text)
     out["full_name"] = names
-    out["name_key"] = _umap(names, name_key)
+    out["name_key"] = columns.map("full_name", lambda v: name_key(parse_text(v)))
     reasons["missing_name"] = _isnull(out["name_key"])
 
     born = columns.map("birth_date", parse_date)
