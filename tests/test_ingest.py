@@ -82,6 +82,45 @@ def test_settling_writes_only_the_rows_whose_state_changes(conn, tmp_path: Path)
     assert superseded() == [("village/2025-01/a.csv", "Budi"), ("village/2025-01/b.csv", "Ani")]
 
 
+def test_one_kinds_settle_task_does_not_hold_up_another_kinds(conn, clean_warehouse: str, tmp_path: Path) -> None:
+    """The three kinds' settle tasks run side by side: none waits for another's transaction to end.
+
+    A second look at the statistics inside the settle transaction used to
+    take the ANALYZE lock until that transaction's commit, so the other
+    kinds' tasks settled one after the other.
+    """
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    from ucj import pipeline_tasks
+
+    koto_baru = "13.10.01.2002"
+    early = land(tmp_path, "a.csv", [village_row(1, code=koto_baru)], 1_700_000_000)
+    late = land(tmp_path, "b.csv", [village_row(1, name="Ani", nik="1310015503850002", code=koto_baru)], 1_700_000_500)
+    ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [early, late])
+    with psycopg.connect(clean_warehouse) as holder, ThreadPoolExecutor(max_workers=2) as pool:
+        # Someone holds the row the village task must mark superseded: that task stays inside its transaction.
+        holder.execute(
+            """select from ingest.roster_row as r join ingest.source_file as f using (file_id)
+               where f.rel_path = %s for update of r""",
+            (early,),
+        )
+        village = pool.submit(pipeline_tasks.settle, "village", PERIOD)
+        waiting = "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and pid <> pg_backend_pid()"
+        deadline = time.monotonic() + 60
+        while conn.execute(waiting).fetchone()[0] == 0:
+            assert not village.done(), "the village task settled without waiting for the held row"
+            assert time.monotonic() < deadline, "the village task never reached the held row"
+            time.sleep(0.05)
+        opd = pool.submit(pipeline_tasks.settle, "opd", PERIOD)
+        assert opd.result(timeout=60) == 0
+        assert not village.done()
+        holder.rollback()
+        assert village.result(timeout=60) == 1
+
+
 def test_validation_uses_the_row_age_rule_at_birthdays(conn, tmp_path: Path) -> None:
     """Born exactly 10 years before the month ends: loaded, and the batch validates."""
     from ucj.validation import validate_period

@@ -9,6 +9,12 @@ set local maintenance_work_mem = '256MB';
 
 -- 1. What each worker looked like this month: the row of the most recent
 --    file in force. Built as a table of its own, indexed once it is full.
+--    As for the facts (load_period.sql): right after identity's bulk writes
+--    the planner misjudges the join of the month's rows and their links and
+--    picks a nested loop of a million index probes (7.7 s at 1M rows, 4.1 s
+--    as hash joins). No parallel workers: this runs beside the facts load,
+--    which has the other core.
+set local enable_nestloop = off;
 create table {stage} as
 select distinct on (coalesce(m.merged_into, l.worker_key))
        %(period)s::date as period_month, coalesce(m.merged_into, l.worker_key) as worker_key,
@@ -20,6 +26,10 @@ left join (select worker_key, merged_into from identity.worker where merged_into
     on m.worker_key = l.worker_key
 where r.period_month = %(period)s and r.status = 'loaded' and not r.superseded
 order by coalesce(m.merged_into, l.worker_key), f.modified_at desc, f.rel_path desc, r.source_row;
+
+-- The statements below touch only the workers this month changed: index
+-- probes are right for them.
+set local enable_nestloop to default;
 
 alter table {stage}
     alter column period_month set not null,
@@ -73,7 +83,11 @@ analyze {month};
 --    version starts in each month whose values differ from the month before.
 --    ucj.facts.refresh_worker_dimension holds the worker-dimension lock, so
 --    refreshes of different months take turns and each sees the other's
---    committed months.
+--    committed months. Whether a version is stored already is looked up
+--    here, once, so the INSERT below does not read the table it writes (its
+--    plan no longer depends on what the statistics say about a dimension it
+--    is filling; profiling once saw that INSERT run into the statement
+--    timeout), and new versions get their surrogate keys in worker order.
 create temp table worker_version on commit drop as
 with months as (
     select m.*,
@@ -83,17 +97,23 @@ with months as (
     from identity.worker_month as m
     where m.worker_key in (select worker_key from worker_touched)
     window w as (partition by m.worker_key order by m.period_month)
+),
+versions as (
+    select worker_key, full_name, gender, birth_date, village_code, period_month as valid_from,
+           lead(period_month) over (partition by worker_key order by period_month) as valid_to
+    from months
+    where changed
 )
-select worker_key, full_name, gender, birth_date, village_code, period_month as valid_from,
-       lead(period_month) over (partition by worker_key order by period_month) as valid_to
-from months
-where changed;
+select v.*, d.worker_sk
+from versions as v
+left join dw.dim_worker as d on d.worker_key = v.worker_key and d.valid_from = v.valid_from;
+analyze worker_version;
 
 delete from dw.dim_worker as d
 using worker_touched as t
 where d.worker_key = t.worker_key
   and not exists (
-      select from worker_version as v where v.worker_key = d.worker_key and v.valid_from = d.valid_from
+      select from worker_version as v where v.worker_sk = d.worker_sk
   );
 
 -- A version that is still there keeps its surrogate key and takes the new
@@ -105,14 +125,13 @@ update dw.dim_worker as d
 set full_name = v.full_name, gender = v.gender, birth_date = v.birth_date, home_village_code = v.village_code,
     valid_to = v.valid_to, is_current = v.valid_to is null
 from worker_version as v
-where d.worker_key = v.worker_key and d.valid_from = v.valid_from
+where d.worker_sk = v.worker_sk
   and (d.full_name, d.gender, d.birth_date, d.home_village_code, d.valid_to)
       is distinct from (v.full_name, v.gender, v.birth_date, v.village_code, v.valid_to);
 
 insert into dw.dim_worker
     (worker_key, full_name, gender, birth_date, home_village_code, valid_from, valid_to, is_current)
 select worker_key, full_name, gender, birth_date, village_code, valid_from, valid_to, valid_to is null
-from worker_version as v
-where not exists (
-    select from dw.dim_worker as d where d.worker_key = v.worker_key and d.valid_from = v.valid_from
-);
+from worker_version
+where worker_sk is null
+order by worker_key, valid_from;
