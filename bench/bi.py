@@ -4,7 +4,7 @@ The facts are synthesised in SQL straight into ``dw`` (generating and
 ingesting 12M roster rows would take the better part of an hour and measure
 ingest, not BI). The marts' aggregates and the worker dimension are then
 refreshed month by month with the loader's own SQL
-(``include/sql/load/refresh_aggregates.sql``, ``refresh_worker_dimension.sql``),
+(``include/sql/load/refresh_aggregates.sql``, ``worker_month.sql``, ``worker_versions.sql``),
 and the typical BI queries run as ``bi_reader`` against the ``mart`` views,
 each many times with varying parameters; latencies are reported as p50 / p95 /
 max.

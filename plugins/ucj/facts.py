@@ -130,6 +130,27 @@ def ensure_partition(conn: psycopg.Connection, period_month: dt.date, parent: st
     return name
 
 
+def swap_in_partition(conn: psycopg.Connection, parent: str, stage: str, period_month: dt.date) -> None:
+    """Put ``stage`` (schema.table, built and indexed in full) in place of ``parent``'s partition for the month.
+
+    A table filled without indexes and indexed once is several times faster
+    to build than inserting into an indexed partition, and the old
+    partition's bloat goes with it. ``stage`` must carry the check
+    constraint ``<stage table>_month`` on the month's bounds: it lets ATTACH
+    skip scanning the rows, and is dropped once the partition bound holds
+    instead. The caller owns the transaction and has created the partition
+    (:func:`ensure_partition`).
+    """
+    schema, table = parent.split(".")
+    partition = f"{schema}.{table}_{period_month:%Y%m}"
+    bounds = f"from ('{period_month.isoformat()}') to ('{next_month(period_month).isoformat()}')"
+    conn.execute(f"alter table {parent} detach partition {partition}")
+    conn.execute(f"drop table {partition}")
+    conn.execute(f"alter table {stage} rename to {table}_{period_month:%Y%m}")
+    conn.execute(f"alter table {parent} attach partition {partition} for values {bounds}")
+    conn.execute(f"alter table {partition} drop constraint {stage.split('.')[1]}_month")
+
+
 # What the load reads besides the dimensions it writes. Identity resolution
 # analyses its tables when it writes them, but a load retried after a server
 # restart, or of a month whose rows nothing else touched, must not plan a
@@ -162,9 +183,8 @@ def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     """Replace one month of facts and the aggregates the marts read. Caller owns the transaction.
 
     The month's coverage facts go into a fresh table without indexes, which is
-    then indexed in one sorted build and swapped in for the month's partition:
-    several times faster than inserting into an indexed partition, and the
-    old partition's bloat goes with it.
+    then indexed in one sorted build and swapped in for the month's
+    partition (:func:`swap_in_partition`).
     """
     period_month = parse_period(period)
     following = next_month(period_month)
@@ -183,7 +203,6 @@ def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
         {"period": period_month, "period_end": period_end(period_month)},
         identifiers={"target": f"dw.{stage}"},
     )
-    bounds = f"from ('{period_month.isoformat()}') to ('{following.isoformat()}')"
     # One ALTER, one pass over the rows: the partition's NOT NULLs, and a
     # check that lets ATTACH skip scanning the rows it already knows fit.
     conn.execute(
@@ -193,11 +212,7 @@ def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
         "alter column funding_code set not null, "
         "add primary key (period_month, worker_key, program_code, unit_sk)"
     )
-    conn.execute(f"alter table dw.fact_coverage detach partition dw.{partition}")
-    conn.execute(f"drop table dw.{partition}")
-    conn.execute(f"alter table dw.{stage} rename to {partition}")
-    conn.execute(f"alter table dw.fact_coverage attach partition dw.{partition} for values {bounds}")
-    conn.execute(f"alter table dw.{partition} drop constraint {stage}_month")
+    swap_in_partition(conn, "dw.fact_coverage", f"dw.{stage}", period_month)
     loaded = time.perf_counter()
     conn.execute(f"analyze dw.{partition}")
     run_sql_file(conn, "load/refresh_aggregates.sql", {"period": period_month})
@@ -225,17 +240,18 @@ def refresh_worker_dimension(conn: psycopg.Connection, period_month: dt.date) ->
     started = time.perf_counter()
     serialise(conn, WORKER_DIMENSION_LOCK)
     following = next_month(period_month)
-    month = ensure_partition(conn, period_month, "identity.worker_month")
-    conn.execute(f"drop table if exists identity.{month}_load")
+    month = f"identity.{ensure_partition(conn, period_month, 'identity.worker_month')}"
+    stage = f"{month}_load"
+    conn.execute(f"drop table if exists {stage}")
+    params = {"period": period_month, "next_period": following}
+    # The month as its own table, and the workers it touches (compared with
+    # the month as loaded before, still in place); then the swap, then their versions.
     run_sql_file(
-        conn,
-        "load/refresh_worker_dimension.sql",
-        {"period": period_month, "next_period": following},
-        identifiers={
-            "month": f"identity.{month}", "stage": f"identity.{month}_load", "month_name": month,
-            "stage_month": f"{month}_load_month",
-        },
+        conn, "load/worker_month.sql", params,
+        identifiers={"month": month, "stage": stage, "stage_month": f"{stage.split('.')[1]}_month"},
     )  # fmt: skip
+    swap_in_partition(conn, "identity.worker_month", stage, period_month)
+    run_sql_file(conn, "load/worker_versions.sql", params, identifiers={"month": month})
     seconds = time.perf_counter() - started
     log.info("%s: worker dimension refreshed in %.1f s", period_month.strftime("%Y-%m"), seconds)
     return {"dimension_seconds": round(seconds, 3)}

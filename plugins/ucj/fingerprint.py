@@ -67,7 +67,7 @@ def validation_fingerprint(conn: psycopg.Connection, kind: str, period_month: dt
     )
 
 
-LOAD_SQL = ("load_period.sql", "refresh_aggregates.sql", "refresh_worker_dimension.sql")
+LOAD_SQL = ("load_period.sql", "refresh_aggregates.sql", "worker_month.sql", "worker_versions.sql")
 
 
 def load_fingerprint(conn: psycopg.Connection, period_month: dt.date) -> str:
