@@ -14,8 +14,8 @@ set local maintenance_work_mem = '256MB';
 --    As for the facts (load_period.sql): right after identity's bulk writes
 --    the planner misjudges the join of the month's rows and their links and
 --    picks a nested loop of a million index probes (7.7 s at 1M rows, 4.1 s
---    as hash joins). No parallel workers: this runs beside the facts load,
---    which has the other core.
+--    as hash joins). Unlike the facts, parallel workers are not encouraged:
+--    this runs beside the facts load, which has the other core.
 set local enable_nestloop = off;
 create table {stage} as
 select distinct on (coalesce(m.merged_into, l.worker_key))
