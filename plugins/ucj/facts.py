@@ -118,15 +118,17 @@ def load_labor_force(conn: psycopg.Connection, landing_override: str | None) -> 
     return len(rows)
 
 
+def _month_partition(parent: str, period_month: dt.date) -> tuple[str, str, str]:
+    """``parent``'s partition for the month: schema, table name, and its bounds as ATTACH and CREATE spell them."""
+    schema, table = parent.split(".")
+    bounds = f"from ('{period_month.isoformat()}') to ('{next_month(period_month).isoformat()}')"
+    return schema, f"{table}_{period_month:%Y%m}", bounds
+
+
 def ensure_partition(conn: psycopg.Connection, period_month: dt.date, parent: str = "dw.fact_coverage") -> str:
     """The month's partition of ``parent`` (schema.table, partitioned by month), created if missing; its name."""
-    schema, table = parent.split(".")
-    name = f"{table}_{period_month:%Y%m}"
-    following = next_month(period_month)
-    conn.execute(
-        f"create table if not exists {schema}.{name} partition of {parent} "
-        f"for values from ('{period_month.isoformat()}') to ('{following.isoformat()}')"
-    )
+    schema, name, bounds = _month_partition(parent, period_month)
+    conn.execute(f"create table if not exists {schema}.{name} partition of {parent} for values {bounds}")
     return name
 
 
@@ -141,12 +143,11 @@ def swap_in_partition(conn: psycopg.Connection, parent: str, stage: str, period_
     instead. The caller owns the transaction and has created the partition
     (:func:`ensure_partition`).
     """
-    schema, table = parent.split(".")
-    partition = f"{schema}.{table}_{period_month:%Y%m}"
-    bounds = f"from ('{period_month.isoformat()}') to ('{next_month(period_month).isoformat()}')"
+    schema, name, bounds = _month_partition(parent, period_month)
+    partition = f"{schema}.{name}"
     conn.execute(f"alter table {parent} detach partition {partition}")
     conn.execute(f"drop table {partition}")
-    conn.execute(f"alter table {stage} rename to {table}_{period_month:%Y%m}")
+    conn.execute(f"alter table {stage} rename to {name}")
     conn.execute(f"alter table {parent} attach partition {partition} for values {bounds}")
     conn.execute(f"alter table {partition} drop constraint {stage.split('.')[1]}_month")
 

@@ -1,8 +1,8 @@
 -- Refresh the worker dimension for one month, part 2 of 2
 -- (ucj.facts.refresh_worker_dimension), after worker_month.sql built the
 -- month's partition {month} of identity.worker_month and the temp table
--- worker_touched, in the same transaction.
-set local work_mem = '256MB';
+-- worker_touched, in the same transaction (whose settings, work_mem among
+-- them, hold here too).
 analyze {month};
 
 -- 3. SCD2 versions of those workers, rebuilt from all their months: a new

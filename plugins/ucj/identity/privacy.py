@@ -10,7 +10,6 @@ or the ``UCJ_NIK_HMAC_KEY`` environment variable.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import os
 from functools import lru_cache
@@ -37,10 +36,8 @@ def nik_key() -> bytes | None:
 
 
 def nik_token(nik: str | None, key: bytes | None = None) -> str | None:
-    key = key if key is not None else nik_key()
-    if not nik or not key:
-        return None
-    return hmac.digest(key, nik.encode("ascii"), hashlib.sha256).hex()
+    """One NIK's token (:func:`nik_tokens`); None without a NIK or a key."""
+    return nik_tokens([nik], key)[0]
 
 
 def nik_tokens(niks: list[str | None], key: bytes | None = None) -> list[str | None]:

@@ -215,9 +215,12 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     out["nik"] = np.array([v[0] for v in parsed], dtype=object)[codes]
     out["nik_quality"] = np.array([v[1] for v in parsed], dtype=object)[codes]
 
-    names = columns.map("full_name", parse_text)
-    out["full_name"] = names
-    out["name_key"] = columns.map("full_name", lambda v: name_key(parse_text(v)))
+    # Each distinct name parsed once, for the name shown and for its key.
+    codes, uniques = columns.factors("full_name")
+    parsed = np.empty(len(uniques), dtype=object)
+    parsed[:] = [parse_text(u) for u in uniques]
+    out["full_name"] = parsed[codes]
+    out["name_key"] = _apply((codes, parsed), name_key)
     reasons["missing_name"] = _isnull(out["name_key"])
 
     born = columns.map("birth_date", parse_date)
