@@ -192,6 +192,11 @@ def reset_warehouse() -> None:
             "identity.row_link, identity.worker_evidence, identity.worker, ingest.roster_row, ingest.source_file, "
             "meta.stage_fingerprint restart identity cascade"
         )
+        # A fresh warehouse has no month's partition of the links yet (identity builds each whole).
+        for (partition,) in conn.execute(
+            "select inhrelid::regclass::text from pg_inherits where inhparent = 'identity.row_link'::regclass"
+        ).fetchall():
+            conn.execute(f"drop table {partition}")
         from ucj import facts
 
         facts.load_regions(conn)

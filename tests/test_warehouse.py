@@ -124,6 +124,36 @@ def test_a_table_is_analysed_only_when_its_statistics_are_stale(warehouse: str) 
             conn.execute("drop table public.stale_probe")
 
 
+def test_a_partitioned_table_is_judged_partition_by_partition(warehouse: str) -> None:
+    """Its own counters never move: a month's changed partition is analysed, not the whole table."""
+    from ucj.warehouse import analyze_if_stale, connect
+
+    with connect() as conn:
+        conn.execute("drop table if exists public.stale_months")
+        conn.execute("create table public.stale_months (m date not null, n int) partition by range (m)")
+        for month, following in (("2025-01-01", "2025-02-01"), ("2025-02-01", "2025-03-01")):
+            name = f"public.stale_months_{month[:7].replace('-', '')}"
+            conn.execute(
+                f"create table {name} partition of public.stale_months for values from ('{month}') to ('{following}')"
+            )
+            conn.execute(f"insert into {name} select '{month}', g from generate_series(1, 5000) as g")
+    try:
+        with connect() as conn:
+            assert analyze_if_stale(conn, "public.stale_months") == ["public.stale_months"]  # never analysed: whole
+        with connect() as conn:
+            assert analyze_if_stale(conn, "public.stale_months") == []
+            conn.execute("insert into public.stale_months select '2025-02-01', g from generate_series(1, 20000) as g")
+        with connect() as conn:
+            assert analyze_if_stale(conn, "public.stale_months") == ["public.stale_months_202502"]
+            (tuples,) = conn.execute(
+                "select reltuples from pg_class where oid = 'public.stale_months_202502'::regclass"
+            ).fetchone()
+            assert tuples == 25000
+    finally:
+        with connect() as conn:
+            conn.execute("drop table public.stale_months")
+
+
 def test_two_tasks_finding_the_same_table_stale_analyse_it_once(warehouse: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

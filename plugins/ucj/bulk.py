@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import gc
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from psycopg.copy import QueuedLibpqWriter
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -91,6 +94,22 @@ def copy_in_background(conn: psycopg.Connection, table: str, columns: dict[str, 
     with cursor.copy(_copy_statement(table, columns), writer=QueuedLibpqWriter(cursor)) as copy:
         copy.write(payload)
         yield
+
+
+@contextmanager
+def in_background(work: Callable[[], T]) -> Iterator[Future[T]]:
+    """Run ``work`` in a thread while the ``with`` block runs; leaving the block waits for it.
+
+    For statements on a connection the block leaves alone: PostgreSQL runs
+    them on the other core while Python goes on (libpq releases the GIL while
+    it waits). ``work``'s exception is raised on leaving the block; if the
+    block itself raised, that one is, once ``work`` has finished with the
+    connection.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ucj-background") as pool:
+        future = pool.submit(work)
+        yield future
+    future.result()
 
 
 def fetch_arrow(

@@ -143,13 +143,37 @@ def swap_in_partition(conn: psycopg.Connection, parent: str, stage: str, period_
     instead. The caller owns the transaction and has created the partition
     (:func:`ensure_partition`).
     """
-    schema, name, bounds = _month_partition(parent, period_month)
+    schema, name, _ = _month_partition(parent, period_month)
     partition = f"{schema}.{name}"
     conn.execute(f"alter table {parent} detach partition {partition}")
     conn.execute(f"drop table {partition}")
     conn.execute(f"alter table {stage} rename to {name}")
-    conn.execute(f"alter table {parent} attach partition {partition} for values {bounds}")
-    conn.execute(f"alter table {partition} drop constraint {stage.split('.')[1]}_month")
+    attach_partition(conn, parent, period_month, constraint=f"{stage.split('.')[1]}_month")
+
+
+def month_partition(parent: str, period_month: dt.date) -> str:
+    """The name (schema.table) ``parent``'s partition for the month has, or would have."""
+    schema, name, _ = _month_partition(parent, period_month)
+    return f"{schema}.{name}"
+
+
+def month_bounds_check(period_month: dt.date) -> str:
+    """The CHECK that lets :func:`attach_partition` skip scanning a month's table (its ``constraint``)."""
+    first, following = period_month.isoformat(), next_month(period_month).isoformat()
+    return f"check (period_month >= '{first}' and period_month < '{following}')"
+
+
+def attach_partition(conn: psycopg.Connection, parent: str, period_month: dt.date, constraint: str) -> None:
+    """Attach the table named as the month's partition (:func:`month_partition`), filled and indexed in full.
+
+    Its ``constraint`` (:func:`month_bounds_check`) proves the rows are in the
+    month, so ATTACH need not read them; it is dropped once the partition
+    bound holds instead. Indexes matching the parent's are adopted, not
+    built again.
+    """
+    schema, name, bounds = _month_partition(parent, period_month)
+    conn.execute(f"alter table {parent} attach partition {schema}.{name} for values {bounds}")
+    conn.execute(f"alter table {schema}.{name} drop constraint {constraint}")
 
 
 # What the load reads besides the dimensions it writes. Identity resolution
@@ -188,7 +212,6 @@ def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     partition (:func:`swap_in_partition`).
     """
     period_month = parse_period(period)
-    following = next_month(period_month)
     # Serialise loads of the same month; other months proceed in parallel.
     serialise(conn, PERIOD_LOAD_LOCK, period_month.year * 100 + period_month.month)
     partition = ensure_partition(conn, period_month)
@@ -207,8 +230,7 @@ def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     # One ALTER, one pass over the rows: the partition's NOT NULLs, and a
     # check that lets ATTACH skip scanning the rows it already knows fit.
     conn.execute(
-        f"alter table dw.{stage} add constraint {stage}_month check "
-        f"(period_month >= '{period_month.isoformat()}' and period_month < '{following.isoformat()}'), "
+        f"alter table dw.{stage} add constraint {stage}_month {month_bounds_check(period_month)}, "
         "alter column regency_code set not null, alter column segment_code set not null, "
         "alter column funding_code set not null, "
         "add primary key (period_month, worker_key, program_code, unit_sk)"

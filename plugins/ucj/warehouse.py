@@ -251,21 +251,29 @@ def analyze_if_stale(conn: psycopg.Connection, *tables: str, share: float = 0.1)
     table never analysed (or whose counters a server crash reset) is always
     analysed. Concurrent callers take turns, so that two tasks finding the
     same table stale analyse it once: the caller commits right after, which
-    shows the next one the new statistics and lets it in.
+    shows the next one the new statistics and lets it in. A partitioned
+    table's own counters never move (its partitions' do): each of its
+    partitions is judged on its own, and the table as a whole only when it
+    was never analysed.
     """
     serialise(conn, ANALYZE_LOCK)
-    stale = [
-        name
-        for (name,) in conn.execute(
-            """select t.name
-               from unnest(%s::text[]) as t (name)
-               left join pg_stat_user_tables as s on s.relid = t.name::regclass
-               where s.relid is null
-                  or coalesce(s.last_analyze, s.last_autoanalyze) is null
-                  or s.n_mod_since_analyze > %s * greatest(s.n_live_tup, 1000)""",
-            (list(tables), share),
-        )
-    ]
+    found = conn.execute(
+        """with named as (select t.name, t.name::regclass as relid from unnest(%s::text[]) as t (name))
+           select t.name, t.parent
+           from (select name, relid, null as parent from named
+                 union all
+                 select format('%%I.%%I', c.relnamespace::regnamespace, c.relname), p.relid, n.name
+                 from named as n, pg_partition_tree(n.relid) as p join pg_class as c on c.oid = p.relid
+                 where p.isleaf and p.relid <> n.relid) as t
+           left join pg_stat_user_tables as s on s.relid = t.relid
+           where s.relid is null
+              or coalesce(s.last_analyze, s.last_autoanalyze) is null
+              or s.n_mod_since_analyze > %s * greatest(s.n_live_tup, 1000)""",
+        (list(tables), share),
+    ).fetchall()
+    # ANALYZE of a partitioned table covers its partitions too.
+    whole = {name for name, parent in found if parent is None}
+    stale = [name for name, parent in found if parent not in whole]
     if stale:
         conn.execute("analyze " + ", ".join(stale))
     return stale

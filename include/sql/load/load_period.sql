@@ -72,7 +72,8 @@ select distinct on (worker_key, program_code, u.unit_sk)
        p.program_code, u.unit_sk, r.regency_code, r.segment as segment_code,
        coalesce(r.funding_source, 'UNKNOWN') as funding_code
 from ingest.roster_row as r
-join identity.row_link as l using (file_id, source_row)
+join identity.row_link as l
+    on l.period_month = r.period_month and l.file_id = r.file_id and l.source_row = r.source_row
 left join (select worker_key, merged_into from identity.worker where merged_into is not null) as m
     on m.worker_key = l.worker_key
 join dw.dim_reporting_unit as u on u.source_kind = r.source_kind and u.unit_key = r.unit_key

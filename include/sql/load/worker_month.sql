@@ -23,7 +23,8 @@ select distinct on (coalesce(m.merged_into, l.worker_key))
        r.full_name, r.gender, r.birth_date, r.village_code
 from ingest.roster_row as r
 join ingest.source_file as f using (file_id)
-join identity.row_link as l using (file_id, source_row)
+join identity.row_link as l
+    on l.period_month = r.period_month and l.file_id = r.file_id and l.source_row = r.source_row
 left join (select worker_key, merged_into from identity.worker where merged_into is not null) as m
     on m.worker_key = l.worker_key
 where r.period_month = %(period)s and r.status = 'loaded' and not r.superseded

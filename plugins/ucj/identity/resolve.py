@@ -46,7 +46,8 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ucj.bulk import copy_columns, copy_in_background, fetch_arrow, without_cyclic_gc
+from ucj import facts
+from ucj.bulk import copy_columns, copy_in_background, fetch_arrow, in_background, without_cyclic_gc
 from ucj.fingerprint import bump_identity_generation
 from ucj.identity.cluster import (
     NAME_BIRTH_DATE,
@@ -80,7 +81,7 @@ KEY, TEXT = pa.int64(), pa.string()
 # The batch as fetched: the unlinked rows identity reads.
 FETCHED = {
     "file_id": KEY, "source_row": KEY, "nik": TEXT, "name_key": TEXT, "birth_date": pa.date32(), "gender": TEXT,
-    "full_name": TEXT, "village_code": TEXT,
+    "full_name": TEXT, "village_code": TEXT, "period_month": pa.date32(),
 }  # fmt: skip
 # Stored evidence as the batch's keys find it.
 KNOWN = {"evidence_key": TEXT, "worker_key": KEY, "nik": TEXT, "name_key": TEXT, "birth_date": pa.date32()}
@@ -199,12 +200,14 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     threshold = pipeline_config()["identity"]["nik_name_similarity"]
     fetched = fetch_arrow(
         conn,
-        """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
+        """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code,
+                  r.period_month
            from ingest.roster_row as r
            where r.status in ('loaded', 'duplicate')
              and r.name_key is not null and r.birth_date is not null  -- a duplicate of a bad row has neither
              and not exists (select from identity.row_link as l
-                             where l.file_id = r.file_id and l.source_row = r.source_row)""",
+                             where l.period_month = r.period_month and l.file_id = r.file_id
+                               and l.source_row = r.source_row)""",
         {},
         FETCHED,
     )
@@ -225,8 +228,41 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     fetched = fetched.take(np.lexsort((fetched["source_row"].to_numpy(), file_rank)))
     batch = Batch({name: fetched[name] for name in FETCHED})
     clustering = cluster_batch(batch, threshold)
-    linking = _Linking(conn, batch, clustering, threshold, apart)
+    linking = _Linking(conn, batch, clustering, threshold, apart, fetched["period_month"].combine_chunks())
     return {**linking.write(), **corrections}
+
+
+def write_links(conn: psycopg.Connection, links: dict[str, pa.Array]) -> list[str]:
+    """Store ``links`` (identity.row_link's columns) in their months' partitions; the partitions written.
+
+    A month whose partition does not exist yet (every month's first run) gets
+    it built whole: filled without indexes, indexed in one sorted pass and
+    attached, under half the time of inserting its links through the
+    indexes. Later rows of that month (a late file) are inserted into it.
+    """
+    months = sorted(pc.unique(links["period_month"]).to_pylist())
+    written = []
+    for month in months:
+        partition = facts.month_partition("identity.row_link", month)
+        rows = links
+        if len(months) > 1:
+            mask = pc.equal(links["period_month"], pa.scalar(month, pa.date32()))
+            rows = {name: pc.filter(column, mask) for name, column in links.items()}
+        (exists,) = conn.execute("select to_regclass(%s) is not null", (partition,)).fetchone()
+        if exists:
+            copy_columns(conn, partition, rows)
+        else:
+            name = partition.split(".")[1]
+            conn.execute(f"create table {partition} (like identity.row_link including defaults)")
+            copy_columns(conn, partition, rows)
+            conn.execute(
+                f"alter table {partition} add constraint {name}_month {facts.month_bounds_check(month)}, "
+                "add primary key (file_id, source_row, period_month)"
+            )
+            conn.execute(f"create index on {partition} (worker_key)")
+            facts.attach_partition(conn, "identity.row_link", month, f"{name}_month")
+        written.append(partition)
+    return written
 
 
 class _Linking:
@@ -241,9 +277,11 @@ class _Linking:
     """
 
     def __init__(
-        self, conn: psycopg.Connection, batch: Batch, clustering: Clustering, threshold: float, apart: KeptApart
+        self, conn: psycopg.Connection, batch: Batch, clustering: Clustering, threshold: float, apart: KeptApart,
+        months: pa.Array,
     ) -> None:  # fmt: skip
         self.conn, self.batch, self.clustering, self.threshold, self.apart = conn, batch, clustering, threshold, apart
+        self.months = months  # each row's period_month: the partition of identity.row_link its link goes to
         n = batch.n
         # Each row's evidence keys, name + birth date first, then its NIK (the order evidence is claimed in).
         with_nik = np.flatnonzero(batch.by_nik.is_valid().to_numpy(zero_copy_only=False))
@@ -396,6 +434,7 @@ class _Linking:
             emitted[in_parts] = np.arange(start, start + len(in_parts))
         in_order = np.argsort(emitted)
         links = {
+            "period_month": self.months.take(pa.array(in_order)),
             "file_id": pa.array(batch.file_id[in_order]),
             "source_row": pa.array(batch.source_row[in_order]),
             "worker_key": pa.array(row_worker[in_order]),
@@ -404,7 +443,7 @@ class _Linking:
         # PostgreSQL writes and indexes each table on its own core while the
         # next one is built here (no foreign key orders them: all three land
         # in this one transaction). The merges above touched only existing workers.
-        with copy_in_background(conn, "identity.row_link", links):
+        with in_background(lambda: write_links(conn, links)) as linked:
             workers = self._new_workers(unmatched, worker_of[unmatched])
         with copy_in_background(conn, "identity.worker", workers):
             evidence = self._new_evidence(row_worker, emitted)
@@ -412,7 +451,7 @@ class _Linking:
         # Statistics committed with the links: the load and the worker dimension
         # read these tables next, on connections of their own, and plan nested
         # loops over "empty" tables otherwise (the worker dimension took twice as long).
-        conn.execute("analyze identity.row_link, identity.worker, identity.worker_evidence")
+        conn.execute(f"analyze {', '.join(linked.result())}, identity.worker, identity.worker_evidence")
         bump_identity_generation(conn)  # every month's facts may have changed
         log.info("linked %d rows: %d new workers, %d merged", batch.n, len(unmatched), merged)
         return {"rows": batch.n, "new_workers": len(unmatched), "merged_workers": merged}
