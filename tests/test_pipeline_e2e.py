@@ -206,11 +206,13 @@ def test_year_on_year_view_lines_up_months(full_run) -> None:
     assert all(last is None for _, _, last in rows)  # no 2024 data in the sample
 
 
-def test_identity_tables_have_no_orphans(full_run) -> None:
-    """The resolver owns referential integrity of the bulk-loaded identity tables (V006)."""
+def test_bulk_loaded_tables_have_no_orphans(full_run) -> None:
+    """The writers own referential integrity of the bulk-loaded tables (V006, V017)."""
     _, _, conn = full_run
     orphans = conn.execute(
         """select
+             (select count(*) from ingest.roster_row as r
+              where not exists (select from ingest.source_file as f where f.file_id = r.file_id)),
              (select count(*) from identity.row_link as l
               where not exists (select from ingest.roster_row as r
                                 where r.file_id = l.file_id and r.source_row = l.source_row)),
@@ -219,7 +221,7 @@ def test_identity_tables_have_no_orphans(full_run) -> None:
              (select count(*) from identity.worker_evidence as e
               where not exists (select from identity.worker as w where w.worker_key = e.worker_key))"""
     ).fetchone()
-    assert orphans == (0, 0, 0)
+    assert orphans == (0, 0, 0, 0)
 
 
 def test_file_outcome_accounts_for_every_row(full_run) -> None:

@@ -12,7 +12,7 @@ from ucj.identity.resolve import resolve_identities
 from ucj.warehouse import MIGRATIONS_DIR, migrations
 
 # Months no other test uses, so their partitions do not exist before the test.
-JULY, AUGUST = "2031-07", "2031-08"
+JULY, AUGUST, SEPTEMBER = "2031-07", "2031-08", "2031-09"
 NIK_A, NIK_B = "1310014503850001", "1310016607900002"
 
 
@@ -69,9 +69,16 @@ def test_a_months_links_get_their_own_partition_and_a_late_file_joins_it(conn, t
     assert conn.execute(f"select count(*) from {partition}").fetchone() == (4,)
     assert conn.execute("select count(*) from identity.row_link").fetchone() == (4,)
 
-    # The next month has a partition of its own, and a month's rows read only theirs.
-    land_and_link(conn, tmp_path, AUGUST, "roster.csv", [village_row(1, nik=NIK_A)], 3)
+    # Two months linked in one run: each gets a partition of its own, and a
+    # month's rows read only theirs.
+    for i, period in enumerate((AUGUST, SEPTEMBER)):
+        rel = land_village(tmp_path, period, "roster.csv", [village_row(1, nik=NIK_A)], 3 + i)
+        ingest.ingest_batch(conn, tmp_path, "village", period, [rel])
+        facts.settle_snapshots(conn, "village", period)
+    with conn.transaction():
+        resolve_identities(conn)
     assert conn.execute("select count(*) from identity.row_link_203108").fetchone() == (1,)
+    assert conn.execute("select count(*) from identity.row_link_203109").fetchone() == (1,)
     plan = "\n".join(
         line
         for (line,) in conn.execute("explain select * from mart.roster_row_status where period_month = '2031-08-01'")

@@ -109,6 +109,8 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
 
     with conn.transaction():
         if retried:
+            # A failed file has no rows; were there any, they would go with it (V017).
+            conn.execute("delete from ingest.roster_row where file_id = any(%s)", (retried,))
             conn.execute("delete from ingest.source_file where file_id = any(%s)", (retried,))
         # Older versions of a path are replaced whole by the new one.
         conn.execute(
