@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 import pytest
 
@@ -13,6 +15,35 @@ def test_migrations_are_idempotent(warehouse: str) -> None:
     with psycopg.connect(warehouse) as conn:
         versions = [v for (v,) in conn.execute("select version from meta.schema_migrations order by 1")]
     assert versions == [m.version for m in wh.migrations()]
+
+
+def server_settings() -> dict[str, str]:
+    """``name = value`` lines of include/postgres/warehouse.conf."""
+    lines = wh.SERVER_SETTINGS.read_text(encoding="utf-8").splitlines()
+    pairs = [line.split("#")[0].split("=") for line in lines if "=" in line.split("#")[0]]
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+@pytest.mark.skipif(bool(os.environ.get("AIRFLOW_CONN_WAREHOUSE")), reason="a server of the deployment's own")
+def test_the_embedded_server_runs_with_the_warehouse_settings(warehouse: str) -> None:
+    """Including shared_buffers, which only a start applies: the new server was restarted once."""
+    wanted = server_settings()
+    assert {"shared_buffers", "wal_buffers", "max_wal_size"} <= set(wanted)
+    with psycopg.connect(warehouse) as conn:
+        running = {name: conn.execute(f"show {name}").fetchone()[0] for name in wanted}
+    assert running == wanted
+
+
+def test_the_compose_warehouse_includes_the_same_settings() -> None:
+    import yaml
+
+    from ucj.settings import PROJECT_ROOT
+
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yaml").read_text(encoding="utf-8"))
+    mounts = {m.split(":")[0]: m.split(":")[1] for m in compose["services"]["warehouse"]["volumes"]}
+    target = mounts["./include/postgres/warehouse.conf"]
+    init = (PROJECT_ROOT / "deploy" / "warehouse-init.sh").read_text(encoding="utf-8")
+    assert f"include_if_exists = '{target}'" in init
 
 
 def test_an_edited_migration_is_refused(warehouse: str) -> None:

@@ -23,11 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
 
-from ucj.settings import SQL_DIR, pipeline_config, var_dir
+from ucj.settings import INCLUDE_DIR, SQL_DIR, pipeline_config, var_dir
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,57 @@ def _embedded_uri() -> str:
     # Keep a reference for the life of the process: the server stops when the
     # last process holding a handle exits.
     _embedded_uri.server = server  # type: ignore[attr-defined]
+    _configure_embedded(server)
     uri = server.get_uri()
     log.info("using the embedded PostgreSQL in %s", pgdata)
     return uri
+
+
+SERVER_SETTINGS = INCLUDE_DIR / "postgres" / "warehouse.conf"
+_SETTINGS_COPY = "ucj_warehouse.conf"  # in the data directory, included by its postgresql.conf
+
+
+def _configure_embedded(server: Any) -> None:
+    """Run the embedded server with ``include/postgres/warehouse.conf``, as the compose deployment does.
+
+    PostgreSQL's defaults (128MB of shared buffers, a checkpoint every 1GB of
+    WAL) are sized for a small shared machine, not a monthly bulk load. The
+    file is copied into the data directory and included from its
+    postgresql.conf. When the copy changes (a new data directory, or new
+    settings), the server reloads; shared_buffers and wal_buffers take a
+    restart, done at once when no other session is connected (a new data
+    directory's first start) and otherwise left to the server's next start.
+    """
+    from pgserver._commands import pg_ctl  # runs pg_ctl as the server's own system user, as pgserver does
+
+    pgdata = Path(server.pgdata)
+    wanted = SERVER_SETTINGS.read_text(encoding="utf-8")
+    copy = pgdata / _SETTINGS_COPY
+    if copy.exists() and copy.read_text(encoding="utf-8") == wanted:
+        return
+    with server._lock:  # pgserver's lock between processes: no one starts or stops the server meanwhile
+        copy.write_text(wanted, encoding="utf-8")
+        main = pgdata / "postgresql.conf"
+        include = f"include_if_exists = '{_SETTINGS_COPY}'"
+        if include not in main.read_text(encoding="utf-8"):
+            with main.open("a", encoding="utf-8") as fh:
+                fh.write(f"\n# ucj: the warehouse's settings ({SERVER_SETTINGS.name} in the project)\n{include}\n")
+        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            conn.execute("select pg_reload_conf()")
+            (others,) = conn.execute(
+                """select count(*) from pg_stat_activity
+                   where backend_type = 'client backend' and pid <> pg_backend_pid()"""
+            ).fetchone()
+        if others:
+            log.warning(
+                "warehouse settings changed while %d other sessions use the embedded server: "
+                "shared_buffers and wal_buffers apply at its next start",
+                others,
+            )
+            return
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
+        server.ensure_postgres_running()
+    log.info("embedded PostgreSQL restarted with %s", SERVER_SETTINGS)
 
 
 def warehouse_uri() -> str:
