@@ -311,8 +311,10 @@ def analyze_if_stale(conn: psycopg.Connection, *tables: str, share: float = 0.1)
            select t.name, t.parent
            from (select name, relid, null as parent from named
                  union all
-                 select format('%%I.%%I', c.relnamespace::regnamespace, c.relname), p.relid, n.name
-                 from named as n, pg_partition_tree(n.relid) as p join pg_class as c on c.oid = p.relid
+                 select format('%%I.%%I', ns.nspname, c.relname), p.relid, n.name
+                 from named as n, pg_partition_tree(n.relid) as p
+                 join pg_class as c on c.oid = p.relid
+                 join pg_namespace as ns on ns.oid = c.relnamespace
                  where p.isleaf and p.relid <> n.relid) as t
            left join pg_stat_user_tables as s on s.relid = t.relid
            where s.relid is null
