@@ -16,12 +16,20 @@ JULY, AUGUST, SEPTEMBER = "2031-07", "2031-08", "2031-09"
 NIK_A, NIK_B = "1310014503850001", "1310016607900002"
 
 
-def land_and_link(conn, root: Path, period: str, name: str, rows: list[list], mtime: int) -> None:
+def land(conn, root: Path, period: str, name: str, rows: list[list], mtime: int) -> None:
     rel = land_village(root, period, name, rows, mtime)
     ingest.ingest_batch(conn, root, "village", period, [rel])
     facts.settle_snapshots(conn, "village", period)
+
+
+def link(conn) -> None:
     with conn.transaction():
         resolve_identities(conn)
+
+
+def land_and_link(conn, root: Path, period: str, name: str, rows: list[list], mtime: int) -> None:
+    land(conn, root, period, name, rows, mtime)
+    link(conn)
 
 
 def partition_indexes(conn, partition: str) -> dict[str, str]:
@@ -72,11 +80,8 @@ def test_a_months_links_get_their_own_partition_and_a_late_file_joins_it(conn, t
     # Two months linked in one run: each gets a partition of its own, and a
     # month's rows read only theirs.
     for i, period in enumerate((AUGUST, SEPTEMBER)):
-        rel = land_village(tmp_path, period, "roster.csv", [village_row(1, nik=NIK_A)], 3 + i)
-        ingest.ingest_batch(conn, tmp_path, "village", period, [rel])
-        facts.settle_snapshots(conn, "village", period)
-    with conn.transaction():
-        resolve_identities(conn)
+        land(conn, tmp_path, period, "roster.csv", [village_row(1, nik=NIK_A)], 3 + i)
+    link(conn)
     assert conn.execute("select count(*) from identity.row_link_203108").fetchone() == (1,)
     assert conn.execute("select count(*) from identity.row_link_203109").fetchone() == (1,)
     plan = "\n".join(
