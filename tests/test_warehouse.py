@@ -204,3 +204,47 @@ def test_two_tasks_finding_the_same_table_stale_analyse_it_once(warehouse: str) 
     finally:
         with connect() as conn:
             conn.execute("drop table public.stale_probe")
+
+
+def _postmaster_pid(pgdata, pid: int, status: str) -> None:
+    """The eight lines PostgreSQL keeps in postmaster.pid, as a recovering server writes them."""
+    lines = [str(pid), str(pgdata), "1764000000", "5432", str(pgdata), "", "0 0", status]
+    (pgdata / "postmaster.pid").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_start_waits_out_crash_recovery(tmp_path) -> None:
+    """pgserver gives pg_ctl 10 s; recovering a 4GB WAL takes longer, and the server goes on meanwhile."""
+    import subprocess
+    import threading
+    import time
+
+    postmaster = subprocess.Popen(["sleep", "30"])  # a live process standing for the recovering postmaster
+    try:
+        _postmaster_pid(tmp_path, postmaster.pid, "starting")
+        ready = threading.Timer(0.6, _postmaster_pid, (tmp_path, postmaster.pid, "ready"))
+        ready.start()
+        start = time.monotonic()
+        wh.wait_until_ready(tmp_path, timeout=10, poll=0.05)
+        assert time.monotonic() - start >= 0.5  # it waited for "ready", not for the process
+
+        _postmaster_pid(tmp_path, postmaster.pid, "starting")
+        with pytest.raises(wh.WarehouseConfigError, match="UCJ_EMBEDDED_START_TIMEOUT"):
+            wh.wait_until_ready(tmp_path, timeout=0.2, poll=0.05)
+
+        # Recovery failed: the server exits (and is reaped, as init reaps a real postmaster).
+        threading.Timer(0.3, lambda: (postmaster.kill(), postmaster.wait())).start()
+        with pytest.raises(wh.WarehouseConfigError, match="stopped while starting"):
+            wh.wait_until_ready(tmp_path, timeout=10, poll=0.05)
+    finally:
+        postmaster.kill()
+        postmaster.wait()
+
+
+def test_no_server_or_a_stale_pid_file_is_left_to_pgserver(tmp_path) -> None:
+    import subprocess
+
+    wh.wait_until_ready(tmp_path, timeout=0)  # no postmaster.pid: nothing to wait for
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _postmaster_pid(tmp_path, gone.pid, "starting")  # left by a server that was killed
+    wh.wait_until_ready(tmp_path, timeout=0)

@@ -71,12 +71,10 @@ def _airflow_connection_uri() -> str | None:
 
 @lru_cache(maxsize=1)
 def _embedded_uri() -> str:
-    import pgserver
-
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     pgdata = var_dir() / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata)
+    server = _start_embedded(pgdata)
     # Keep a reference for the life of the process: the server stops when the
     # last process holding a handle exits.
     _embedded_uri.server = server  # type: ignore[attr-defined]
@@ -84,6 +82,77 @@ def _embedded_uri() -> str:
     uri = server.get_uri()
     log.info("using the embedded PostgreSQL in %s", pgdata)
     return uri
+
+
+# How long a start may spend in crash recovery (UCJ_EMBEDDED_START_TIMEOUT, seconds).
+EMBEDDED_START_TIMEOUT = 900.0
+
+
+def _start_embedded(pgdata: Path) -> Any:
+    """``pgserver.get_server``, but waiting out crash recovery instead of failing after 10 s.
+
+    pgserver gives ``pg_ctl start`` ten seconds. After an unclean stop (the
+    machine rebooted mid-load) PostgreSQL first replays the WAL written since
+    the last checkpoint: up to ``max_wal_size`` (4GB, warehouse.conf), which
+    took 23 s on the 2-core machine. pg_ctl is then given up on while the
+    server goes on recovering, and every process that starts meanwhile
+    (a task, the demo) would fail on a server about to be ready.
+    """
+    import subprocess
+
+    import pgserver
+
+    pgdata = pgdata.expanduser().resolve()
+    wait_until_ready(pgdata)  # another process started it and it is still recovering
+    try:
+        return pgserver.get_server(pgdata)
+    except subprocess.TimeoutExpired:
+        failed = pgserver.PostgresServer._instances.pop(pgdata, None)
+        if failed is not None:
+            import atexit
+
+            atexit.unregister(failed._cleanup)  # it never registered this process as a user
+        log.warning("the embedded PostgreSQL in %s is still starting (crash recovery?); waiting", pgdata)
+        wait_until_ready(pgdata)
+        return pgserver.get_server(pgdata)
+
+
+def wait_until_ready(pgdata: Path, timeout: float | None = None, poll: float = 1.0) -> None:
+    """Return once the server running on ``pgdata`` accepts connections, or at once if none runs.
+
+    Reads ``postmaster.pid``, whose last line PostgreSQL sets to ``ready``
+    when recovery is over (``starting`` before, ``stopping`` on the way
+    down: then this waits for it to exit). Raises if it exits while
+    starting (its log says why) or is still not ready after ``timeout`` s.
+    """
+    import time
+
+    from pgserver.utils import PostmasterInfo
+
+    if timeout is None:
+        timeout = float(os.environ.get("UCJ_EMBEDDED_START_TIMEOUT", EMBEDDED_START_TIMEOUT))
+    deadline = time.monotonic() + timeout
+    seen = None  # the status last read while the server ran
+    while True:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is None or not info.is_running():
+            if seen == "starting":
+                raise WarehouseConfigError(
+                    f"the embedded PostgreSQL in {pgdata} stopped while starting; its log says why: {pgdata / 'log'}"
+                )
+            return  # nothing runs (or a stale pid file): pgserver starts it
+        if info.status == "ready":
+            return
+        if time.monotonic() >= deadline:
+            raise WarehouseConfigError(
+                f"the embedded PostgreSQL in {pgdata} is still {info.status!r} after {timeout:.0f} s "
+                f"(crash recovery replays the WAL since the last checkpoint); see {pgdata / 'log'}, "
+                "or raise UCJ_EMBEDDED_START_TIMEOUT"
+            )
+        if info.status != seen:
+            log.info("waiting for the embedded PostgreSQL in %s: %s", pgdata, info.status)
+            seen = info.status
+        time.sleep(poll)
 
 
 SERVER_SETTINGS = INCLUDE_DIR / "postgres" / "warehouse.conf"
