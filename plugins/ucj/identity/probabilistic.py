@@ -149,7 +149,11 @@ def score_workers(
     frame["birth_date"] = frame["birth_date"].astype(str)
     prior = min(0.5, 2 * duplicate_share / max(1, len(workers) - 1))
     linker = Linker(DuckDBAPI().register(frame), _settings(prior), log_level=None)
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=7)
+    # 2e5 sampled pairs fit in one query. Splink's default of ten chunks
+    # (after a probe at a tenth of one) exists to stop early on huge samples;
+    # here it cost a DuckDB query per chunk per comparison, 3.1 s instead of
+    # 1.9 s on 565k workers, for the same u values or better (all pairs counted).
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=7, num_chunks=1)
     for rule in blocks(training=True):
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
