@@ -34,8 +34,26 @@ def regions() -> dict[str, Region]:
         return {undot(r["code"]): Region(undot(r["code"]), r["name"], r["level"]) for r in csv.DictReader(fh)}
 
 
+@lru_cache(maxsize=1)
+def _codes_by_level() -> dict[str, frozenset[str]]:
+    """Every code by its level, in one plain pass over the file.
+
+    Each ingest task and identity resolution validates codes against these
+    sets; building a Region for each of the 91k rows first took 0.75 s
+    per process, reading the two columns 0.15 s.
+    """
+    by_level: dict[str, set[str]] = {}
+    with open(REGIONS_CSV, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        code_at, level_at = header.index("code"), header.index("level")
+        for row in reader:
+            by_level.setdefault(row[level_at], set()).add(undot(row[code_at]))
+    return {level: frozenset(codes) for level, codes in by_level.items()}
+
+
 def _codes(level: str) -> frozenset[str]:
-    return frozenset(code for code, region in regions().items() if region.level == level)
+    return _codes_by_level().get(level, frozenset())
 
 
 @lru_cache(maxsize=1)
