@@ -7,6 +7,8 @@ import io
 import zipfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rosterfiles import VILLAGE_HEADER, csv_bytes, encrypted, village_row, with_cached_formula_values, xls, xlsx
 
 from ucj.roster.parse import parse_date
@@ -207,3 +209,54 @@ def test_header_notes_in_brackets_are_ignored() -> None:
     header = ["NIK*", "Nama Lengkap (sesuai KTP)", "Tgl Lahir (dd/mm/yyyy)", "Kode Desa:", "Program"]
     raw = rows_of(csv_bytes([header, ["1310014503850001", "Siti", "12/03/1985", "1310012002", "JKK"]]), "a.csv")
     assert set(raw.columns) == {"nik", "full_name", "birth_date", "village_code", "programs"}
+
+
+_CELLS = [None, "", " ", "-", "--", "_", "---", 0.0, float("nan"), 7.0, "1", "13", "Siti", "JUMLAH", "3. Mengetahui",
+          "1310015503850002", "12/03/1985", dt.datetime(1985, 3, 12)]  # fmt: skip
+
+
+def _reference_rows(grid: list[list[object]]) -> tuple[list[int], list[dict[str, object]], int, int]:
+    """The reader's rule for rows below the header, written row by row as CONTRACT.md §2 states it."""
+    from ucj.roster.parse import is_blank, parse_nik
+    from ucj.roster.read import _footer_pattern, fold_header, header_map
+
+    mapping, header = header_map("village"), {}
+    for col, text in enumerate(grid[0]):
+        canonical = mapping.get(fold_header(text))
+        if canonical and canonical not in header.values():
+            header[col] = canonical
+    numbers, rows, footer, empty, in_footer = [], [], 0, 0, False
+    for number, row in enumerate(grid[1:], start=2):
+        values = {canonical: (row[col] if col < len(row) else None) for col, canonical in header.items()}
+        if all(is_blank(v) for v in values.values()):
+            empty += 1
+            continue
+        first = next((v for v in row if not is_blank(v)), "")
+        marker = isinstance(first, str) and _footer_pattern().search(first.lstrip("0123456789. ")) is not None
+        born = parse_date(values.get("birth_date"))
+        data = (born is not None and born.year >= 1910) or parse_nik(values.get("nik"))[0] is not None
+        if (in_footer or marker) and not data:
+            in_footer = True
+            footer += 1
+            continue
+        numbers.append(number)
+        rows.append(values)
+    return numbers, rows, footer, empty
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_CELLS), max_size=12), max_size=25))
+def test_rows_below_the_header_are_judged_as_the_contract_says(body: list[list[object]]) -> None:
+    """Blank, ragged, footer and data rows in any mix, with Excel's cell types and CSV's text.
+
+    The reader takes short ways for the usual row (its first cell a text);
+    whatever the row, it must keep, skip and number rows as the plain rule does.
+    """
+    from ucj.roster.read import _from_grid
+
+    grid = [VILLAGE_HEADER, *body]
+    raw = _from_grid([(number, row) for number, row in enumerate(grid, start=1)], "village", sheet=None)
+    numbers, rows, footer, empty = _reference_rows(grid)
+    assert raw.row_numbers == numbers
+    assert [values for _, values in raw.rows] == rows
+    assert (raw.footer_rows_skipped, raw.empty_rows_skipped) == (footer, empty)

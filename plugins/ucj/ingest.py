@@ -132,7 +132,7 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
             )
         ids = _insert_files(
             conn, kind, period_month,
-            [(f, "loaded", None, raw.sheet, raw.header_row, len(raw.rows), raw.footer_rows_skipped,
+            [(f, "loaded", None, raw.sheet, raw.header_row, len(raw.row_numbers), raw.footer_rows_skipped,
               raw.empty_rows_skipped, raw.columns) for f, raw in readable]
             + [(f, "failed", error, None, None, 0, 0, 0, None) for f, error in errors],
         )  # fmt: skip

@@ -48,7 +48,7 @@ _COMPACT = re.compile(r"^(\d{2})(\d{2})(\d{4})$")
 _SERIAL = re.compile(r"^\d{1,5}(?:\.0+)?$")
 
 
-_BLANK_TEXTS = frozenset(("", "-", "--", "_"))
+BLANK_TEXTS = frozenset(("", "-", "--", "_"))
 
 
 def is_blank(value: object) -> bool:
@@ -57,14 +57,14 @@ def is_blank(value: object) -> bool:
         return True
     if isinstance(value, float) and math.isnan(value):
         return True
-    return isinstance(value, str) and value.strip() in _BLANK_TEXTS
+    return isinstance(value, str) and value.strip() in BLANK_TEXTS
 
 
 def cell_text(value: object) -> str:
     """Render a cell the way a clerk sees it, for reports and exact-duplicate checks."""
     if type(value) is str:  # nearly every cell of a CSV, and most of a workbook's
         text = value.strip()
-        return "" if text in _BLANK_TEXTS else text
+        return "" if text in BLANK_TEXTS else text
     if is_blank(value):
         return ""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e17:

@@ -15,10 +15,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 
 import python_calamine as calamine
 
-from ucj.roster.parse import cell_text, is_blank, parse_date, parse_nik
+from ucj.roster.parse import BLANK_TEXTS, cell_text, is_blank, parse_date, parse_nik
 from ucj.settings import header_synonyms, vocabulary
 
 # The header is the first row with at least this many known column names.
@@ -40,12 +41,22 @@ class RawRoster:
 
     sheet: str | None
     header_row: int
-    # canonical field -> header text as written in the file
+    # canonical field -> header text as written in the file, in the file's column order
     columns: dict[str, str]
-    # (sheet row number, {canonical field: raw cell value})
-    rows: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    # Each data row's sheet row number, and its cells: one per field of
+    # ``columns``, in that order (a tuple per row, not a dict: a month is a
+    # million rows, and ucj.roster.rows reads them column by column).
+    row_numbers: list[int] = field(default_factory=list)
+    cells: list[tuple[object, ...]] = field(default_factory=list)
     footer_rows_skipped: int = 0
     empty_rows_skipped: int = 0
+
+    @property
+    def rows(self) -> list[tuple[int, dict[str, object]]]:
+        """(sheet row number, {canonical field: raw cell value}) per data row, for reading one by one."""
+        fields = list(self.columns)
+        pairs = zip(self.row_numbers, self.cells, strict=True)
+        return [(n, dict(zip(fields, values, strict=True))) for n, values in pairs]
 
 
 _HEADER_NOTE = re.compile(r"\(.*?\)|\[.*?\]|[*:]+$")
@@ -184,30 +195,49 @@ def _from_grid(grid: Iterator[tuple[int, list[object]]] | list, kind: str, sheet
             f"{MIN_KNOWN_HEADERS} known column names such as NIK, Nama, Tgl Lahir, Program"
         )
     roster = RawRoster(sheet=sheet, header_row=header_row, columns=header_texts)
+    # Once per row of a month's million, so each test takes its short way for
+    # the usual row (a text cell first) before the general one.
+    width = max(header) + 1
+    pick = itemgetter(*header)  # the mapped cells, in column order (a tuple: there are >= 3)
+    fields = list(header.values())
+    born_at = fields.index("birth_date") if "birth_date" in fields else None
+    nik_at = fields.index("nik") if "nik" in fields else None
     footer = _footer_pattern()
+    marker_if_empty = footer.search("") is not None
     in_footer = False
     for row_number, row in iterator:
-        values = {canonical: (row[col] if col < len(row) else None) for col, canonical in header.items()}
-        if all(is_blank(v) for v in values.values()):
+        if len(row) < width:  # a ragged row: the missing cells are empty
+            row = [*row, *([None] * (width - len(row)))]
+        values = pick(row)
+        lead = values[0]
+        if not (type(lead) is str and lead.strip() not in BLANK_TEXTS) and all(is_blank(v) for v in values):
             roster.empty_rows_skipped += 1
             continue
-        first = next((v for v in row if not is_blank(v)), "")
-        is_marker = isinstance(first, str) and footer.search(first.lstrip("0123456789. ")) is not None
-        if (in_footer or is_marker) and not _looks_like_data(values):
+        first = row[0]  # the row's first cell that is not blank, mapped or not
+        if not (type(first) is str and first.strip() not in BLANK_TEXTS):
+            first = next((v for v in row if not is_blank(v)), "")
+        is_marker = False
+        if isinstance(first, str):
+            text = first.lstrip("0123456789. ")
+            is_marker = footer.search(text) is not None if text else marker_if_empty
+        if (in_footer or is_marker) and not _looks_like_data(
+            values[born_at] if born_at is not None else None, values[nik_at] if nik_at is not None else None
+        ):
             # A marker row (JUMLAH, Mengetahui, Kepala ...) and everything
             # after it that carries neither a birth date nor a NIK.
             in_footer = True
             roster.footer_rows_skipped += 1
             continue
-        roster.rows.append((row_number, values))
+        roster.row_numbers.append(row_number)
+        roster.cells.append(values)
     return roster
 
 
-def _looks_like_data(values: dict[str, object]) -> bool:
+def _looks_like_data(birth_date: object, nik: object) -> bool:
     """A row with a NIK or a believable birth date is a worker, whatever its first cell says.
 
     "Believable" rules out the row count of a JUMLAH line (``13``), which as an
     Excel serial would be 13 January 1900.
     """
-    born = parse_date(values.get("birth_date"))
-    return (born is not None and born.year >= 1910) or parse_nik(values.get("nik"))[0] is not None
+    born = parse_date(birth_date)
+    return (born is not None and born.year >= 1910) or parse_nik(nik)[0] is not None

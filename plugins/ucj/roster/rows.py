@@ -105,19 +105,21 @@ class _Columns:
     """
 
     def __init__(self, raws: list[RawRoster], fields: list[str]) -> None:
-        # Column by column, straight from the files' rows: a DataFrame built
-        # from a million row dicts (and then cleared of the NaN it puts in
-        # for fields a file lacks) cost more than reading the cells twice.
+        # Column by column, straight from the files' rows (each file's row
+        # tuples transposed in one go): a DataFrame built from a million row
+        # dicts, and then cleared of the NaN it puts in for fields a file
+        # lacks, cost more than reading the cells twice.
+        files = [
+            (dict(zip(raw.columns, zip(*raw.cells, strict=True), strict=True)) if raw.cells else {}, len(raw.cells))
+            for raw in raws
+        ]
         self.columns: dict[str, list[object]] = {}
         for name in fields:
             column: list[object] = []
-            for raw in raws:
-                if name in raw.columns:
-                    column.extend([values.get(name) for _, values in raw.rows])
-                else:
-                    column.extend([None] * len(raw.rows))
+            for by_field, rows in files:
+                column.extend(by_field.get(name) or [None] * rows)
             self.columns[name] = column
-        self.n = sum(len(raw.rows) for raw in raws)
+        self.n = sum(rows for _, rows in files)
         self._factors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def __contains__(self, name: str) -> bool:
@@ -196,12 +198,12 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     fields = sorted({f for raw in raws for f in raw.columns})
     columns = _Columns(raws, fields)
     n = len(columns)
-    file_index = np.repeat(np.arange(len(raws)), [len(raw.rows) for raw in raws])
+    file_index = np.repeat(np.arange(len(raws)), [len(raw.row_numbers) for raw in raws])
     # Built as plain object arrays and turned into a frame once: assigning
     # column by column makes pandas infer (and convert to) string dtypes.
     out: dict[str, Any] = {
         "file_index": file_index,
-        "source_row": np.array([row for raw in raws for row, _ in raw.rows], dtype=object),
+        "source_row": np.array([row for raw in raws for row in raw.row_numbers], dtype=object),
     }
     reasons: dict[str, np.ndarray] = {}
 
