@@ -207,8 +207,10 @@ def test_year_on_year_view_lines_up_months(full_run) -> None:
 
 
 def test_bulk_loaded_tables_have_no_orphans(full_run) -> None:
-    """The writers own referential integrity of the bulk-loaded tables (V006, V017)."""
+    """The writers own referential integrity of the bulk-loaded tables (V006, V017, V018)."""
     _, _, conn = full_run
+    (merged,) = conn.execute("select count(*) from identity.worker where merged_into is not null").fetchone()
+    assert merged > 0  # the sample's typed-twice workers were merged, so the last check below checks something
     orphans = conn.execute(
         """select
              (select count(*) from ingest.roster_row as r
@@ -219,9 +221,12 @@ def test_bulk_loaded_tables_have_no_orphans(full_run) -> None:
              (select count(*) from identity.row_link as l
               where not exists (select from identity.worker as w where w.worker_key = l.worker_key)),
              (select count(*) from identity.worker_evidence as e
-              where not exists (select from identity.worker as w where w.worker_key = e.worker_key))"""
+              where not exists (select from identity.worker as w where w.worker_key = e.worker_key)),
+             (select count(*) from identity.worker as m
+              where m.merged_into is not null
+                and not exists (select from identity.worker as w where w.worker_key = m.merged_into))"""
     ).fetchone()
-    assert orphans == (0, 0, 0, 0)
+    assert orphans == (0, 0, 0, 0, 0)
 
 
 def test_file_outcome_accounts_for_every_row(full_run) -> None:
