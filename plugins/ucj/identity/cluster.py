@@ -98,7 +98,7 @@ class Batch:
         self.village_code = _strings(columns.get("village_code", pa.nulls(self.n, pa.string())))
         # Structurally valid NIKs only: each distinct NIK checked once, in numpy.
         distinct = pc.unique(nik.drop_null())
-        ok = nik_structure_ok_many(distinct.to_pylist())
+        ok = nik_structure_ok_many(distinct)
         valid = pc.is_in(nik, value_set=pc.filter(distinct, pa.array(ok, type=pa.bool_())))
         self.strong_nik = pc.if_else(valid, nik, pa.scalar(None, pa.string()))
         self.by_name = pc.binary_join_element_wise("B:", self.name_key, "|", dates.cast(pa.string()), "")
