@@ -132,3 +132,20 @@ def test_village_segment_from_category(category: str, segment: str) -> None:
     header = [*VILLAGE_HEADER, "Kategori"]
     row = states([header, [*village_row(1), category]]).iloc[0]
     assert row["segment"] == segment
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["", "Siti", "siti", " Siti", "13.10", "-"]), st.text(max_size=4))),
+    st.lists(st.one_of(st.floats(allow_nan=True), st.dates()), max_size=3),
+)
+def test_factorized_columns_give_back_every_cell(texts: list, others: list) -> None:
+    """Text columns (CSV) take Arrow's hashing, mixed ones (Excel's numbers and dates) pandas'; both give
+    each cell back from its code, "nothing" as None, each distinct value once."""
+    from ucj.roster.rows import _factorize
+
+    for values in (texts, texts + others):
+        codes, uniques = _factorize(values)
+        back = [uniques[c] for c in codes]
+        assert back == [None if isinstance(v, float) and v != v else v for v in values]
+        assert len({(type(u), u) for u in uniques if u == u}) == len([u for u in uniques if u == u])
