@@ -149,3 +149,20 @@ def test_factorized_columns_give_back_every_cell(texts: list, others: list) -> N
         back = [uniques[c] for c in codes]
         assert back == [None if isinstance(v, float) and v != v else v for v in values]
         assert len({(type(u), u) for u in uniques if u == u}) == len([u for u in uniques if u == u])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(alphabet="0123456789 .'e+E\u0661", max_size=18),
+                       st.sampled_from(["1310014503850001", "13100145038500011", "1310014503850001.0"]))),
+    st.lists(st.one_of(st.floats(allow_nan=True), st.integers()), max_size=3),
+)  # fmt: skip
+def test_distinct_niks_are_parsed_as_one_by_one(texts: list, numbers: list) -> None:
+    import numpy as np
+
+    from ucj.roster.parse import parse_nik
+    from ucj.roster.rows import _parse_niks
+
+    for values in (texts, texts + numbers):
+        niks, qualities = _parse_niks(np.array(values, dtype=object))
+        assert list(zip(niks, qualities, strict=True)) == [parse_nik(v) for v in values]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ucj.identity.names import name_key
 from ucj.reference import regency_codes, village_codes
@@ -98,6 +99,28 @@ def _as_text(values: Any) -> pa.Array | None:
         return pa.array(values, type=pa.string())
     except (pa.ArrowException, TypeError, ValueError, UnicodeError):
         return None
+
+
+def _parse_niks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``parse_nik`` of each distinct value, as two object arrays (NIK, quality).
+
+    A month holds half a million distinct NIKs, nearly all typed as 16
+    digits: those are picked out in Arrow and kept as they are ("ok", as
+    parse_nik's first case says); every other value goes through parse_nik.
+    """
+    niks = np.full(len(values), None, dtype=object)
+    qualities = np.empty(len(values), dtype=object)
+    text = _as_text(values)
+    if text is None:
+        plain = np.zeros(len(values), dtype=bool)
+    else:
+        plain = pc.fill_null(pc.and_(pc.equal(pc.binary_length(text), 16), pc.ascii_is_decimal(text)), False)
+        plain = plain.to_numpy(zero_copy_only=False)
+        niks[plain] = values[plain]
+        qualities[plain] = "ok"
+    for i in np.flatnonzero(~plain).tolist():
+        niks[i], qualities[i] = parse_nik(values[i])
+    return niks, qualities
 
 
 def _apply(factors: tuple[np.ndarray, np.ndarray], fn: Callable[[Any], Any]) -> np.ndarray:
@@ -229,9 +252,9 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     out["row_hash"] = np.frombuffer(hashes.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16").astype(str)
 
     codes, uniques = columns.factors("nik")
-    parsed = [parse_nik(u) for u in uniques]
-    out["nik"] = np.array([v[0] for v in parsed], dtype=object)[codes]
-    out["nik_quality"] = np.array([v[1] for v in parsed], dtype=object)[codes]
+    niks, qualities = _parse_niks(uniques)
+    out["nik"] = niks[codes]
+    out["nik_quality"] = qualities[codes]
 
     # Each distinct name parsed once, for the name shown and for its key.
     codes, uniques = columns.factors("full_name")
