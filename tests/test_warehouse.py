@@ -227,6 +227,11 @@ def test_a_start_waits_out_crash_recovery(tmp_path) -> None:
         wh.wait_until_ready(tmp_path, timeout=10, poll=0.05)
         assert time.monotonic() - start >= 0.5  # it waited for "ready", not for the process
 
+        # Half written: PostgreSQL adds the listen and status lines as it gets to them.
+        (tmp_path / "postmaster.pid").write_text(f"{postmaster.pid}\n{tmp_path}\n1764000000\n", encoding="utf-8")
+        threading.Timer(0.3, _postmaster_pid, (tmp_path, postmaster.pid, "ready")).start()
+        wh.wait_until_ready(tmp_path, timeout=10, poll=0.05)
+
         _postmaster_pid(tmp_path, postmaster.pid, "starting")
         with pytest.raises(wh.WarehouseConfigError, match="UCJ_EMBEDDED_START_TIMEOUT"):
             wh.wait_until_ready(tmp_path, timeout=0.2, poll=0.05)

@@ -134,24 +134,28 @@ def wait_until_ready(pgdata: Path, timeout: float | None = None, poll: float = 1
     deadline = time.monotonic() + timeout
     seen = None  # the status last read while the server ran
     while True:
-        info = PostmasterInfo.read_from_pgdata(pgdata)
-        if info is None or not info.is_running():
+        try:
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+            status = info.status if info is not None and info.is_running() else None
+        except (AssertionError, ValueError, IndexError):  # the server is still writing the file
+            status = "starting"
+        if status is None:
             if seen == "starting":
                 raise WarehouseConfigError(
                     f"the embedded PostgreSQL in {pgdata} stopped while starting; its log says why: {pgdata / 'log'}"
                 )
             return  # nothing runs (or a stale pid file): pgserver starts it
-        if info.status == "ready":
+        if status == "ready":
             return
         if time.monotonic() >= deadline:
             raise WarehouseConfigError(
-                f"the embedded PostgreSQL in {pgdata} is still {info.status!r} after {timeout:.0f} s "
+                f"the embedded PostgreSQL in {pgdata} is still {status!r} after {timeout:.0f} s "
                 f"(crash recovery replays the WAL since the last checkpoint); see {pgdata / 'log'}, "
                 "or raise UCJ_EMBEDDED_START_TIMEOUT"
             )
-        if info.status != seen:
-            log.info("waiting for the embedded PostgreSQL in %s: %s", pgdata, info.status)
-            seen = info.status
+        if status != seen:
+            log.info("waiting for the embedded PostgreSQL in %s: %s", pgdata, status)
+            seen = status
         time.sleep(poll)
 
 
