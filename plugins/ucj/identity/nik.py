@@ -44,6 +44,12 @@ def nik_structure_ok(nik: str | None) -> bool:
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
+def sixteen_digits(array: pa.Array) -> np.ndarray:
+    """Which strings of ``array`` are 16 ASCII digits (a NIK as typed), as booleans; null is not."""
+    plain = pc.and_(pc.equal(pc.binary_length(array), 16), pc.ascii_is_decimal(array))
+    return pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
+
+
 def nik_structure_ok_many(niks: Sequence[str | None] | pa.Array) -> np.ndarray:
     """:func:`nik_structure_ok` of every NIK, as booleans, in a few array operations.
 
@@ -55,8 +61,7 @@ def nik_structure_ok_many(niks: Sequence[str | None] | pa.Array) -> np.ndarray:
     (tested). ``niks``: a sequence, or an Arrow string array as identity has it.
     """
     array = niks if isinstance(niks, pa.Array) else pa.array(list(niks), type=pa.string())
-    plain = pc.fill_null(pc.and_(pc.equal(pc.binary_length(array), 16), pc.ascii_is_decimal(array)), False)
-    plain = plain.to_numpy(zero_copy_only=False)
+    plain = sixteen_digits(array)
     result = np.zeros(len(array), dtype=bool)
     for i in np.flatnonzero(~plain).tolist():
         if array[i].is_valid:

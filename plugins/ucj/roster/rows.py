@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ucj.identity.names import name_key
+from ucj.identity.nik import sixteen_digits
 from ucj.reference import regency_codes, village_codes
 from ucj.roster.parse import (
     cell_text,
@@ -114,8 +114,7 @@ def _parse_niks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if text is None:
         plain = np.zeros(len(values), dtype=bool)
     else:
-        plain = pc.fill_null(pc.and_(pc.equal(pc.binary_length(text), 16), pc.ascii_is_decimal(text)), False)
-        plain = plain.to_numpy(zero_copy_only=False)
+        plain = sixteen_digits(text)
         niks[plain] = values[plain]
         qualities[plain] = "ok"
     for i in np.flatnonzero(~plain).tolist():
