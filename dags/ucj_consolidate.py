@@ -1,9 +1,12 @@
 """
 ### Consolidate: workers, coverage facts and the UCJ marts
 
-Runs whenever an ingest DAG publishes its Asset (`ucj://roster/opd`,
-`ucj://roster/village`, `ucj://roster/employer`), for the months named in the
-events; or by hand with the `period` param. It refreshes the reference data
+Runs whenever an ingest DAG (or a steward's approval) publishes a change to
+its Asset (`ucj://roster/opd`, `ucj://roster/village`, `ucj://roster/employer`),
+for the months named in the events; when reviewers decide pairs in the
+Airflow UI (`ucj://identity/decisions`); or by hand with the `period` param.
+Only published files count: a held batch (failed validation) stays out of
+the marts until it is approved or replaced. It refreshes the reference data
 (regions, labour force, with `<landing_root>/reference/labor_force.csv` on
 top), links new roster rows to workers (a worker keeps the same `worker_key`
 forever), rebuilds each month's coverage facts as a whole partition, and logs
@@ -19,10 +22,12 @@ report"). BI tools read the `mart` views, which are current as soon as
   yet, and each month's facts are replaced whole in one transaction, so
   reruns never double-count and never change a worker's key.
 - **Doubtful matches** wait in `identity.review_queue` (warehouse, restricted
-  schema). Decide with `update identity.match_candidate set status =
-  'accepted' | 'rejected', decided_by = '<name>', decided_at = now() where
-  worker_a = .. and worker_b = ..`; the next run applies it and never
-  overrides it.
+  schema). After each run with pairs nobody has seen, `ucj_identity_review`
+  shows them as a page in **Browse → Required Actions** (terima / tolak /
+  lewati per pair). The SQL path still works: `update identity.match_candidate
+  set status = 'accepted' | 'rejected', decided_by = '<name>', decided_at =
+  now() where worker_a = .. and worker_b = ..`. The next run applies either
+  and never overrides it.
 - **A wrong link** (whoever made it): see the worker's rows in
   `identity.worker_rows`; keep two workers apart with `identity.keep_apart`
   (undoes their merge), or move rows off a worker with
@@ -36,17 +41,19 @@ report"). BI tools read the `mart` views, which are current as soon as
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, AssetAlias, dag, task
 
-from ucj.dag_support import ASSET_URI, DEFAULT_ARGS, TAGS, force_param, period_param
+from ucj.dag_support import ASSET_URI, DECISIONS_URI, DEFAULT_ARGS, REVIEW_ALIAS, TAGS, force_param, period_param
 from ucj.settings import SOURCE_KINDS
 
 ROSTER_ASSETS = [Asset(ASSET_URI.format(kind=kind), group="ucj") for kind in SOURCE_KINDS]
+DECISIONS = Asset(DECISIONS_URI, group="ucj")
+review_outlet = AssetAlias(REVIEW_ALIAS)
 
 
 @dag(
     dag_id="ucj_consolidate",
-    schedule=ROSTER_ASSETS[0] | ROSTER_ASSETS[1] | ROSTER_ASSETS[2],
+    schedule=ROSTER_ASSETS[0] | ROSTER_ASSETS[1] | ROSTER_ASSETS[2] | DECISIONS,
     start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Jakarta"),
     catchup=False,
     max_active_runs=1,
@@ -134,9 +141,21 @@ def ucj_consolidate():
 
         return pipeline_tasks.coverage_report(months)
 
+    @task(
+        outlets=[review_outlet],
+        doc_md="When the review queue holds pairs nobody has been shown, start ucj_identity_review "
+        "(a page of them in Required Actions).",
+    )
+    def offer_review(outlet_events=None) -> int:
+        from ucj import pipeline_tasks
+
+        return pipeline_tasks.offer_review(outlet_events[review_outlet])
+
     months = periods()
     identities = resolve_identities()
-    prepare_warehouse() >> identities >> match_probabilistically() >> months
+    matched = match_probabilistically()
+    prepare_warehouse() >> identities >> matched >> months
+    matched >> offer_review()
     loaded = load_period.expand(period=months)
     loaded >> [report(months), coverage_report(months)]
 

@@ -2,7 +2,8 @@
 
 The pages are static files written by the consolidation DAG
 (``ucj.coverage_report``); this serves them from the API server and links
-them from the menu. They hold aggregates only (what ``bi_reader`` may read).
+them from the menu. They hold aggregates only (what ``bi_reader`` may read),
+and like every page of the API server they need an Airflow login.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ucj.coverage_report import reports_dir
@@ -18,10 +20,39 @@ from ucj.coverage_report import reports_dir
 URL_PREFIX = "/ucj-reports"
 
 
+async def require_login(request: Request) -> None:
+    """Only a logged-in Airflow user gets a page: the same JWT (bearer header or the UI's cookie) as the REST API.
+
+    A browser without a session is sent to the login page and back; anything
+    else without a valid token gets 401, as the REST API answers.
+    """
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+    from airflow.api_fastapi.core_api.security import resolve_user_from_token
+
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
+    if not token and "text/html" in request.headers.get("accept", ""):
+        from airflow.api_fastapi.app import get_auth_manager
+
+        login = get_auth_manager().get_url_login(next_url=str(request.url))
+        raise HTTPException(status.HTTP_307_TEMPORARY_REDIRECT, headers={"Location": login})
+    await resolve_user_from_token(token)  # 401 without a token, 401/403 for an expired or forged one
+
+
 def _app() -> FastAPI:
     directory = reports_dir()
     directory.mkdir(parents=True, exist_ok=True)
     app = FastAPI(title="UCJ coverage reports")
+
+    # A middleware, not a route dependency: the pages are a mounted static app, which dependencies never reach.
+    @app.middleware("http")
+    async def login_required(request: Request, call_next: Any) -> Response:
+        try:
+            await require_login(request)
+        except HTTPException as exc:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return await call_next(request)
+
     app.mount("/", StaticFiles(directory=directory, html=True), name="reports")
     return app
 

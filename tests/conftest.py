@@ -34,6 +34,8 @@ if os.environ.get("UCJ_TEST_WAREHOUSE"):
 # Tables that hold pipeline output; reference dimensions are kept.
 OUTPUT_TABLES = [
     "audit.validation_run",
+    "audit.publication",
+    "ingest.landing_seen",
     "dw.fact_coverage",
     "dw.fact_submission",
     "dw.dim_reporting_unit",

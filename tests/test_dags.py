@@ -11,9 +11,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXPECTED_DAGS = {"ucj_ingest_opd", "ucj_ingest_village", "ucj_ingest_employer", "ucj_consolidate", "ucj_deadline"}
-# Tasks whose failure is in the data, never transient: retrying cannot help.
-NO_RETRY_TASKS = {"check_outcome", "check_deadline"}
+EXPECTED_DAGS = {
+    "ucj_ingest_opd", "ucj_ingest_village", "ucj_ingest_employer", "ucj_consolidate", "ucj_deadline",
+    "ucj_arrivals", "ucj_publication_approval", "ucj_identity_review",
+}  # fmt: skip
+# DAGs about one month, which on-call runs by hand with a period.
+PERIOD_DAGS = {"ucj_ingest_opd", "ucj_ingest_village", "ucj_ingest_employer", "ucj_consolidate", "ucj_deadline"}
+# Tasks whose failure is in the data, never transient: retrying cannot help;
+# and the Required Actions, where a retry would ask the person again.
+NO_RETRY_TASKS = {"check_outcome", "check_deadline", "steward_decision", "review_pairs"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +38,7 @@ def test_dags_are_documented_owned_and_tagged(dagbag) -> None:
     for dag in dagbag.dags.values():
         assert "Triage" in (dag.doc_md or ""), dag.dag_id
         assert "ucj" in dag.tags, dag.dag_id
-        assert "period" in dag.params, dag.dag_id
+        assert ("period" in dag.params) == (dag.dag_id in PERIOD_DAGS), dag.dag_id
 
 
 def test_every_task_has_a_doc_an_owner_alerting_and_deliberate_retries(dagbag) -> None:
@@ -49,21 +55,35 @@ def test_every_task_has_a_doc_an_owner_alerting_and_deliberate_retries(dagbag) -
                 assert task.retry_exponential_backoff, where
 
 
-def test_ingest_dags_publish_one_asset_each_and_consolidation_listens_to_all(dagbag) -> None:
-    published = set()
-    for kind in ("opd", "village", "employer"):
-        dag = dagbag.dags[f"ucj_ingest_{kind}"]
-        outlets = {o.uri for t in dag.tasks for o in t.outlets}
-        assert outlets == {f"ucj://roster/{kind}"}
-        published |= outlets
+def test_published_changes_start_consolidation_and_nothing_else_does(dagbag) -> None:
+    """Ingest and approval emit through one alias (to the kind's Asset, only when something was published);
+    consolidation listens to the three roster Assets and to reviewers' decisions."""
+    from airflow.sdk import AssetAlias
+
+    for dag_id in ["ucj_ingest_opd", "ucj_ingest_village", "ucj_ingest_employer", "ucj_publication_approval"]:
+        outlets = [o for t in dagbag.dags[dag_id].tasks for o in t.outlets]
+        assert outlets == [AssetAlias("ucj_roster_published")], dag_id
     consolidate = dagbag.dags["ucj_consolidate"]
-    assert {a.uri for a in consolidate.timetable.asset_condition.objects} == published
+    assert {a.uri for a in consolidate.timetable.asset_condition.objects} == {
+        "ucj://roster/opd", "ucj://roster/village", "ucj://roster/employer", "ucj://identity/decisions",
+    }  # fmt: skip
+    review = dagbag.dags["ucj_identity_review"]
+    assert review.timetable.asset_condition.uri == "ucj://identity/review_queue"
+
+
+def test_ingest_runs_start_on_arrival_not_on_a_calendar(dagbag) -> None:
+    for kind in ("opd", "village", "employer"):
+        assert type(dagbag.dags[f"ucj_ingest_{kind}"].timetable).__name__ == "NullTimetable"
+    arrivals = dagbag.dags["ucj_arrivals"]
+    assert arrivals.timetable.expression == "0 * * * *"  # pipeline.yaml arrival.schedule: @hourly
+    start = arrivals.get_task("start_ingest")
+    assert start.partial_kwargs.get("trigger_dag_id") is None  # one per kind-month found, mapped
 
 
 def test_ingest_maps_over_batches_not_files(dagbag) -> None:
     dag = dagbag.dags["ucj_ingest_village"]
     mapped = [t.task_id for t in dag.tasks if getattr(t, "is_mapped", False) or type(t).__name__ == "MappedOperator"]
-    assert mapped == ["ingest_batch"]
+    assert sorted(mapped) == ["ask_steward", "ingest_batch"]
 
 
 IMPORT_PROBE = """
@@ -102,8 +122,10 @@ def test_period_param_accepts_a_month_or_nothing(dagbag) -> None:
             param.resolve(bad)
 
 
-def test_reports_plugin_is_registered_and_serves_the_pages(tmp_path: Path) -> None:
+def test_reports_plugin_is_registered_and_serves_the_pages_to_logged_in_users_only(airflow_db: None) -> None:
     from airflow import plugins_manager
+    from airflow.api_fastapi.app import init_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from fastapi.testclient import TestClient
 
     from ucj.coverage_report import reports_dir
@@ -113,10 +135,22 @@ def test_reports_plugin_is_registered_and_serves_the_pages(tmp_path: Path) -> No
 
     import ucj_reports_plugin
 
+    auth = init_auth_manager()  # what the API server does at start
     reports_dir().mkdir(parents=True, exist_ok=True)
     (reports_dir() / "index.html").write_text("<h1>Laporan</h1>", encoding="utf-8")
     client = TestClient(ucj_reports_plugin.UcjReportsPlugin.fastapi_apps[0]["app"])
-    response = client.get("/")
-    assert response.status_code == 200
-    assert "Laporan" in response.text
-    assert client.get("/2099-01.html").status_code == 404
+    anonymous = client.get("/")
+    assert anonymous.status_code == 401
+    assert "Laporan" not in anonymous.text
+    browser = client.get("/", headers={"accept": "text/html"}, follow_redirects=False)
+    assert browser.status_code == 307 and "login" in browser.headers["location"]
+    assert client.get("/", headers={"authorization": "Bearer forged"}).status_code in (401, 403)
+
+    token = auth.generate_jwt(SimpleAuthManagerUser(username="steward", role="viewer"))
+    for headers, cookies in (({"authorization": f"Bearer {token}"}, {}), ({}, {"_token": token})):
+        client.cookies.clear()
+        client.cookies.update(cookies)
+        response = client.get("/", headers=headers)
+        assert response.status_code == 200
+        assert "Laporan" in response.text
+        assert client.get("/2099-01.html", headers=headers).status_code == 404

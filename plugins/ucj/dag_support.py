@@ -21,6 +21,17 @@ log = logging.getLogger("ucj.alerts")
 OWNER = "ucj-data"
 TAGS = ["ucj", "bpjamsostek"]
 ASSET_URI = "ucj://roster/{kind}"
+# Published roster changes are emitted through this alias, to the kind's
+# Asset, only when something was published: an unchanged cycle emits nothing.
+PUBLISHED_ALIAS = "ucj_roster_published"
+# Reviewers' decisions made in the Airflow UI (ucj_identity_review) start a consolidation.
+DECISIONS_URI = "ucj://identity/decisions"
+# Pairs waiting for a reviewer start (or continue) ucj_identity_review.
+REVIEW_QUEUE_URI = "ucj://identity/review_queue"
+REVIEW_ALIAS = "ucj_review_queue"
+# A steward's two answers to a held batch (Required Actions of ucj_publication_approval).
+APPROVE_OPTION = "Terbitkan"
+REJECT_OPTION = "Tolak"
 ALERT_CONN_ID = "ucj_alerts"
 
 
@@ -49,6 +60,21 @@ def period_param(description: str) -> Any:
     from airflow.sdk import Param
 
     return Param(None, type=["null", "string"], pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description=description)
+
+
+def stable_seconds_param() -> Any:
+    """How long a file must be unchanged to be read; empty = arrival.stable_seconds of pipeline.yaml."""
+    from airflow.sdk import Param
+
+    return Param(
+        None,
+        type=["null", "number"],
+        minimum=0,
+        description=(
+            "Leave files modified in the last N seconds for the next run (still being copied); "
+            "empty = arrival.stable_seconds (pipeline.yaml)."
+        ),
+    )
 
 
 def force_param() -> Any:

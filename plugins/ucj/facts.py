@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from ucj.landing import next_month, parse_period
+from ucj.publication import held_files
 from ucj.reference import LABOR_FORCE_CSV, POPULATION_CSV, REGIONS_CSV, undot
 from ucj.roster.parse import parse_money
 from ucj.roster.rows import period_end
@@ -224,7 +225,7 @@ def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     run_sql_file(
         conn,
         "load/load_period.sql",
-        {"period": period_month, "period_end": period_end(period_month)},
+        {"period": period_month, "period_end": period_end(period_month), "held": held_files(conn, period_month)},
         identifiers={"target": f"dw.{stage}"},
     )
     # One ALTER, one pass over the rows: the partition's NOT NULLs, and a

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from ucj.settings import CONFIG_DIR, GX_DIR, SQL_DIR
+from ucj.settings import GX_DIR, SQL_DIR, pipeline_config
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,25 @@ def file_checksum(*paths: Any) -> str:
     return _digest(*(path.read_bytes() for path in paths))
 
 
-def files_in(conn: psycopg.Connection, period_month: dt.date, kind: str | None = None) -> str:
-    """The file versions received for a month (and kind): id and status of each."""
+def config_checksum() -> str:
+    """The settings in force (pipeline.yaml with any deployment override), not the file's bytes."""
+    return _digest(json.dumps(pipeline_config(), sort_keys=True, default=str))
+
+
+def files_in(conn: psycopg.Connection, period_month: dt.date, kind: str | None = None, publication: bool = True) -> str:
+    """The file versions received for a month (and kind): id and status of each, and whether it is published.
+
+    Validation judges the files whatever their publication (``publication=False``):
+    publishing a batch that passed must not make the next run validate it again.
+    """
     (text,) = conn.execute(
-        """select coalesce(string_agg(file_id || ':' || status, ',' order by file_id), '')
+        """select coalesce(string_agg(
+                      file_id || ':' || status
+                      || case when %s and published_at is null and status = 'loaded' then ':held' else '' end,
+                      ',' order by file_id), '')
            from ingest.source_file
            where period_month = %s and (%s::text is null or source_kind = %s)""",
-        (period_month, kind, kind),
+        (publication, period_month, kind, kind),
     ).fetchone()
     return text
 
@@ -61,9 +73,10 @@ def settle_fingerprint(conn: psycopg.Connection, kind: str, period_month: dt.dat
 def validation_fingerprint(conn: psycopg.Connection, kind: str, period_month: dt.date) -> str:
     previous = (period_month - dt.timedelta(days=1)).replace(day=1)  # the row-count threshold reads it
     return _digest(
-        files_in(conn, period_month, kind),
+        files_in(conn, period_month, kind, publication=False),
         files_in(conn, previous, kind),
-        file_checksum(GX_DIR / f"roster_{kind}.json", CONFIG_DIR / "pipeline.yaml"),
+        file_checksum(GX_DIR / f"roster_{kind}.json"),
+        config_checksum(),
     )
 
 
@@ -112,4 +125,4 @@ def linkage_fingerprint(conn: psycopg.Connection) -> str:
                from identity.row_decision
            ) as all_decisions"""
     ).fetchone()
-    return _digest(identity_generation(conn), decisions, file_checksum(CONFIG_DIR / "pipeline.yaml"))
+    return _digest(identity_generation(conn), decisions, config_checksum())

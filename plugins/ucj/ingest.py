@@ -2,8 +2,9 @@
 
 A file version is identified by its content hash: the same bytes twice change
 nothing; a changed file under the same name is a new version that replaces
-the old one. A file that cannot be read is recorded as ``failed`` with a
-reason for the clerk, and the batch carries on with the next file.
+the old one once its kind-month is published (``ucj.publication``). A file
+that cannot be read is recorded as ``failed`` with a reason for the clerk,
+and the batch carries on with the next file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 
+from ucj.arrivals import record_seen
 from ucj.bulk import arrow_column, copy_columns, without_cyclic_gc
 from ucj.landing import file_stat, parse_period
 from ucj.roster.read import RawRoster, RosterReadError, read_roster
@@ -126,8 +128,11 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
             ),
         )
         for file_id, f in reinstated:
+            # Current again, but not yet published: its kind-month is judged again first.
             conn.execute(
-                "update ingest.source_file set status = 'loaded', modified_at = %s where file_id = %s",
+                """update ingest.source_file
+                   set status = 'loaded', modified_at = %s, published_at = null, published_by = null
+                   where file_id = %s""",
                 (f.modified_at, file_id),
             )
         ids = _insert_files(
@@ -140,6 +145,8 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
         if len(rows):
             rows.insert(0, "file_id", np.asarray(file_ids, dtype=object)[rows.pop("file_index").to_numpy(dtype=int)])
             copy_rows(conn, kind, period_month, rows)
+        # Read, in whatever state: the arrival sweep leaves these paths alone until they change.
+        record_seen(conn, kind, period_month, [(f.rel_path, f.size, f.modified_at, f.content_hash) for f in landed])
 
     summary.loaded_files = len(readable) + len(reinstated)
     summary.failed_files = [{"file": f.rel_path, "error": error} for f, error in errors]

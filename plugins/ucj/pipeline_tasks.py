@@ -13,8 +13,8 @@ import logging
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from ucj import facts, fingerprint, ingest, landing
-from ucj.dag_support import PeriodError, resolve_period
+from ucj import arrivals, facts, fingerprint, ingest, landing, publication
+from ucj.dag_support import APPROVE_OPTION, PeriodError, resolve_period
 from ucj.landing import parse_period
 from ucj.settings import pipeline_config
 from ucj.warehouse import connect
@@ -45,9 +45,17 @@ def month(period_param: str | None, logical_date: dt.datetime | None) -> str:
         _fail(str(exc))
 
 
-def plan_batches(kind: str, period: str) -> list[list[str]]:
+def plan_batches(kind: str, period: str, stable_seconds: float | None = None) -> list[list[str]]:
+    """The month's complete files in batches; a file still being copied is left for the next run."""
     root = landing.as_path(landing_root_uri())
-    files = landing.list_rosters(root, kind, period)
+    if stable_seconds is None:
+        stable_seconds = float(pipeline_config()["arrival"]["stable_seconds"])
+    files, settling = arrivals.stable(landing.list_rosters(root, kind, period), dt.datetime.now(dt.UTC), stable_seconds)
+    if settling:
+        log.warning(
+            "%s %s: %d file(s) changed in the last %.0f s and are left for the next run (still being copied?): %s",
+            kind, period, len(settling), stable_seconds, ", ".join(settling),
+        )  # fmt: skip
     cfg = pipeline_config()["ingest"]
     # Always at least one (possibly empty) batch, so downstream tasks run and
     # report "no files" instead of being skipped silently.
@@ -135,16 +143,90 @@ def asset_extra(kind: str, period: str, summaries: list[dict[str, Any]], validat
     }
 
 
-def check_outcome(kind: str, summaries: list[dict[str, Any]], validation: dict[str, Any]) -> None:
+def check_outcome(kind: str, summaries: list[dict[str, Any]], validation: dict[str, Any], gate: dict[str, Any]) -> None:
     problems = [f"{f['file']}: {f['error']}" for f in _failed_files(materialise(summaries))]
     if not validation["success"]:
         problems.append(f"validation suite {validation['suite']} failed: {', '.join(validation['failed'])}")
+    if gate["held"]:
+        problems.append(
+            f"{gate['held_files']} file(s) of {kind} {gate['period']} are HELD: the marts keep the last published "
+            "state until a data steward approves publication (Airflow UI, Required Actions of "
+            "ucj_publication_approval) or a fixed file passes validation"
+        )
     if problems:
         _fail(
-            f"{kind}: {len(problems)} problem(s); everything else was loaded and published "
-            "(rows keep their states; see the clerk reports).\n  " + "\n  ".join(problems)
+            f"{kind}: {len(problems)} problem(s); every readable file was loaded and every row has its state "
+            "(see the clerk reports).\n  " + "\n  ".join(problems)
         )
     log.info("%s: all files read, validation passed", kind)
+
+
+# ---------------------------------------------------------------- publication
+def _latest_results(conn: Any, kind: str, period_month: dt.date) -> list[dict[str, Any]]:
+    row = conn.execute(
+        """select results from audit.validation_run where source_kind = %s and period_month = %s
+           order by validation_id desc limit 1""",
+        (kind, period_month),
+    ).fetchone()
+    return row[0] if row else []
+
+
+def publication_gate(kind: str, period: str, validation: dict[str, Any], dag_id: str, run_id: str | None) -> dict:
+    """Publish the kind-month's held files when validation passed; hold them otherwise."""
+    period_month = parse_period(period)
+    with connect() as conn:
+        results = [] if validation["success"] else _latest_results(conn, kind, period_month)
+        return publication.gate(conn, kind, period_month, validation["success"], results, (dag_id, run_id)).as_dict()
+
+
+def approval_requests(gate: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ucj_publication_approval run to start for a held batch (none when nothing is held)."""
+    if not gate["held"]:
+        return []
+    result = publication.Gate(**gate)
+    conf = {
+        "kind": result.kind,
+        "period": result.period,
+        "candidate": result.candidate,
+        "held_files": result.held_files,
+        "body": publication.approval_body(result),
+    }
+    return [{"conf": conf, "trigger_run_id": f"held__{result.kind}__{result.period}__{result.candidate[:12]}"}]
+
+
+def announce(
+    kind: str, period: str, changes: dict[str, int], counts: dict[str, Any] | None, force: bool, outlet: Any
+) -> dict[str, Any] | None:
+    """Emit the kind's Asset event (ucj_consolidate's trigger) only when the published month changed.
+
+    ``outlet`` is the task's AssetAlias event accessor; nothing added to it
+    means no event, so an unchanged cycle starts no consolidation.
+    """
+    from airflow.sdk import Asset
+
+    from ucj.dag_support import ASSET_URI
+
+    if not force and not any(changes.values()):
+        log.info("%s %s: nothing new was published; no Asset event, no consolidation", kind, period)
+        return None
+    extra = {**(counts or {}), "kind": kind, "period": period, **changes}
+    outlet.add(Asset(ASSET_URI.format(kind=kind), group="ucj"), extra=extra)
+    log.info("%s %s: published changes %s; Asset event emitted", kind, period, changes)
+    return extra
+
+
+def publication_decision(
+    kind: str, period: str, candidate: str, response: dict[str, Any], dag_id: str, run_id: str | None
+) -> dict[str, Any]:
+    """Apply a steward's Required Action answer (approve or reject) to the batch it was about."""
+    approved = APPROVE_OPTION in (response.get("chosen_options") or [])
+    user = response.get("responded_by_user") or {}
+    by = str(user.get("name") or user.get("id") or "unknown")
+    with connect() as conn:
+        decision = publication.decide(conn, kind, parse_period(period), candidate, approved, by, (dag_id, run_id))
+    log.info(decision.message)
+    return decision.as_dict()
+
 
 
 # ---------------------------------------------------------------- consolidation
@@ -173,7 +255,7 @@ def periods_to_load(period_param: str | None, triggering_events: Any) -> list[st
         for event in events:
             if period := (event.extra or {}).get("period"):
                 periods.add(period)
-    if not periods:
+    if not periods and not triggering_events:
         _fail("nothing to consolidate: give a 'period' (YYYY-MM) or trigger through an ingest Asset")
     with connect() as conn:
         stale = facts.stale_periods(conn)
@@ -277,3 +359,84 @@ def check_deadline(logical_date: dt.datetime | None, period_param: str | None) -
     else:
         _fail(result.message())
     return summary
+
+
+# ---------------------------------------------------------------- arrivals
+def sweep_arrivals(now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """One ingest run to start per kind-month with new or changed complete files (TriggerDagRunOperator kwargs)."""
+    from ucj.settings import SOURCE_KINDS
+    from ucj.warehouse import migrate
+
+    now = now or dt.datetime.now(dt.UTC)
+    migrate()  # a new warehouse has no landing_seen yet; nothing to do when it is current
+    root = landing.as_path(landing_root_uri())
+    with connect() as conn:
+        found = arrivals.sweep(conn, root, SOURCE_KINDS, now.astimezone(JAKARTA).date(), now)
+    log.info("open months %s: %d files listed", ", ".join(found.periods), found.files_seen)
+    if found.settling:
+        log.info("still being written, left for the next sweep: %s", ", ".join(found.settling))
+    for a in found.arrivals:
+        log.info("%s %s: %d new and %d changed file(s): starting ucj_ingest_%s", a.kind, a.period, a.new_files,
+                 a.changed_files, a.kind)  # fmt: skip
+    if not found.arrivals:
+        log.info("nothing new in the landing zone: no ingest run, no Asset event")
+    return [
+        {
+            "trigger_dag_id": f"ucj_ingest_{a.kind}",
+            "trigger_run_id": f"arrival__{a.period}__{now:%Y%m%dT%H%M%S}",
+            "conf": {"period": a.period},
+        }
+        for a in found.arrivals
+    ]
+
+
+# ---------------------------------------------------------------- identity review in the Airflow UI
+def review_page(request: str) -> dict[str, Any]:
+    """The next page of the review queue for a Required Action; the pairs are marked as shown in ``request``."""
+    from ucj.identity import review_requests as rr
+
+    size = int(pipeline_config()["identity"]["review"]["pairs_per_request"])
+    with connect() as conn:
+        pairs = rr.next_pairs(conn, size)
+        if not pairs:
+            return {"form": {}, "message": "the review queue is empty"}
+        waiting = rr.waiting(conn)
+        rr.mark_presented(conn, pairs, request)
+    log.info("review page: %d of %d waiting pairs", len(pairs), waiting)
+    return {"body": rr.request_body(pairs, waiting), "form": rr.form(pairs), "pairs": [p.key for p in pairs]}
+
+
+def apply_review(response: dict[str, Any], outlet: Any) -> dict[str, Any]:
+    """Record a reviewer's answers; ask for a consolidation (and the next page) when something was decided."""
+    from airflow.sdk import Asset
+
+    from ucj.dag_support import DECISIONS_URI, REVIEW_QUEUE_URI
+    from ucj.identity import review_requests as rr
+
+    user = response.get("responded_by_user") or {}
+    by = str(user.get("name") or user.get("id") or "unknown")
+    answers = {k: v for k, v in (response.get("params_input") or {}).items() if k.startswith("pair_")}
+    with connect() as conn:
+        result = rr.apply_answers(conn, answers, by, note="Airflow Required Action")
+        more = rr.never_shown(conn)
+    log.info("review by %s: %s; %d pairs not shown yet", by, result.as_dict(), more)
+    if result.decided:
+        outlet.add(Asset(DECISIONS_URI, group="ucj"), extra={"decided_by": by, **result.as_dict()})
+        if more:
+            outlet.add(Asset(REVIEW_QUEUE_URI, group="ucj"), extra={"waiting": more})
+    return {**result.as_dict(), "by": by, "not_shown_yet": more}
+
+
+def offer_review(outlet: Any) -> int:
+    """After a consolidation: start a review page when the queue holds pairs nobody has been shown."""
+    from airflow.sdk import Asset
+
+    from ucj.dag_support import REVIEW_QUEUE_URI
+    from ucj.identity import review_requests as rr
+
+    with connect() as conn:
+        new = rr.never_shown(conn)
+    if new:
+        outlet.add(Asset(REVIEW_QUEUE_URI, group="ucj"), extra={"waiting": new})
+        log.info("%d pairs wait for a reviewer: ucj_identity_review asks in Required Actions", new)
+    return new

@@ -11,7 +11,6 @@ loaded was loaded - and 2 when the DAGs cannot even be imported.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import os
 import subprocess
@@ -21,7 +20,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ucj.landing import next_month, parse_period
 from ucj.settings import PROJECT_ROOT, SOURCE_KINDS, var_dir
 
 DAGS_DIR = PROJECT_ROOT / "dags"
@@ -50,12 +48,6 @@ def prepare_airflow(landing_root: str | None) -> None:
             os.environ.setdefault(key, value)
     Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
-
-
-def run_date(period: str) -> dt.datetime:
-    """The logical date of the monthly run that collects ``period``: the 1st of the next month."""
-    first = next_month(parse_period(period))
-    return dt.datetime(first.year, first.month, 1, tzinfo=dt.UTC)
 
 
 @contextmanager
@@ -100,11 +92,15 @@ def run(
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     failures: list[str] = []
     for period in periods:
-        logical_date = run_date(period)
         for dag_id in [f"ucj_ingest_{kind}" for kind in kinds] + ["ucj_consolidate"]:
             started = time.monotonic()
+            # The landing zone was prepared beforehand: no file is still being copied.
+            conf: dict[str, object] = {"period": period, "force": force}
+            if dag_id != "ucj_consolidate":
+                conf["stable_seconds"] = 0
             with _output_to(log_file):
-                run_ = bag.dags[dag_id].test(logical_date=logical_date, run_conf={"period": period, "force": force})
+                # Logical date now: the run shows when it really ran (the period is in its conf).
+                run_ = bag.dags[dag_id].test(run_conf=conf)
             failed = sorted(
                 ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
                 for ti in run_.get_task_instances()
@@ -154,12 +150,22 @@ def main(argv: list[str] | None = None) -> int:
                where status = 'failed' and to_char(period_month, 'YYYY-MM') = any(%s) order by rel_path""",
             (periods,),
         ).fetchall()
+        held = conn.execute(
+            """select source_kind, to_char(period_month, 'YYYY-MM'), count(*) from ingest.source_file
+               where status = 'loaded' and published_at is null and to_char(period_month, 'YYYY-MM') = any(%s)
+               group by 1, 2 order by 2, 1""",
+            (periods,),
+        ).fetchall()
     print("\nUCJ (Universal Coverage Jamsostek) per regency and month\n")
     print(table)
     if failed_files:
         print("\nFiles that could not be read (everything else was loaded):")
         for path, error in failed_files:
             print(f"  {path}: {error}")
+    if held:
+        print("\nHeld (failed validation; the marts show the last published state until a steward approves):")
+        for kind, period, files in held:
+            print(f"  {kind} {period}: {files} file(s); approve in the Airflow UI (ucj_publication_approval)")
     if failures:
         print("\nFailed DAG runs:")
         for failure in failures:

@@ -40,6 +40,27 @@ def header_synonyms() -> dict[str, dict[str, list[str]]]:
     return _load("headers.yaml")
 
 
+def _merged(base: dict[str, Any], override: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """``override`` laid over ``base`` key by key; a key ``base`` does not have is a typo, not a setting."""
+    merged = dict(base)
+    for key, value in override.items():
+        if key not in base:
+            raise KeyError(f"{PIPELINE_OVERRIDE_ENV}: unknown setting {where}{key}")
+        if isinstance(base[key], dict) and isinstance(value, dict):
+            merged[key] = _merged(base[key], value, f"{where}{key}.")
+        else:
+            merged[key] = value
+    return merged
+
+
+PIPELINE_OVERRIDE_ENV = "UCJ_PIPELINE_YAML"
+
+
 @lru_cache(maxsize=1)
 def pipeline_config() -> dict[str, Any]:
-    return _load("pipeline.yaml")
+    """pipeline.yaml, with the file named by ``UCJ_PIPELINE_YAML`` (a deployment's own values) laid over it."""
+    config = _load("pipeline.yaml")
+    if override := os.environ.get(PIPELINE_OVERRIDE_ENV):
+        with open(override, encoding="utf-8") as fh:
+            config = _merged(config, yaml.safe_load(fh) or {})
+    return config

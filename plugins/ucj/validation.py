@@ -30,6 +30,7 @@ import pyarrow as pa
 from ucj.landing import parse_period
 from ucj.roster.rows import age_at, period_end
 from ucj.settings import GX_DIR, pipeline_config, var_dir
+from ucj.warehouse import sql_file
 
 log = logging.getLogger(__name__)
 
@@ -247,12 +248,6 @@ def validate_frame(frame: pd.DataFrame, spec: dict[str, Any], run_name: str = "a
     )
 
 
-_FRAME_QUERY = """
-select r.file_id, r.status, r.row_hash, r.nik, r.nik_quality, r.name_key, r.birth_date, r.gender,
-       array_to_string(r.programs, ',') as programs, r.funding_source, r.segment, r.unit_key, r.regency_code
-from ingest.roster_row as r
-where r.source_kind = %(kind)s and r.period_month = %(period)s and not r.superseded
-"""
 _FRAME_COLUMNS = (
     "file_id", "status", "row_hash", "nik", "nik_quality", "name_key", "birth_date", "gender", "programs",
     "funding_source", "segment", "unit_key", "regency_code",
@@ -260,11 +255,16 @@ _FRAME_COLUMNS = (
 
 
 def _frame(conn: psycopg.Connection, kind: str, period_month: dt.date) -> pd.DataFrame:
-    """The month's rows as strings (NULL stays NULL, an empty string stays empty), fetched by COPY."""
+    """The month's rows as they would be in force with every held file published, as strings, fetched by COPY.
+
+    NULL stays NULL, an empty string stays empty. Validation judges what
+    publication would show (write-audit-publish), so a failing batch can be
+    held before the marts see it.
+    """
     from ucj.bulk import fetch_arrow
 
     types = {name: pa.int64() if name == "file_id" else pa.string() for name in _FRAME_COLUMNS}
-    table = fetch_arrow(conn, _FRAME_QUERY, {"kind": kind, "period": period_month}, types)
+    table = fetch_arrow(conn, sql_file("checks/candidate_rows.sql"), {"kind": kind, "period": period_month}, types)
     frame = table.to_pandas()
     end = period_end(period_month)
     # The same age rule as the row checks: an approximate age (days / 365.25)
@@ -295,8 +295,10 @@ def validate_period(
     frame = _frame(conn, kind, period_month)
     importing.join()
     previous = (period_month - dt.timedelta(days=1)).replace(day=1)
+    # Last month as published: a held batch is no yardstick.
     (last_month,) = conn.execute(
-        "select count(*) from ingest.roster_row where source_kind = %s and period_month = %s and not superseded",
+        """select count(*) from ingest.roster_row as r join ingest.source_file as f using (file_id)
+           where r.source_kind = %s and r.period_month = %s and not r.superseded and f.published_at is not null""",
         (kind, previous),
     ).fetchone()
     params = {

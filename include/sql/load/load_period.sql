@@ -24,6 +24,7 @@ select file_id, source_kind, unit_key, unit_code, unit_name, regency_code,
        count(*) filter (where status = 'duplicate') as rows_duplicate
 from ingest.roster_row
 where period_month = %(period)s and not superseded and unit_key is not null
+  and file_id <> all(%(held)s::bigint[])  -- held files wait for publication (ucj.publication)
 group by 1, 2, 3, 4, 5, 6;
 
 -- 1. Reporting units seen this month (new ones get a surrogate key; a unit
@@ -81,6 +82,7 @@ cross join lateral unnest(r.programs) as p (program_code)
 where r.period_month = %(period)s
   and r.status = 'loaded'
   and not r.superseded
+  and r.file_id <> all(%(held)s::bigint[])
   and r.is_active
   and (r.enrollment_start is null or r.enrollment_start <= %(period_end)s)
   and (r.enrollment_end is null or r.enrollment_end >= %(period_end)s)

@@ -1,4 +1,5 @@
--- Which rows are in force for one source kind and period (CONTRACT.md §1).
+-- Which rows are in force for one source kind and period (CONTRACT.md §1),
+-- as published.
 -- A file is a full snapshot of every unit in it: for each unit the latest
 -- file (modification time, then path) wins and earlier rows of that unit are
 -- superseded. Rows of a replaced file version are superseded whole. Rows
@@ -9,10 +10,18 @@
 -- (the usual case) costs one pass over its rows.
 set local work_mem = '256MB';
 
+-- Only published files count (write-audit-publish): a held file's rows stay
+-- out of the marts, and the rows it would replace stay in force, until its
+-- kind-month is published. Of a path's published versions, the one
+-- published last is in force; the others are replaced.
 with files as (
-    select file_id, rel_path, modified_at, status
+    select file_id, rel_path, modified_at,
+           case when file_id = first_value(file_id) over (
+                    partition by rel_path order by published_at desc, file_id desc
+                ) then 'loaded' else 'replaced' end as status
     from ingest.source_file
     where source_kind = %(kind)s and period_month = %(period)s
+      and published_at is not null and status <> 'failed'
 ),
 
 unit_files as (

@@ -28,6 +28,7 @@ join identity.row_link as l
 left join (select worker_key, merged_into from identity.worker where merged_into is not null) as m
     on m.worker_key = l.worker_key
 where r.period_month = %(period)s and r.status = 'loaded' and not r.superseded
+  and f.published_at is not null  -- held files wait for publication (ucj.publication)
 order by coalesce(m.merged_into, l.worker_key), f.modified_at desc, f.rel_path desc, r.source_row;
 
 -- The statements below touch only the workers this month changed: index

@@ -67,6 +67,7 @@ from ucj.identity.cluster import (
 from ucj.identity.names import display_name
 from ucj.identity.privacy import nik_key, nik_token, nik_tokens
 from ucj.identity.review import KeptApart, apply_corrections, kept_apart
+from ucj.publication import held_files
 from ucj.settings import pipeline_config
 from ucj.warehouse import IDENTITY_LOCK, serialise
 
@@ -205,10 +206,12 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
            from ingest.roster_row as r
            where r.status in ('loaded', 'duplicate')
              and r.name_key is not null and r.birth_date is not null  -- a duplicate of a bad row has neither
+             -- a held file's rows are linked once published: a held batch must not merge published workers
+             and r.file_id <> all(%(held)s::bigint[])
              and not exists (select from identity.row_link as l
                              where l.period_month = r.period_month and l.file_id = r.file_id
                                and l.source_row = r.source_row)""",
-        {},
+        {"held": held_files(conn)},
         FETCHED,
     )
     if fetched.num_rows == 0:
