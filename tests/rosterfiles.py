@@ -119,3 +119,15 @@ def land_village(root: Path, period: str, name: str, rows: Grid, mtime: int = 1_
     path.write_bytes(csv_bytes([VILLAGE_HEADER, *rows]))
     os.utime(path, (mtime, mtime))
     return rel
+
+
+def publish_and_settle(conn: Any, kind: str, period: str) -> int:
+    """What ucj_ingest does after loading a month that passed validation: publish its held files, then settle.
+
+    Returns the rows whose superseded state changed (``facts.settle_snapshots``).
+    """
+    from ucj import facts, publication
+    from ucj.landing import parse_period
+
+    publication.gate(conn, kind, parse_period(period), True, [], (None, None))
+    return facts.settle_snapshots(conn, kind, period)

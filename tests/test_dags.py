@@ -143,7 +143,8 @@ def test_reports_plugin_is_registered_and_serves_the_pages_to_logged_in_users_on
     assert anonymous.status_code == 401
     assert "Laporan" not in anonymous.text
     browser = client.get("/", headers={"accept": "text/html"}, follow_redirects=False)
-    assert browser.status_code == 307 and "login" in browser.headers["location"]
+    assert browser.status_code == 307
+    assert "login" in browser.headers["location"]
     assert client.get("/", headers={"authorization": "Bearer forged"}).status_code in (401, 403)
 
     token = auth.generate_jwt(SimpleAuthManagerUser(username="steward", role="viewer"))

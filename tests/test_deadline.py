@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from rosterfiles import land_village, village_row
+from rosterfiles import land_village, publish_and_settle, village_row
 
 from ucj import completeness, facts, ingest
 from ucj.identity.resolve import resolve_identities
@@ -24,7 +24,7 @@ def test_due_date_is_day_n_of_the_next_month_clamped() -> None:
 def one_village_reported(conn, tmp_path: Path) -> Path:
     rel = land_village(tmp_path, "2025-03", "13.10.01.2002.csv", [village_row(1, code="13.10.01.2002")])
     ingest.ingest_batch(conn, tmp_path, "village", "2025-03", [rel])
-    facts.settle_snapshots(conn, "village", "2025-03")
+    publish_and_settle(conn, "village", "2025-03")
     with conn.transaction():
         resolve_identities(conn)
         facts.load_period(conn, "2025-03")

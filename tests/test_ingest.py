@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rosterfiles import land_village, village_row
+from rosterfiles import land_village, publish_and_settle, village_row
 
-from ucj import facts, ingest
+from ucj import ingest
 
 PERIOD = "2025-01"
 
@@ -40,7 +40,7 @@ def test_a_sent_back_earlier_version_becomes_current_again(conn, tmp_path: Path)
     ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [rel])
     land(tmp_path, "a.csv", v1, 1_700_000_200)
     summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [rel])
-    facts.settle_snapshots(conn, "village", PERIOD)
+    publish_and_settle(conn, "village", PERIOD)
     assert summary.loaded_files == 1
     in_force = conn.execute(
         """select count(*) from ingest.roster_row r join ingest.source_file f using (file_id)
@@ -54,7 +54,7 @@ def test_later_file_supersedes_the_unit_in_an_earlier_one(conn, tmp_path: Path) 
     early = land(tmp_path, "a.csv", [village_row(1), village_row(2, name="Budi")], 1_700_000_000)
     late = land(tmp_path, "b.csv", [village_row(1, name="Ani", nik="1310015503850002")], 1_700_000_500)
     ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [early, late])
-    facts.settle_snapshots(conn, "village", PERIOD)
+    publish_and_settle(conn, "village", PERIOD)
     assert sorted(states(conn).values()) == ["loaded", "superseded", "superseded"]
 
 
@@ -65,8 +65,8 @@ def test_settling_writes_only_the_rows_whose_state_changes(conn, tmp_path: Path)
                  1_700_000_000)  # fmt: skip
     late = land(tmp_path, "b.csv", [village_row(1, name="Ani", nik="1310015503850002", code=koto_baru)], 1_700_000_500)
     ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [early, late])
-    assert facts.settle_snapshots(conn, "village", PERIOD) == 1  # Siti's Koto Baru row in a.csv
-    assert facts.settle_snapshots(conn, "village", PERIOD) == 0  # settled: nothing left to write
+    assert publish_and_settle(conn, "village", PERIOD) == 1  # Siti's Koto Baru row in a.csv
+    assert publish_and_settle(conn, "village", PERIOD) == 0  # settled: nothing left to write
 
     def superseded() -> list[tuple[str, str]]:
         return conn.execute(
@@ -78,7 +78,7 @@ def test_settling_writes_only_the_rows_whose_state_changes(conn, tmp_path: Path)
     # b.csv comes again for Sialang only: Koto Baru is back to a.csv, and b.csv's first version is replaced.
     land(tmp_path, "b.csv", [village_row(1, name="Budi", code=sialang)], 1_700_000_900)
     ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [late])
-    assert facts.settle_snapshots(conn, "village", PERIOD) == 3
+    assert publish_and_settle(conn, "village", PERIOD) == 3
     assert superseded() == [("village/2025-01/a.csv", "Budi"), ("village/2025-01/b.csv", "Ani")]
 
 
@@ -100,6 +100,7 @@ def test_one_kinds_settle_task_does_not_hold_up_another_kinds(conn, clean_wareho
     early = land(tmp_path, "a.csv", [village_row(1, code=koto_baru)], 1_700_000_000)
     late = land(tmp_path, "b.csv", [village_row(1, name="Ani", nik="1310015503850002", code=koto_baru)], 1_700_000_500)
     ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [early, late])
+    pipeline_tasks.publication_gate("village", PERIOD, {"success": True}, "test", None)
     with psycopg.connect(clean_warehouse) as holder, ThreadPoolExecutor(max_workers=2) as pool:
         # Someone holds the row the village task must mark superseded: that task stays inside its transaction.
         holder.execute(
@@ -130,7 +131,7 @@ def test_validation_uses_the_row_age_rule_at_birthdays(conn, tmp_path: Path) -> 
     period = "2026-03"
     rel = land_village(tmp_path, period, "a.csv", [village_row(1, born="31/03/2016")])
     ingest.ingest_batch(conn, tmp_path, "village", period, [rel])
-    facts.settle_snapshots(conn, "village", period)
+    publish_and_settle(conn, "village", period)
     assert conn.execute("select status from ingest.roster_row").fetchone()[0] == "loaded"
     outcome = validate_period(conn, "village", period, "test", "test")
     assert outcome.success, outcome.failed

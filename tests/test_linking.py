@@ -19,9 +19,9 @@ from pathlib import Path
 from conftest import OUTPUT_TABLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rosterfiles import land_village, village_row
+from rosterfiles import land_village, publish_and_settle, village_row
 
-from ucj import facts, ingest
+from ucj import ingest
 from ucj.identity.resolve import Row, cluster_sequential, niks_compatible, resolve_identities, same_person_by_nik
 from ucj.settings import pipeline_config
 
@@ -153,7 +153,7 @@ def test_linking_in_bulk_equals_the_rules_cluster_by_cluster(clean_warehouse, ba
                 rows = [village_row(i + 1, nik=nik, name=name, born=born) for i, (nik, name, born) in enumerate(specs)]
                 rel = land_village(root, period, "roster.csv", rows, 1_700_000_000 + b)
                 ingest.ingest_batch(conn, root, "village", period, [rel])
-                facts.settle_snapshots(conn, "village", period)
+                publish_and_settle(conn, "village", period)
                 model.link(unlinked_rows(conn))
                 with conn.transaction():
                     resolve_identities(conn)

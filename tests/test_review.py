@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rosterfiles import land_village, village_row
+from rosterfiles import land_village, publish_and_settle, village_row
 
 from ucj import facts, ingest
 from ucj.identity.resolve import resolve_identities
@@ -23,7 +23,7 @@ DEWI_2 = "1310014201900001"
 def land_and_link(conn, root: Path, period: str, rows: list[list], mtime: int, name: str = "roster.csv") -> None:
     rel = land_village(root, period, name, rows, mtime)
     ingest.ingest_batch(conn, root, "village", period, [rel])
-    facts.settle_snapshots(conn, "village", period)
+    publish_and_settle(conn, "village", period)
     with conn.transaction():
         resolve_identities(conn)
 
@@ -196,7 +196,7 @@ def test_links_and_keys_do_not_depend_on_the_order_files_arrive(conn, tmp_path: 
         conn.execute(f"truncate {', '.join(OUTPUT_TABLES)} restart identity cascade")
         for name in order:
             ingest.ingest_batch(conn, tmp_path, "village", "2025-01", [rels[name]])
-        facts.settle_snapshots(conn, "village", "2025-01")
+        publish_and_settle(conn, "village", "2025-01")
         with conn.transaction():
             resolve_identities(conn)
         outcomes.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
-from rosterfiles import land_village, village_row
+from rosterfiles import land_village, publish_and_settle, village_row
 
 from ucj import facts, ingest
 from ucj.identity.resolve import resolve_identities
@@ -19,7 +19,7 @@ NIK_A, NIK_B = "1310014503850001", "1310016607900002"
 def land(conn, root: Path, period: str, name: str, rows: list[list], mtime: int) -> None:
     rel = land_village(root, period, name, rows, mtime)
     ingest.ingest_batch(conn, root, "village", period, [rel])
-    facts.settle_snapshots(conn, "village", period)
+    publish_and_settle(conn, "village", period)
 
 
 def link(conn) -> None:

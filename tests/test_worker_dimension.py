@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rosterfiles import land_village, village_row
+from rosterfiles import land_village, publish_and_settle, village_row
 
 from ucj import facts, ingest
 from ucj.identity.resolve import resolve_identities
@@ -27,7 +27,7 @@ def load_months(conn, root: Path, months: dict[str, list[list]]) -> None:
     for i, (period, rows) in enumerate(months.items()):
         rel = land(root, period, rows, 1_700_000_000 + i)
         ingest.ingest_batch(conn, root, "village", period, [rel])
-        facts.settle_snapshots(conn, "village", period)
+        publish_and_settle(conn, "village", period)
     with conn.transaction():
         resolve_identities(conn)
 
@@ -77,7 +77,7 @@ def test_a_worker_gone_from_a_reloaded_month_loses_that_version(conn, tmp_path: 
     # February's roster is replaced by one without her.
     rel = land(tmp_path, "2025-02", [village_row(1, nik="1310015503850002", name="Ani")], 1_700_000_900)
     ingest.ingest_batch(conn, tmp_path, "village", "2025-02", [rel])
-    facts.settle_snapshots(conn, "village", "2025-02")
+    publish_and_settle(conn, "village", "2025-02")
     with conn.transaction():
         resolve_identities(conn)
     with conn.transaction():

@@ -78,12 +78,16 @@ def _lock(conn: psycopg.Connection, kind: str, period_month: dt.date) -> None:
 
 
 def held_files(conn: psycopg.Connection, period_month: dt.date | None = None) -> list[int]:
-    """Loaded file versions not yet published (of one month, or all): their rows stay out of the marts."""
+    """File versions never published (of one month, or all): their rows stay out of the marts.
+
+    Held current versions, and versions replaced by a newer one before they
+    were ever published (those never will be).
+    """
     return [
         file_id
         for (file_id,) in conn.execute(
             """select file_id from ingest.source_file
-               where status = 'loaded' and published_at is null and (%s::date is null or period_month = %s)
+               where status <> 'failed' and published_at is null and (%s::date is null or period_month = %s)
                order by file_id""",
             (period_month, period_month),
         )

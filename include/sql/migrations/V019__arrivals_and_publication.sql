@@ -14,6 +14,12 @@ create table ingest.landing_seen (
     seen_at       timestamptz not null default now(),
     primary key (source_kind, rel_path)
 );
+-- The files read before this table existed: the first sweep must not read them all again.
+insert into ingest.landing_seen (source_kind, rel_path, period_month, size_bytes, modified_at, content_hash)
+select distinct on (source_kind, rel_path) source_kind, rel_path, period_month, size_bytes, modified_at, content_hash
+from ingest.source_file
+where status <> 'replaced'
+order by source_kind, rel_path, ingested_at desc, file_id desc;
 comment on table ingest.landing_seen is
     'The landing zone as the pipeline last read it: one row per file path, with the size, modification time and content hash of the version read. The arrival sweep ingests a kind-month when a file in it is new or differs from this.';
 
@@ -25,8 +31,8 @@ alter table ingest.source_file
     add column published_by text;
 -- Everything loaded before write-audit-publish existed was published.
 update ingest.source_file set published_at = ingested_at, published_by = 'validation' where status <> 'failed';
-create index source_file_unpublished on ingest.source_file (source_kind, period_month)
-    where published_at is null and status = 'loaded';
+create index source_file_unpublished on ingest.source_file (period_month, source_kind)
+    where published_at is null and status <> 'failed';
 comment on column ingest.source_file.published_at is
     'When this version''s rows started to count in the marts (null: held, waiting for validation or a steward''s approval).';
 comment on column ingest.source_file.published_by is
@@ -80,5 +86,7 @@ left join identity.row_link as l
 left join identity.worker as w on w.worker_key = l.worker_key;
 comment on column mart.roster_row_status.publication is
     'published: the row''s file counts in the marts; held: its source kind and month failed validation and waits for a data steward''s approval (or a fixed file), so the marts still show the last published state.';
+comment on column mart.roster_row_status.published_at is
+    'When the row''s file started to count in the marts (null while held).';
 comment on column mart.roster_row_status.published_by is
     '''validation'' (passed every expectation) or the Airflow user who approved publication.';

@@ -1,0 +1,125 @@
+"""The arrival sweep: which kind-months get an ingest run, against the real landing zone and warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from pathlib import Path
+
+import pytest
+from rosterfiles import land_village, village_row
+
+from ucj import arrivals, ingest, pipeline_tasks
+from ucj.landing import LandedFile, period_label
+from ucj.settings import pipeline_config
+
+UTC = dt.UTC
+
+
+def test_open_months_run_from_their_first_day_to_the_late_window_after_the_deadline() -> None:
+    # Due on the 10th of the next month, picked up for 90 days after that.
+    opened = [period_label(m) for m in arrivals.open_periods(dt.date(2025, 3, 5), 10, 90)]
+    # 2024-11 was due 2024-12-10: open until 2025-03-10.
+    assert opened == ["2025-03", "2025-02", "2025-01", "2024-12", "2024-11"]
+    # 2024-12 is due 2025-01-10; 90 days later is 2025-04-10, its last open day.
+    assert "2024-12" in [period_label(m) for m in arrivals.open_periods(dt.date(2025, 4, 10), 10, 90)]
+    assert "2024-12" not in [period_label(m) for m in arrivals.open_periods(dt.date(2025, 4, 11), 10, 90)]
+    # No late window: only the current month and the one still before its deadline.
+    assert [period_label(m) for m in arrivals.open_periods(dt.date(2025, 3, 5), 10, 0)] == ["2025-03", "2025-02"]
+
+
+def test_a_file_still_being_written_waits() -> None:
+    now = dt.datetime(2025, 2, 3, 12, tzinfo=UTC)
+    done = LandedFile("village/2025-01/a.csv", 10, now - dt.timedelta(seconds=121))
+    copying = LandedFile("village/2025-01/b.csv", 10, now - dt.timedelta(seconds=5))
+    assert arrivals.stable([done, copying], now, 120) == ([done], ["village/2025-01/b.csv"])
+    assert arrivals.stable([done, copying], now, 0) == ([done, copying], [])
+
+
+def _sweep(conn, root: Path, now: dt.datetime) -> arrivals.Sweep:
+    return arrivals.sweep(conn, root, ("opd", "village", "employer"), now.date(), now)
+
+
+def test_the_sweep_finds_new_changed_and_touched_files_once(conn, tmp_path: Path) -> None:
+    now = dt.datetime.now(UTC)
+    month = period_label(now.date().replace(day=1))
+    old = int(time.time()) - 3600
+    first = land_village(tmp_path, month, "a.csv", [village_row(1)], old)
+
+    found = _sweep(conn, tmp_path, now)
+    assert [a.as_dict() for a in found.arrivals] == [
+        {"kind": "village", "period": month, "new_files": 1, "changed_files": 0}
+    ]
+    ingest.ingest_batch(conn, tmp_path, "village", month, [first])
+    assert _sweep(conn, tmp_path, now).arrivals == []  # read: nothing to do
+
+    # Touched (same bytes, new time): one more look, then nothing.
+    os.utime(tmp_path / first, (old + 60, old + 60))
+    assert [a.changed_files for a in _sweep(conn, tmp_path, now).arrivals] == [1]
+    summary = ingest.ingest_batch(conn, tmp_path, "village", month, [first])
+    assert summary.unchanged_files == 1
+    assert _sweep(conn, tmp_path, now).arrivals == []
+
+    # A corrected version under the same name, and a file still being copied.
+    land_village(tmp_path, month, "a.csv", [village_row(1), village_row(2, name="Budi")], old + 120)
+    land_village(tmp_path, month, "c.csv", [village_row(3)], int(now.timestamp()))
+    found = _sweep(conn, tmp_path, now)
+    assert [(a.kind, a.new_files, a.changed_files) for a in found.arrivals] == [("village", 0, 1)]
+    assert found.settling == [f"village/{month}/c.csv"]
+
+
+def test_a_closed_month_is_not_swept(conn, tmp_path: Path) -> None:
+    now = dt.datetime.now(UTC)
+    land_village(tmp_path, "2019-01", "a.csv", [village_row(1)], int(time.time()) - 3600)
+    found = _sweep(conn, tmp_path, now)
+    assert "2019-01" not in found.periods
+    assert found.arrivals == []
+
+
+def test_sweep_task_starts_one_ingest_run_per_kind_month(conn, tmp_path: Path, monkeypatch) -> None:
+    """What ucj_arrivals' mapped TriggerDagRunOperator is given: DAG, period and a readable run id."""
+    monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(tmp_path))
+    now = dt.datetime.now(UTC)
+    month = period_label(now.date().replace(day=1))
+    land_village(tmp_path, month, "a.csv", [village_row(1)], int(time.time()) - 3600)
+    runs = pipeline_tasks.sweep_arrivals(now)
+    assert runs == [
+        {
+            "trigger_dag_id": "ucj_ingest_village",
+            "trigger_run_id": f"arrival__{month}__{now:%Y%m%dT%H%M%S}",
+            "conf": {"period": month},
+        }
+    ]
+
+
+def test_plan_batches_leaves_a_file_being_copied_for_the_next_run(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(tmp_path))
+    done = land_village(tmp_path, "2025-01", "a.csv", [village_row(1)], int(time.time()) - 3600)
+    land_village(tmp_path, "2025-01", "b.csv", [village_row(2)], int(time.time()))
+    assert pipeline_tasks.plan_batches("village", "2025-01") == [[done]]
+    assert sorted(pipeline_tasks.plan_batches("village", "2025-01", stable_seconds=0)[0]) == [
+        done,
+        "village/2025-01/b.csv",
+    ]
+
+
+def test_a_deployment_overrides_settings_and_a_typo_is_refused(tmp_path: Path, monkeypatch) -> None:
+    from ucj import settings
+
+    override = tmp_path / "pipeline.yaml"
+    override.write_text("arrival:\n  schedule: '*/5 * * * *'\n", encoding="utf-8")
+    monkeypatch.setenv(settings.PIPELINE_OVERRIDE_ENV, str(override))
+    settings.pipeline_config.cache_clear()
+    try:
+        config = settings.pipeline_config()
+        assert config["arrival"]["schedule"] == "*/5 * * * *"
+        assert config["arrival"]["stable_seconds"] == 120  # the rest as shipped
+        override.write_text("arrival:\n  schedul: hourly\n", encoding="utf-8")
+        settings.pipeline_config.cache_clear()
+        with pytest.raises(KeyError, match="arrival.schedul"):
+            settings.pipeline_config()
+    finally:
+        monkeypatch.delenv(settings.PIPELINE_OVERRIDE_ENV)
+        settings.pipeline_config.cache_clear()
+    assert pipeline_config()["arrival"]["schedule"] == "@hourly"
