@@ -117,7 +117,7 @@ def test_a_deployment_overrides_settings_and_a_typo_is_refused(tmp_path: Path, m
         assert config["arrival"]["stable_seconds"] == 120  # the rest as shipped
         override.write_text("arrival:\n  schedul: hourly\n", encoding="utf-8")
         settings.pipeline_config.cache_clear()
-        with pytest.raises(KeyError, match="arrival.schedul"):
+        with pytest.raises(KeyError, match=r"arrival\.schedul"):
             settings.pipeline_config()
     finally:
         monkeypatch.delenv(settings.PIPELINE_OVERRIDE_ENV)

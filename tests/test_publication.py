@@ -158,9 +158,9 @@ def test_a_fixed_file_publishes_itself_and_a_late_approval_applies_to_nothing(pu
     assert late["applied"] is False
     assert late["published_files"] == 0
     assert "applies to nothing" in late["message"]
-    assert conn.execute(
-        "select decision from audit.publication order by publication_id desc limit 1"
-    ).fetchone() == ("void",)
+    assert conn.execute("select decision from audit.publication order by publication_id desc limit 1").fetchone() == (
+        "void",
+    )
     pipeline_tasks.load_period(PERIOD)
     assert covered(conn) == 3
 
@@ -172,7 +172,8 @@ def test_a_rerun_of_a_held_month_holds_it_again_and_asks_once(published_month) -
     again, _ = run_month(["village/2025-01/b.csv"])
     assert again["held"]
     assert again["candidate"] == first["candidate"]
-    assert pipeline_tasks.approval_requests(again)[0]["trigger_run_id"] == (
-        pipeline_tasks.approval_requests(first)[0]["trigger_run_id"]
+    assert (
+        pipeline_tasks.approval_requests(again)[0]["trigger_run_id"]
+        == (pipeline_tasks.approval_requests(first)[0]["trigger_run_id"])
     )
     assert covered(conn) == 4

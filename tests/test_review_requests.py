@@ -59,9 +59,9 @@ def test_pages_show_unseen_pairs_first_so_a_skipped_pair_comes_back_later(queue)
     assert rr.never_shown(queue) == 0
     queue.execute("update identity.match_candidate set presented_at = null where worker_a = 3")
     assert [p.key for p in rr.next_pairs(queue, 1)] == ["pair_3_4"]
-    assert queue.execute(
-        "select presented_in from identity.match_candidate where worker_a = 1"
-    ).fetchone() == ("ucj_identity_review/run-1",)
+    assert queue.execute("select presented_in from identity.match_candidate where worker_a = 1").fetchone() == (
+        "ucj_identity_review/run-1",
+    )
 
 
 def test_answers_become_reviewers_decisions_as_the_sql_path_writes_them(queue) -> None:

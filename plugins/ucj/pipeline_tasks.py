@@ -228,7 +228,6 @@ def publication_decision(
     return decision.as_dict()
 
 
-
 # ---------------------------------------------------------------- consolidation
 def prepare_consolidation() -> dict[str, Any]:
     from ucj.warehouse import migrate
