@@ -29,6 +29,8 @@ then validates, publishes and starts `ucj_consolidate`.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
@@ -37,9 +39,14 @@ from ucj.dag_support import DEFAULT_ARGS, TAGS
 from ucj.settings import pipeline_config
 
 
+def _schedule(value: str | int) -> str | dt.timedelta:
+    """A cron expression or preset, or a number of seconds (a test stack sweeps every few seconds)."""
+    return dt.timedelta(seconds=value) if isinstance(value, int) else value
+
+
 @dag(
     dag_id="ucj_arrivals",
-    schedule=pipeline_config()["arrival"]["schedule"],
+    schedule=_schedule(pipeline_config()["arrival"]["schedule"]),
     start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Jakarta"),
     catchup=False,
     # One sweep at a time; a slow sweep is not overtaken by the next one.

@@ -14,7 +14,10 @@ no files at all.
 - **check_deadline failed**: not a pipeline fault. Forward the message to the
   regency / branch office coordinators; the full list of silent units is in
   `mart.units_not_reported` and in the coverage report. When the rosters
-  arrive, the ingest DAGs load them and the next morning's check passes.
+  arrive, the hourly `ucj_arrivals` sweep starts their ingest runs by itself
+  (late files too, for `arrival.late_days_after_deadline` days), and the next
+  morning's check passes once they are published. A month held for a
+  steward's approval still counts as missing until it is approved.
 - To check a particular month, trigger with `period=YYYY-MM`.
 - Never retried: rerunning cannot make rosters arrive.
 """

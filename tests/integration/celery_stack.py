@@ -1,13 +1,28 @@
-"""``make test-celery``: the pipeline under CeleryExecutor, on this machine.
+"""``make test-celery``: the pipeline as production runs it, on this machine, with nobody triggering anything.
 
 Starts a real PostgreSQL server (Debian's, installed with apt when missing)
 holding three databases (Airflow metadata, the warehouse, and a reference
 warehouse), a real Redis broker, and Airflow 3's api-server, scheduler,
-dag-processor and two Celery workers. It triggers the ingest DAGs month by
-month exactly as production does (consolidation follows on their Assets),
-then runs the same months single-process (``ucj.runner``, ``dag.test``) into
-the reference warehouse and checks that the marts are identical and that both
-workers did work.
+dag-processor and two Celery workers, with every DAG unpaused. Then, through
+the scheduler path only:
+
+1. **Arrivals**: the sample months' rosters are copied into an empty landing
+   zone month by month (the first in two parts, a sweep apart); the
+   ``ucj_arrivals`` sweep starts the ingest runs, their Asset events start
+   the consolidations, and the marts must equal a single-process run
+   (``ucj.runner``, ``dag.test``) of the same files, with both Celery workers
+   having done work. A sweep with nothing new must start nothing and emit
+   no Asset event.
+2. **Reports need a login**: ``/ucj-reports/`` answers 401 without a token
+   and serves the page to a logged-in user.
+3. **Write-audit-publish**: a truncated OPD month (each roster replaced by a
+   one-row "revision") fails validation and is held: the marts do not move,
+   a ``ucj_publication_approval`` run waits in Required Actions, a steward
+   approves it through the HITL REST API, and the marts follow, with the
+   steward's name in ``mart.roster_row_status.published_by``.
+4. **Identity review**: the review queue's first page waits in Required
+   Actions; a reviewer accepts a pair through the HITL REST API and the next
+   consolidation counts the two workers as one.
 
     python tests/integration/celery_stack.py [--keep]
 
@@ -29,9 +44,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PERIODS = ["2025-01", "2025-02", "2025-03"]
+# The deployment's own settings (UCJ_PIPELINE_YAML): sweep every few seconds
+# instead of hourly, and keep the sample's months (2025) open.
+OVERRIDE = """
+arrival:
+  schedule: 10
+  stable_seconds: 3
+  late_days_after_deadline: 3650
+"""
+USERS = {"admin": "admin", "steward": "admin", "reviewer": "admin"}
+ALWAYS_ON = ["ucj_arrivals", "ucj_publication_approval", "ucj_identity_review"]
 KINDS = ["opd", "village", "employer"]
 MARTS = {
     "ucj_regency_month": "select * from mart.ucj_regency_month",
@@ -78,6 +104,8 @@ class Stack:
         self.pg_bin, self.redis_bin = ensure_system_packages()
         self.pg_port, self.redis_port, self.api_port = free_port(), free_port(), free_port()
         self.pg_data = work / "pgdata"
+        self.override = work / "pipeline.yaml"
+        self.override.write_text(OVERRIDE, encoding="utf-8")
         # PostgreSQL refuses to run as root: use the postgres account then.
         self.as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
@@ -140,6 +168,8 @@ class Stack:
             "AIRFLOW_VAR_LANDING_ROOT": str(landing),
             "UCJ_REQUIRE_WAREHOUSE": "1",
             "UCJ_VAR_DIR": str(self.work / "var"),
+            "UCJ_PIPELINE_YAML": str(self.override),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
         }
         env.pop("CI", None)
         return env
@@ -193,61 +223,313 @@ def wait_for(what: str, check, stack: Stack, timeout: float = 600, every: float 
         time.sleep(every)
 
 
-def run_on_celery(stack: Stack, env: dict[str, str]) -> None:
-    # Airflow reads its configuration at import: only now, with the env set.
-    os.environ.update(env)
-    from airflow.models import DagModel, DagRun
-    from airflow.models.asset import AssetDagRunQueue
-    from airflow.utils.session import create_session
-    from sqlalchemy import func, select
+class Airflow:
+    """The metadata database and the REST API of the running stack, as on-call and stewards see them."""
 
-    dag_ids = [f"ucj_ingest_{k}" for k in KINDS] + ["ucj_consolidate"]
+    def __init__(self, stack: Stack, env: dict[str, str]) -> None:
+        # Airflow reads its configuration at import: only now, with the env set.
+        os.environ.update(env)
+        self.stack = stack
+        self.api = f"http://127.0.0.1:{stack.api_port}"
+        self.pipeline = [f"ucj_ingest_{k}" for k in KINDS] + ["ucj_consolidate"]
 
-    def parsed() -> bool:
-        with create_session() as s:
-            return s.scalar(select(func.count()).where(DagModel.dag_id.in_(dag_ids))) == len(dag_ids)
+    def session(self):
+        from airflow.utils.session import create_session
 
-    wait_for("the DAGs to be parsed", parsed, stack)
-    with create_session() as s:
-        s.execute(DagModel.__table__.update().where(DagModel.dag_id.in_(dag_ids)).values(is_paused=False))
+        return create_session()
 
-    def settled() -> bool:
-        with create_session() as s:
-            busy = s.scalar(
+    def wait_parsed(self) -> None:
+        from airflow.models import DagModel
+        from sqlalchemy import func, select
+
+        dag_ids = self.pipeline + ALWAYS_ON
+
+        def parsed() -> bool:
+            with self.session() as s:
+                return s.scalar(select(func.count()).where(DagModel.dag_id.in_(dag_ids))) == len(dag_ids)
+
+        wait_for("the DAGs to be parsed", parsed, self.stack)
+        with self.session() as s:
+            s.execute(DagModel.__table__.update().where(DagModel.dag_id.in_(dag_ids)).values(is_paused=False))
+        log("every DAG unpaused; from here on nobody triggers anything")
+
+    def counts(self) -> dict[str, int]:
+        from airflow.models import DagRun
+        from airflow.models.asset import AssetEvent
+        from sqlalchemy import func, select
+
+        with self.session() as s:
+            runs = dict(s.execute(select(DagRun.dag_id, func.count()).group_by(DagRun.dag_id)).all())
+            events = s.scalar(select(func.count()).select_from(AssetEvent))
+        return {**runs, "asset_events": events}
+
+    def manual_runs(self) -> int:
+        from airflow.models import DagRun
+        from sqlalchemy import func, select
+
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(DagRun).where(DagRun.run_type == "manual"))
+
+    def sweeps_done_since(self, since: dt.datetime) -> int:
+        from airflow.models import DagRun
+        from sqlalchemy import func, select
+
+        with self.session() as s:
+            return s.scalar(
                 select(func.count())
                 .select_from(DagRun)
-                .where(DagRun.dag_id.in_(dag_ids), DagRun.state.in_(["queued", "running"]))
+                .where(DagRun.dag_id == "ucj_arrivals", DagRun.start_date > since, DagRun.state == "success")
+            )
+
+    def busy(self) -> bool:
+        """Work in progress: ingest or consolidation queued or running, a task of the steward or review DAGs
+        queued or running (one waiting for a person is not), or Asset events waiting to start a run."""
+        from airflow.models import DagRun, TaskInstance
+        from airflow.models.asset import AssetDagRunQueue
+        from sqlalchemy import func, select
+
+        people = ["ucj_publication_approval", "ucj_identity_review"]
+        with self.session() as s:
+            running = s.scalar(
+                select(func.count())
+                .select_from(DagRun)
+                .where(DagRun.dag_id.in_(self.pipeline), DagRun.state.in_(["queued", "running"]))
+            )
+            starting = s.scalar(
+                select(func.count()).select_from(DagRun).where(DagRun.dag_id.in_(people), DagRun.state == "queued")
+            )
+            tasks = s.scalar(
+                select(func.count())
+                .select_from(TaskInstance)
+                .where(
+                    TaskInstance.dag_id.in_(people),
+                    TaskInstance.state.in_(["scheduled", "queued", "running", "up_for_retry", "restarting"]),
+                )
             )
             queued = s.scalar(select(func.count()).select_from(AssetDagRunQueue))
-        return busy == 0 and queued == 0
+        return running + starting + tasks + queued > 0
 
-    for period in PERIODS:
-        started = time.monotonic()
-        first = dt.date.fromisoformat(period + "-01")
-        logical = dt.datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=dt.UTC)
-        for kind in KINDS:
-            subprocess.run(
-                [sys.executable, "-m", "airflow", "dags", "trigger", f"ucj_ingest_{kind}",
-                 "--logical-date", logical.isoformat(), "--conf", json.dumps({"period": period})],
-                env=env, check=True, stdout=subprocess.DEVNULL,
-            )  # fmt: skip
-        # Ingest runs, then the consolidation their Asset events start.
-        time.sleep(5)
-        wait_for(f"{period} to finish", settled, stack, every=3)
-        time.sleep(5)  # the scheduler turns the last Asset events into a run
-        wait_for(f"{period} consolidation", settled, stack, every=3)
-        log(f"{period}: ingest and consolidation finished on Celery in {time.monotonic() - started:.0f} s")
+    def wait_quiet(self, what: str, since: dt.datetime, timeout: float = 900) -> None:
+        """Until two sweeps have run since ``since`` and nothing they started is still going."""
 
-    with create_session() as s:
-        states = s.execute(
-            select(DagRun.dag_id, DagRun.state, func.count())
-            .where(DagRun.dag_id.in_(dag_ids))
-            .group_by(DagRun.dag_id, DagRun.state)
-        ).all()
-    log(f"DAG runs: {states}")
-    failed = [row for row in states if row[1] != "success"]
+        def quiet() -> bool:
+            return self.sweeps_done_since(since) >= 2 and not self.busy()
+
+        wait_for(what, quiet, self.stack, timeout=timeout, every=3)
+        time.sleep(3)  # a run started by the last event shows up as queued
+        wait_for(what, lambda: not self.busy(), self.stack, timeout=timeout, every=3)
+
+    def failed_runs(self) -> list[tuple[str, str]]:
+        from airflow.models import DagRun
+        from sqlalchemy import select
+
+        with self.session() as s:
+            return s.execute(select(DagRun.dag_id, DagRun.run_id).where(DagRun.state == "failed")).all()
+
+    # ------------------------------------------------------------ REST API, as a logged-in user
+    def token(self, user: str) -> str:
+        passwords = json.loads(
+            (self.stack.work / "airflow" / "simple_auth_manager_passwords.json.generated").read_text()
+        )
+        body = json.dumps({"username": user, "password": passwords[user]}).encode()
+        return self.request("POST", "/auth/token", body=body)["access_token"]
+
+    def request(self, method: str, path: str, body: bytes | None = None, token: str | None = None) -> Any:
+        import urllib.request
+
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(self.api + path, data=body, headers=headers, method=method)  # noqa: S310
+        with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310 - the stack's own api-server
+            text = response.read().decode()
+        return json.loads(text) if text.strip().startswith(("{", "[")) else text
+
+    def status(self, path: str, token: str | None = None) -> int:
+        import urllib.error
+
+        try:
+            self.request("GET", path, token=token)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        return 200
+
+    def hitl_waiting(self, dag_id: str, token: str | None = None) -> list[dict[str, Any]]:
+        token = token or self.token("admin")
+        found = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/~/hitlDetails?response_received=false", token=token)
+        return [d for d in found["hitl_details"] if d["task_instance"]["state"] == "awaiting_input"]
+
+    def respond(self, detail: dict[str, Any], user: str, chosen: list[str], params: dict[str, Any]) -> None:
+        ti = detail["task_instance"]
+        path = (f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}"
+                f"/{ti['map_index']}/hitlDetails")  # fmt: skip
+        body = json.dumps({"chosen_options": chosen, "params_input": params}).encode()
+        self.request("PATCH", path, body=body, token=self.token(user))
+        log(f"{user} answered {ti['dag_id']}/{ti['task_id']} through the HITL REST API: {chosen}")
+
+
+def copy_rosters(sample: Path, landing: Path, period: str, kinds: list[str]) -> int:
+    """What a clerk's upload does: the files appear in the landing zone (with the sample's modification times)."""
+    copied = 0
+    for kind in kinds:
+        target = landing / kind / period
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted((sample / kind / period).iterdir()):
+            shutil.copy2(path, target / path.name)
+            copied += 1
+    return copied
+
+
+def arrivals_fill_the_marts(airflow: Airflow, sample: Path, landing: Path) -> None:
+    """Rosters copied in month by month (the first in two parts) reach the marts through the sweep alone."""
+    shutil.copytree(sample / "reference", landing / "reference")
+    for n, period in enumerate(PERIODS):
+        parts = [["opd", "village"], ["employer"]] if n == 0 else [KINDS]
+        for kinds in parts:
+            since = dt.datetime.now(dt.UTC)
+            started = time.monotonic()
+            copied = copy_rosters(sample, landing, period, kinds)
+            airflow.wait_quiet(f"{period} {'+'.join(kinds)} to reach the marts", since)
+            log(f"{period} {'+'.join(kinds)}: {copied} files swept, ingested, published and consolidated "
+                f"in {time.monotonic() - started:.0f} s")  # fmt: skip
+    assert airflow.manual_runs() == 0, "something was triggered by hand"
+    counts = airflow.counts()
+    log(f"runs and events: {counts}")
+    failed = airflow.failed_runs()
     if failed:
-        raise SystemExit(f"DAG runs did not all succeed: {failed}")
+        raise SystemExit(f"runs failed: {failed}")
+
+
+def an_unchanged_cycle_does_nothing(airflow: Airflow) -> None:
+    before = airflow.counts()
+    since = dt.datetime.now(dt.UTC)
+    wait_for("two more sweeps", lambda: airflow.sweeps_done_since(since) >= 2, airflow.stack, every=3)
+    after = airflow.counts()
+    changed = {k: (before.get(k), v) for k, v in after.items() if k != "ucj_arrivals" and before.get(k) != v}
+    if changed:
+        raise SystemExit(f"a sweep with nothing new started runs or emitted Asset events: {changed}")
+    log(f"unchanged cycles: {after['ucj_arrivals'] - before['ucj_arrivals']} sweeps, no run started, no Asset event")
+
+
+def reports_need_a_login(airflow: Airflow) -> None:
+    anonymous = airflow.status("/ucj-reports/")
+    logged_in = airflow.status("/ucj-reports/", token=airflow.token("reviewer"))
+    if (anonymous, logged_in) != (401, 200):
+        raise SystemExit(f"/ucj-reports/: anonymous {anonymous}, logged in {logged_in} (want 401, 200)")
+    log("/ucj-reports/: 401 without a login, 200 for a logged-in user")
+
+
+def march(url: str, kind: str | None = None) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select regency_code, covered_workers from mart.ucj_regency_month where period_month = '2025-03-01'"
+            " order by 1"
+        ).fetchall()
+
+
+def truncated_revisions(landing: Path, period: str) -> list[str]:
+    """Each OPD roster of the month sent again as a one-row '_revisi.csv': an OPD that sent a fraction of its staff."""
+    import csv
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    written = []
+    now = time.time() - 10  # complete: already past stable_seconds
+    for path in sorted((landing / "opd" / period).iterdir()):
+        if path.stem.endswith("_revisi"):
+            continue
+        if path.suffix == ".csv":
+            grid = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig", errors="replace"))))
+        else:
+            grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+        header = next(i for i, row in enumerate(grid) if any("nik" in str(c).lower() for c in row))
+        out = io.StringIO()
+        csv.writer(out).writerows(grid[: header + 2])
+        target = path.with_name(f"{path.stem}_revisi.csv")
+        target.write_text(out.getvalue(), encoding="utf-8")
+        os.utime(target, (now, now))
+        written.append(f"opd/{period}/{target.name}")
+    return written
+
+
+def a_failing_batch_waits_for_a_steward(airflow: Airflow, landing: Path) -> None:
+    import psycopg
+
+    url = airflow.stack.pg_url("warehouse")
+    before = march(url)
+    since = dt.datetime.now(dt.UTC)
+    revisions = truncated_revisions(landing, "2025-03")
+    wait_for("the held batch's Required Action", lambda: airflow.hitl_waiting("ucj_publication_approval"),
+             airflow.stack, timeout=600, every=5)  # fmt: skip
+    airflow.wait_quiet("the held month to settle", since)
+    if march(url) != before:
+        raise SystemExit("the marts moved although the OPD month failed validation and is held")
+    with psycopg.connect(url) as conn:
+        held = conn.execute(
+            "select count(*) from mart.roster_row_status where source_file = any(%s) and publication = 'held'",
+            (revisions,),
+        ).fetchone()[0]
+    if not held:
+        raise SystemExit("the held rows are not shown as held in mart.roster_row_status")
+    (request,) = airflow.hitl_waiting("ucj_publication_approval")
+    log(f"held: {held} rows; the steward's request: {request['subject']}")
+    if "1310014503850001" in request["body"] or "expect_" not in request["body"]:
+        raise SystemExit("the request must name the failed expectations and show no row values")
+
+    since = dt.datetime.now(dt.UTC)
+    airflow.respond(request, "steward", ["Terbitkan"], {})
+    airflow.wait_quiet("the approved month to reach the marts", since)
+    after = march(url)
+    if after == before:
+        raise SystemExit("the approved batch did not reach the marts")
+    with psycopg.connect(url) as conn:
+        by = conn.execute(
+            "select distinct publication, published_by from mart.roster_row_status where source_file = any(%s)",
+            (revisions,),
+        ).fetchall()
+        decision = conn.execute(
+            "select decision, decided_by from audit.publication order by publication_id desc limit 1"
+        ).fetchone()
+    if by != [("published", "steward")] or decision != ("approved", "steward"):
+        raise SystemExit(f"approval not recorded: rows {by}, audit {decision}")
+    log(f"approved by the steward: March covered workers {before} -> {after}")
+
+
+def a_review_decision_reaches_the_marts(airflow: Airflow) -> None:
+    import psycopg
+
+    url = airflow.stack.pg_url("warehouse")
+    wait_for("a review page in Required Actions", lambda: airflow.hitl_waiting("ucj_identity_review"),
+             airflow.stack, timeout=300, every=5)  # fmt: skip
+    (page,) = airflow.hitl_waiting("ucj_identity_review")
+    pairs = list(page["params"])
+    if not pairs:
+        raise SystemExit("the review page has no pairs")
+    first = pairs[0]
+    _, a, b = first.split("_")
+    answers = {key: ("terima" if key == first else "lewati") for key in pairs}
+    root = "select coalesce(merged_into, worker_key) from identity.worker where worker_key = %s"
+    with psycopg.connect(url) as conn:
+        workers_before = conn.execute("select count(*) from mart.worker").fetchone()[0]
+        if conn.execute(root, (a,)).fetchone() == conn.execute(root, (b,)).fetchone():
+            raise SystemExit(f"{first} is already one worker")
+    since = dt.datetime.now(dt.UTC)
+    airflow.respond(page, "reviewer", ["Kirim keputusan"], answers)
+    airflow.wait_quiet("the decision to reach the marts", since)
+    with psycopg.connect(url) as conn:
+        decided = conn.execute(
+            "select status, decided_by from identity.match_candidate where worker_a = %s and worker_b = %s", (a, b)
+        ).fetchone()
+        same = conn.execute(root, (a,)).fetchone() == conn.execute(root, (b,)).fetchone()
+        workers_after = conn.execute("select count(*) from mart.worker").fetchone()[0]
+    if decided != ("accepted", "reviewer") or not same or workers_after != workers_before - 1:
+        raise SystemExit(f"review decision not applied: {decided}, one worker {same}, "
+                         f"mart.worker {workers_before} -> {workers_after}")  # fmt: skip
+    log(f"reviewer accepted {first} in Required Actions: one worker now (mart.worker {workers_before} -> "
+        f"{workers_after})")  # fmt: skip
 
 
 def run_reference(stack: Stack, landing: Path) -> None:
@@ -297,14 +579,19 @@ def main() -> int:
     stack = Stack(work)
     log(f"work directory {work}")
     try:
-        landing = work / "landing"
-        subprocess.run([sys.executable, "-m", "ucj.sample", str(landing)], check=True, stdout=subprocess.DEVNULL,
+        sample, landing = work / "sample", work / "landing"
+        subprocess.run([sys.executable, "-m", "ucj.sample", str(sample)], check=True, stdout=subprocess.DEVNULL,
                        env={**os.environ, "PYTHONPATH": str(ROOT / "plugins")})  # fmt: skip
+        landing.mkdir()
         stack.start_postgres()
         stack.start_redis()
         env = stack.airflow_env(landing)
         stack.start_airflow(env)
-        run_on_celery(stack, env)
+        airflow = Airflow(stack, env)
+        airflow.wait_parsed()
+        arrivals_fill_the_marts(airflow, sample, landing)
+        an_unchanged_cycle_does_nothing(airflow)
+
         run_reference(stack, landing)
         celery, reference = checksums(stack.pg_url("warehouse")), checksums(stack.pg_url("reference"))
         per_worker = tasks_per_worker(stack)
@@ -315,7 +602,12 @@ def main() -> int:
             raise SystemExit("the marts differ between CeleryExecutor and the single-process run")
         if min(per_worker.values()) == 0:
             raise SystemExit(f"one Celery worker ran nothing: {per_worker}")
-        log("OK: CeleryExecutor with 2 workers gives the same marts as the single-process run")
+        log("OK: rosters picked up on arrival give the same marts as the single-process run of the same files")
+
+        reports_need_a_login(airflow)
+        a_failing_batch_waits_for_a_steward(airflow, landing)
+        a_review_decision_reaches_the_marts(airflow)
+        log("OK: arrivals, write-audit-publish and identity review work through the scheduler alone")
         return 0
     finally:
         stack.stop()
