@@ -97,12 +97,19 @@ def run_pipeline(root: Path, timings_detail: dict[str, float], period: str = PER
             size[kind] += sum((root / f).stat().st_size for f in batch)
         kinds = sorted(SOURCE_KINDS, key=lambda kind: -size[kind])
         start = time.perf_counter()
+        validations = list(pool.map(_validate, [(kind, period) for kind in kinds]))
+        timings["validate (Great Expectations)"] = time.perf_counter() - start
+
+        # Write-audit-publish as the DAG does it: publish what passed, then settle the published month.
+        start = time.perf_counter()
+        gates = [
+            pipeline_tasks.publication_gate(kind, period, validation, "bench", "bench")
+            for kind, validation in zip(kinds, validations, strict=True)
+        ]
+        if held := [g["kind"] for g in gates if g["held"]]:
+            raise SystemExit(f"benchmark month failed validation and is held: {held}")
         list(pool.map(_settle, [(kind, period) for kind in kinds]))
         timings["settle snapshots"] = time.perf_counter() - start
-
-        start = time.perf_counter()
-        list(pool.map(_validate, [(kind, period) for kind in kinds]))
-        timings["validate (Great Expectations)"] = time.perf_counter() - start
 
     start = time.perf_counter()
     pipeline_tasks.resolve_identities()
@@ -187,7 +194,8 @@ def reset_warehouse() -> None:
     migrate()
     with connect() as conn:
         conn.execute(
-            "truncate audit.validation_run, dw.fact_coverage, dw.fact_submission, dw.dim_reporting_unit, "
+            "truncate audit.validation_run, audit.publication, ingest.landing_seen, dw.fact_coverage, "
+            "dw.fact_submission, dw.dim_reporting_unit, "
             "dw.dim_worker, dw.agg_regency_month, dw.agg_coverage_program_month, identity.worker_month, "
             "identity.row_link, identity.worker_evidence, identity.worker, ingest.roster_row, ingest.source_file, "
             "meta.stage_fingerprint restart identity cascade"

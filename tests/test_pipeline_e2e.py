@@ -51,6 +51,28 @@ def test_every_dag_run_succeeds(full_run) -> None:
     assert failures == []
 
 
+def test_runs_show_when_they_really_ran(full_run) -> None:
+    """The UI's start, end and duration of a runner's DAG runs are the real ones, not the month's date."""
+    import datetime as dt
+
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    now = dt.datetime.now(dt.UTC)
+    with create_session() as session:
+        runs = session.execute(
+            select(DagRun.dag_id, DagRun.start_date, DagRun.end_date, DagRun.conf).where(
+                DagRun.state.in_(["success", "failed"])
+            )
+        ).all()
+    assert len(runs) >= 4 * len(PERIODS)
+    for dag_id, start, end, _ in runs:
+        assert now - dt.timedelta(hours=2) < start <= end <= now, dag_id
+        assert end - start < dt.timedelta(minutes=30), dag_id
+    assert {conf.get("period") for *_, conf in runs} >= set(PERIODS)
+
+
 def test_ucj_covered_workers_equal_ground_truth(full_run) -> None:
     _, truth, conn = full_run
     got: dict[str, dict[str, int]] = {}

@@ -177,3 +177,15 @@ def test_a_rerun_of_a_held_month_holds_it_again_and_asks_once(published_month) -
         == (pipeline_tasks.approval_requests(first)[0]["trigger_run_id"])
     )
     assert covered(conn) == 4
+
+
+def test_a_rejected_batch_asked_about_again_gets_a_new_request(published_month) -> None:
+    conn, tmp_path = published_month
+    first, _ = run_month([held_correction(tmp_path)])
+    response = {"chosen_options": ["Tolak"], "responded_by_user": {"id": "7", "name": "rina.steward"}}
+    pipeline_tasks.publication_decision("village", PERIOD, first["candidate"], response, "test", "approval")
+    again, _ = run_month(["village/2025-01/b.csv"])
+    assert again["held"]
+    assert again["candidate"] == first["candidate"]
+    new, old = (pipeline_tasks.approval_requests(g)[0]["trigger_run_id"] for g in (again, first))
+    assert new != old

@@ -191,7 +191,9 @@ def approval_requests(gate: dict[str, Any]) -> list[dict[str, Any]]:
         "held_files": result.held_files,
         "body": publication.approval_body(result),
     }
-    return [{"conf": conf, "trigger_run_id": f"held__{result.kind}__{result.period}__{result.candidate[:12]}"}]
+    # One request per batch while it waits (a rerun finds it there); a new one once it was answered.
+    run_id = f"held__{result.kind}__{result.period}__{result.candidate[:12]}__{result.answers}"
+    return [{"conf": conf, "trigger_run_id": run_id}]
 
 
 def announce(
@@ -215,13 +217,18 @@ def announce(
     return extra
 
 
+def _responder(response: dict[str, Any]) -> str:
+    """The Airflow user who answered a Required Action; a request that timed out took its default answer."""
+    user = response.get("responded_by_user") or {}
+    return str(user.get("name") or user.get("id") or "timeout (no answer)")
+
+
 def publication_decision(
     kind: str, period: str, candidate: str, response: dict[str, Any], dag_id: str, run_id: str | None
 ) -> dict[str, Any]:
     """Apply a steward's Required Action answer (approve or reject) to the batch it was about."""
     approved = APPROVE_OPTION in (response.get("chosen_options") or [])
-    user = response.get("responded_by_user") or {}
-    by = str(user.get("name") or user.get("id") or "unknown")
+    by = _responder(response)
     with connect() as conn:
         decision = publication.decide(conn, kind, parse_period(period), candidate, approved, by, (dag_id, run_id))
     log.info(decision.message)
@@ -412,8 +419,7 @@ def apply_review(response: dict[str, Any], outlet: Any) -> dict[str, Any]:
     from ucj.dag_support import DECISIONS_URI, REVIEW_QUEUE_URI
     from ucj.identity import review_requests as rr
 
-    user = response.get("responded_by_user") or {}
-    by = str(user.get("name") or user.get("id") or "unknown")
+    by = _responder(response)
     answers = {k: v for k, v in (response.get("params_input") or {}).items() if k.startswith("pair_")}
     with connect() as conn:
         result = rr.apply_answers(conn, answers, by, note="Airflow Required Action")
@@ -433,8 +439,9 @@ def offer_review(outlet: Any) -> int:
     from ucj.dag_support import REVIEW_QUEUE_URI
     from ucj.identity import review_requests as rr
 
+    again_after = float(pipeline_config()["identity"]["review"]["request_timeout_days"])
     with connect() as conn:
-        new = rr.never_shown(conn)
+        new = rr.never_shown(conn, again_after)
     if new:
         outlet.add(Asset(REVIEW_QUEUE_URI, group="ucj"), extra={"waiting": new})
         log.info("%d pairs wait for a reviewer: ucj_identity_review asks in Required Actions", new)

@@ -170,6 +170,8 @@ class Gate:
     held: bool
     candidate: str
     failed: list[dict[str, Any]] = field(default_factory=list)
+    # Stewards' answers already given about this very batch: a rejected batch asked about again gets a new request.
+    answers: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,11 +199,18 @@ def gate(
             return Gate(kind, batch.period, len(batch.held_files), published, False, batch.candidate)
         failed = failures(validation_results)
         _record(conn, batch, "held", None, run, failed)
+        (answers,) = conn.execute(
+            """select count(*) from audit.publication
+               where source_kind = %s and period_month = %s and candidate = %s and decision <> 'held'""",
+            (kind, period_month, batch.candidate),
+        ).fetchone()
     log.warning(
         "%s %s: validation failed (%s); %d file(s) held, the marts keep the last published state",
         kind, batch.period, ", ".join(f.expectation for f in failed), len(batch.held_files),
     )  # fmt: skip
-    return Gate(kind, batch.period, len(batch.held_files), 0, True, batch.candidate, [asdict(f) for f in failed])
+    return Gate(
+        kind, batch.period, len(batch.held_files), 0, True, batch.candidate, [asdict(f) for f in failed], answers
+    )
 
 
 @dataclass

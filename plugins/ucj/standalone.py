@@ -14,16 +14,31 @@ import sys
 from pathlib import Path
 
 from ucj.runner import airflow_environment
+from ucj.settings import PIPELINE_OVERRIDE_ENV, var_dir
 from ucj.warehouse import migrate, warehouse_uri
+
+STANDALONE_SETTINGS = """\
+arrival:
+  schedule: 60
+  stable_seconds: 10
+  late_days_after_deadline: 3650
+"""
 
 
 def main() -> int:
     landing = os.environ.get("AIRFLOW_VAR_LANDING_ROOT")
     env = {**os.environ, **airflow_environment(landing)}
-    # New DAGs start paused here: trigger a month by hand (param period=2025-01)
-    # instead of the scheduler running last month on an empty landing folder.
+    # New DAGs start paused here: unpause them in the UI (ucj_arrivals then picks
+    # up the landing zone by itself), or trigger a month by hand (param period=2025-01).
     env.setdefault("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION", "True")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    if not env.get(PIPELINE_OVERRIDE_ENV):
+        # A trial over the sample: sweep every minute, and keep the sample's months (2025) open.
+        override = var_dir() / "standalone-pipeline.yaml"
+        override.parent.mkdir(parents=True, exist_ok=True)
+        override.write_text(STANDALONE_SETTINGS, encoding="utf-8")
+        env[PIPELINE_OVERRIDE_ENV] = str(override)
+        print(f"settings for this trial (laid over pipeline.yaml): {override}")
     uri = warehouse_uri()
     migrate()
     print(f"warehouse: {uri}\nlanding zone: {landing}")

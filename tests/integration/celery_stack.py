@@ -382,7 +382,8 @@ def copy_rosters(sample: Path, landing: Path, period: str, kinds: list[str]) -> 
 
 def arrivals_fill_the_marts(airflow: Airflow, sample: Path, landing: Path) -> None:
     """Rosters copied in month by month (the first in two parts) reach the marts through the sweep alone."""
-    shutil.copytree(sample / "reference", landing / "reference")
+    if (sample / "reference").exists():
+        shutil.copytree(sample / "reference", landing / "reference")
     for n, period in enumerate(PERIODS):
         parts = [["opd", "village"], ["employer"]] if n == 0 else [KINDS]
         for kinds in parts:
@@ -442,7 +443,8 @@ def truncated_revisions(landing: Path, period: str) -> list[str]:
         if path.stem.endswith("_revisi"):
             continue
         if path.suffix == ".csv":
-            grid = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig", errors="replace"))))
+            text = path.read_bytes().decode("utf-8-sig", errors="replace")
+            grid = list(csv.reader(io.StringIO(text), csv.Sniffer().sniff(text[:4096], delimiters=",;")))
         else:
             grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
         header = next(i for i, row in enumerate(grid) if any("nik" in str(c).lower() for c in row))

@@ -227,9 +227,16 @@ def waiting(conn: psycopg.Connection) -> int:
     return conn.execute("select count(*) from identity.review_queue").fetchone()[0]
 
 
-def never_shown(conn: psycopg.Connection) -> int:
-    """Waiting pairs no request has shown yet: a new page is worth asking for."""
+def never_shown(conn: psycopg.Connection, again_after_days: float | None = None) -> int:
+    """Waiting pairs no open request shows: a new page is worth asking for.
+
+    A pair shown on a page that expired unanswered (older than
+    ``again_after_days``, the request timeout) counts as not shown.
+    """
     return conn.execute(
         """select count(*) from identity.review_queue as q
-           join identity.match_candidate as c using (worker_a, worker_b) where c.presented_at is null"""
+           join identity.match_candidate as c using (worker_a, worker_b)
+           where c.presented_at is null
+              or (%s::float8 is not null and c.presented_at < now() - interval '1 day' * %s::float8)""",
+        (again_after_days, again_after_days),
     ).fetchone()[0]
