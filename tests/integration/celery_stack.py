@@ -444,10 +444,10 @@ def truncated_revisions(landing: Path, period: str) -> list[str]:
             continue
         if path.suffix == ".csv":
             text = path.read_bytes().decode("utf-8-sig", errors="replace")
-            grid = list(csv.reader(io.StringIO(text), csv.Sniffer().sniff(text[:4096], delimiters=",;")))
+            grid = list(csv.reader(io.StringIO(text), delimiter=";" if text.count(";") > text.count(",") else ","))
         else:
             grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
-        header = next(i for i, row in enumerate(grid) if any("nik" in str(c).lower() for c in row))
+        header = next(i for i, row in enumerate(grid) if row and str(row[0]).strip().lower() == "no")
         out = io.StringIO()
         csv.writer(out).writerows(grid[: header + 2])
         target = path.with_name(f"{path.stem}_revisi.csv")
