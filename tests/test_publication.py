@@ -180,7 +180,7 @@ def test_a_rerun_of_a_held_month_holds_it_again_and_asks_once(published_month) -
 
 
 def test_a_rejected_batch_asked_about_again_gets_a_new_request(published_month) -> None:
-    conn, tmp_path = published_month
+    _conn, tmp_path = published_month
     first, _ = run_month([held_correction(tmp_path)])
     response = {"chosen_options": ["Tolak"], "responded_by_user": {"id": "7", "name": "rina.steward"}}
     pipeline_tasks.publication_decision("village", PERIOD, first["candidate"], response, "test", "approval")

@@ -45,6 +45,9 @@ def test_a_complete_row_is_loaded() -> None:
         ({"programs": ""}, "no_known_program"),
         ({"code": "13.10.01.9999"}, "unknown_village_code"),
         ({"code": ""}, "missing_village_code"),
+        # Typed but no code at all: the clerk is told the code is unknown, not that the cell is empty.
+        ({"code": "=cmd|' /C calc'!A0"}, "unknown_village_code"),
+        ({"code": "belum ada"}, "unknown_village_code"),
     ],
 )
 def test_rows_missing_what_they_need_are_quarantined_with_reason(change: dict, reason: str) -> None:
@@ -166,3 +169,15 @@ def test_distinct_niks_are_parsed_as_one_by_one(texts: list, numbers: list) -> N
     for values in (texts, texts + numbers):
         niks, qualities = _parse_niks(np.array(values, dtype=object))
         assert list(zip(niks, qualities, strict=True)) == [parse_nik(v) for v in values]
+
+
+def test_a_typed_regency_code_that_is_no_code_is_unknown_not_missing() -> None:
+    from rosterfiles import csv_bytes as to_csv
+
+    header = ["No", "NIK", "Nama", "Tgl Lahir", "JK", "Kode Kab/Kota", "Kode OPD", "OPD", "Program", "Sumber Dana"]
+    rows = [
+        [1, "1310014503850001", "Siti", "12/03/1985", "P", "=cmd|' /C calc'!A0", "1.01", "Dinas", "JKK", "APBD"],
+        [2, "1310014503850002", "Ani", "12/03/1985", "P", "", "1.01", "Dinas", "JKK", "APBD"],
+    ]
+    frame = interpret(read_roster(to_csv([header, *rows]), "o.csv", "opd"), "opd", JAN)
+    assert [r.split(";") for r in frame["reason"]] == [["unknown_regency_code"], ["missing_regency_code"]]

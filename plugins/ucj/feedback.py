@@ -10,8 +10,10 @@ follow as warnings. An unreadable file gets a one-line report saying why.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +110,37 @@ def findings_for_row(source_row: int, reason: str | None, nik_quality: str, orig
     return found
 
 
+# Characters an .xlsx cannot hold (XML 1.0 forbids most C0 controls): openpyxl raises on them.
+_NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# A cell Excel would evaluate: formulas and DDE (=, +, -, @) and the tab/CR tricks in front of them.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_CELL = 32_767  # Excel's limit for the text of one cell
+
+
+def as_text(value: Any) -> Any:
+    """What a roster cell becomes in a report: plain text Excel shows and never runs.
+
+    Control characters are replaced by a visible mark, and the value is cut to
+    what one cell holds. Numbers stay numbers; everything else is written as a
+    string cell with Excel's quote prefix (:func:`_text_cell`), so ``=HYPERLINK(...)``
+    or ``=cmd|...`` is shown as typed, not evaluated.
+    """
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    return _NOT_IN_XLSX.sub("\N{REPLACEMENT CHARACTER}", str(value))[:MAX_CELL]
+
+
+def _append_text(ws: Any, values: list[Any]) -> None:
+    ws.append([as_text(v) for v in values])
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str):
+            # openpyxl stores a string starting with "=" as a formula; force a string cell, and mark
+            # the leading sign as typed text the way Excel does for '=1+1.
+            cell.data_type = "s"
+            if cell.value.startswith(_FORMULA_START):
+                cell.quotePrefix = True
+
+
 def write_report(path: Path, title: str, findings: list[Finding], summary: list[tuple[str, Any]]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -115,16 +148,16 @@ def write_report(path: Path, title: str, findings: list[Finding], summary: list[
     wb = Workbook()
     ws = wb.active
     ws.title = "Perbaikan"
-    ws.append([title])
+    _append_text(ws, [title])
     ws["A1"].font = Font(bold=True, size=12)
     for label, value in summary:
-        ws.append([label, value])
+        _append_text(ws, [label, value])
     ws.append([])
-    ws.append(HEADERS)
+    _append_text(ws, HEADERS)
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     for f in sorted(findings, key=lambda f: (f.effect != NOT_COUNTED, f.row, f.column)):
-        ws.append([f.row, f.column, f.value, f.problem, f.fix, f.effect])
+        _append_text(ws, [f.row, f.column, f.value, f.problem, f.fix, f.effect])
     for column, width in zip("ABCDEF", (8, 22, 24, 48, 60, 34), strict=True):
         ws.column_dimensions[column].width = width
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,9 +166,22 @@ def write_report(path: Path, title: str, findings: list[Finding], summary: list[
     tmp.replace(path)  # readers never see half a report
 
 
+MAX_REPORT_NAME = 120  # characters of the roster's own name kept in its report's name
+
+
 def report_path(rel_path: str) -> Path:
+    """One report per roster file: its whole name (``roster.csv`` and ``roster.xlsx`` differ), made safe.
+
+    Control characters and path separators become ``_``; a long name is cut
+    and given a digest of the whole, so two long names never share a report
+    and no name exceeds what a file system takes.
+    """
     kind, period, name = rel_path.split("/", 2)
-    return var_dir() / "reports" / kind / period / f"{name.rsplit('.', 1)[0]}.periksa.xlsx"
+    safe = re.sub(r"[\x00-\x1f\x7f/\\]", "_", name)
+    if len(safe) > MAX_REPORT_NAME:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        safe = f"{safe[:MAX_REPORT_NAME]}~{digest}"
+    return var_dir() / "reports" / kind / period / f"{safe}.periksa.xlsx"
 
 
 def write_reports(conn: psycopg.Connection, kind: str, period: str) -> dict[str, Any]:
@@ -200,6 +246,8 @@ def _file_fix(error: str | None) -> str:
         return "Simpan ulang berkas tanpa kata sandi, lalu kirim kembali."
     if "header" in text:
         return "Pastikan ada baris judul kolom (NIK, Nama, Tgl Lahir, Program, ...) di 15 baris pertama."
+    if "link" in text:
+        return "Salin berkas aslinya (bukan pintasan/tautan) ke folder laporan, lalu hapus tautannya."
     if "unsupported" in text:
         return "Kirim berkas dalam format .xlsx, .xls atau .csv."
     return "Buka berkas di Excel, simpan ulang sebagai .xlsx, lalu kirim kembali."

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ import pyarrow as pa
 
 from ucj.arrivals import record_seen
 from ucj.bulk import arrow_column, copy_columns, without_cyclic_gc
-from ucj.landing import file_stat, parse_period
+from ucj.landing import file_stat, local_path, parse_period, refusal
 from ucj.roster.read import RawRoster, RosterReadError, read_roster
 from ucj.roster.rows import ROW_COLUMNS, interpret_many
 
@@ -53,6 +54,8 @@ class _Landed:
     content_hash: str
     size: int
     modified_at: dt.datetime
+    # Why the entry is not read (a link out of the landing zone, a pipe): recorded as a failed file.
+    refused: str | None = None
 
 
 def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, rel_paths: list[str]) -> BatchSummary:
@@ -73,6 +76,13 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
     landed = []
     for rel_path in rel_paths:
         path = root / rel_path
+        if reason := refusal(root, path):
+            # Never opened: the entry itself (its link target, its times) is what is recorded.
+            st = os.lstat(local_path(path) or str(path))
+            mark = hashlib.sha256(f"refused\0{reason}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
+            modified_at = dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC)
+            landed.append(_Landed(rel_path, b"", mark, int(st.st_size), modified_at, f"The file {reason}."))
+            continue
         data = path.read_bytes()
         size, mtime = file_stat(path)
         modified_at = dt.datetime.fromtimestamp(mtime, tz=dt.UTC)
@@ -102,6 +112,10 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
     readable: list[tuple[_Landed, RawRoster]] = []
     errors: list[tuple[_Landed, str]] = []
     for f in to_load:
+        if f.refused:
+            errors.append((f, f.refused))
+            log.warning("roster file %s refused: %s", f.rel_path, f.refused)
+            continue
         try:
             readable.append((f, read_roster(f.data, f.rel_path, kind)))
         except RosterReadError as exc:

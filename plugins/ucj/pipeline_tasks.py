@@ -50,7 +50,10 @@ def plan_batches(kind: str, period: str, stable_seconds: float | None = None) ->
     root = landing.as_path(landing_root_uri())
     if stable_seconds is None:
         stable_seconds = float(pipeline_config()["arrival"]["stable_seconds"])
-    files, settling = arrivals.stable(landing.list_rosters(root, kind, period), dt.datetime.now(dt.UTC), stable_seconds)
+    listing = landing.scan_rosters(root, kind, period)
+    for skipped in listing.skipped:
+        log.warning("%s %s: %s skipped: %s", kind, period, skipped.name, skipped.reason)
+    files, settling = arrivals.stable(listing.files, dt.datetime.now(dt.UTC), stable_seconds)
     if settling:
         log.warning(
             "%s %s: %d file(s) changed in the last %.0f s and are left for the next run (still being copied?): %s",

@@ -364,15 +364,16 @@ def _reporting_units(kind: str, columns: _Columns, out: dict[str, Any]) -> dict[
         out["village_code"] = out["unit_code"] = out["unit_key"] = codes
         out["unit_name"] = columns.map("village_name", parse_text)
         out["regency_code"] = np.array([c[:4] if c else None for c in parsed], dtype=object)[row_codes]
-        missing = np.array([c is None for c in parsed], dtype=bool)[row_codes]
+        # Missing means an empty cell; anything typed that is not a known code (``=cmd|...``, ``abc``) is unknown.
+        missing = np.array([parse_text(u) is None for u in uniques], dtype=bool)[row_codes]
         unknown = ~missing & ~np.array([c in known_villages for c in parsed], dtype=bool)[row_codes]
         return {"missing_village_code": missing, "unknown_village_code": unknown}
 
     regency = columns.map("regency_code", parse_region_code)
     out["regency_code"] = regency
     out["village_code"] = [None] * len(columns)
-    missing_regency = _isnull(regency)
-    known = _umap(regency, lambda c: c in known_regencies).astype(bool)
+    missing_regency = _isnull(columns.map("regency_code", parse_text))
+    known = _umap(regency, lambda c: c is not None and c in known_regencies).astype(bool)
     reasons = {"missing_regency_code": missing_regency, "unknown_regency_code": ~missing_regency & ~known}
     if kind == "opd":
         codes = columns.map("opd_code", parse_text)
