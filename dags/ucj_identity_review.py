@@ -78,10 +78,12 @@ def ucj_identity_review():
         doc_md="Store the answers as reviewers' decisions (decided_by = the Airflow user) and start a "
         "consolidation when any pair was decided.",
     )
-    def apply_answers(response: dict, outlet_events=None) -> dict:
+    def apply_answers(response: dict, dag_run=None, outlet_events=None) -> dict:
         from ucj import pipeline_tasks
 
-        return pipeline_tasks.apply_review(response, outlet_events[review_outlet])
+        return pipeline_tasks.apply_review(
+            response, outlet_events[review_outlet], f"ucj_identity_review/{dag_run.run_id}"
+        )
 
     page() >> ask
     apply_answers(ask.output)

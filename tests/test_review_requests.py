@@ -108,3 +108,27 @@ def test_a_page_with_decisions_starts_a_consolidation_and_the_next_page(queue) -
     idle = _Outlet()
     pipeline_tasks.apply_review({**response, "params_input": {"pair_3_4": "lewati"}}, idle)
     assert idle.events == []
+
+
+def test_one_page_at_a_time_the_next_follows_the_answer(queue, monkeypatch) -> None:
+    """While a page waits for its reviewer no second one is asked for (it would only queue behind it)."""
+    from ucj import settings
+
+    monkeypatch.setitem(settings.pipeline_config()["identity"]["review"], "pairs_per_request", 2)
+    page = pipeline_tasks.review_page("ucj_identity_review/run-1")
+    assert len(page["pairs"]) == 2
+    assert rr.page_open(queue)
+    consolidation = _Outlet()
+    assert pipeline_tasks.offer_review(consolidation) == 0
+    assert consolidation.events == []
+
+    answer = {
+        "params_input": {page["pairs"][0]: "terima", page["pairs"][1]: "lewati"},
+        "responded_by_user": {"id": "3", "name": "rina.reviewer"},
+    }
+    reviewer = _Outlet()
+    pipeline_tasks.apply_review(answer, reviewer, "ucj_identity_review/run-1")
+    assert not rr.page_open(queue)
+    # The answer itself asks for the next page: one pair was never shown.
+    assert [uri for uri, _ in reviewer.events] == ["ucj://identity/decisions", "ucj://identity/review_queue"]
+    assert pipeline_tasks.offer_review(_Outlet()) == 1

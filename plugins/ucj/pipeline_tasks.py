@@ -415,7 +415,7 @@ def review_page(request: str) -> dict[str, Any]:
     return {"body": rr.request_body(pairs, waiting), "form": rr.form(pairs), "pairs": [p.key for p in pairs]}
 
 
-def apply_review(response: dict[str, Any], outlet: Any) -> dict[str, Any]:
+def apply_review(response: dict[str, Any], outlet: Any, request: str | None = None) -> dict[str, Any]:
     """Record a reviewer's answers; ask for a consolidation (and the next page) when something was decided."""
     from airflow.sdk import Asset
 
@@ -426,6 +426,8 @@ def apply_review(response: dict[str, Any], outlet: Any) -> dict[str, Any]:
     answers = {k: v for k, v in (response.get("params_input") or {}).items() if k.startswith("pair_")}
     with connect() as conn:
         result = rr.apply_answers(conn, answers, by, note="Airflow Required Action")
+        if request:
+            rr.close_page(conn, request)
         more = rr.never_shown(conn)
     log.info("review by %s: %s; %d pairs not shown yet", by, result.as_dict(), more)
     if result.decided:
@@ -444,6 +446,9 @@ def offer_review(outlet: Any) -> int:
 
     again_after = float(pipeline_config()["identity"]["review"]["request_timeout_days"])
     with connect() as conn:
+        if rr.page_open(conn):
+            log.info("a review page is open in Required Actions; the next one follows its answer")
+            return 0
         new = rr.never_shown(conn, again_after)
     if new:
         outlet.add(Asset(REVIEW_QUEUE_URI, group="ucj"), extra={"waiting": new})

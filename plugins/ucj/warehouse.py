@@ -208,15 +208,29 @@ def _configure_embedded(server: Any) -> None:
 
 def warehouse_uri() -> str:
     if value := os.environ.get("AIRFLOW_CONN_WAREHOUSE"):
-        return _uri_from_airflow_conn(value)
+        return _checked(_uri_from_airflow_conn(value))
     if uri := _airflow_connection_uri():
-        return uri
+        return _checked(uri)
     if os.environ.get("UCJ_REQUIRE_WAREHOUSE") == "1":
         raise WarehouseConfigError(
             "no Airflow connection 'warehouse' is set and UCJ_REQUIRE_WAREHOUSE=1: "
             "set AIRFLOW_CONN_WAREHOUSE=postgresql://user:pass@host:5432/db"
         )
     return _embedded_uri()
+
+
+def _checked(uri: str) -> str:
+    """In production (UCJ_REQUIRE_WAREHOUSE=1), refuse guessable secrets before touching the warehouse."""
+    from ucj import deployment
+
+    if deployment.in_production():
+        from ucj.identity.privacy import nik_key
+
+        if problems := deployment.secret_problems(os.environ, uri, nik_key()):
+            raise WarehouseConfigError(
+                "refusing to run in production (UCJ_REQUIRE_WAREHOUSE=1) with guessable secrets: " + "; ".join(problems)
+            )
+    return uri
 
 
 @contextmanager

@@ -32,6 +32,7 @@ Everything lives in a temporary directory and is stopped at the end.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import json
 import os
@@ -104,6 +105,7 @@ class Stack:
         self.pg_bin, self.redis_bin = ensure_system_packages()
         self.pg_port, self.redis_port, self.api_port = free_port(), free_port(), free_port()
         self.pg_data = work / "pgdata"
+        self.warehouse_password = secrets.token_hex(12)
         self.override = work / "pipeline.yaml"
         self.override.write_text(OVERRIDE, encoding="utf-8")
         # PostgreSQL refuses to run as root: use the postgres account then.
@@ -111,6 +113,10 @@ class Stack:
 
     def pg_url(self, db: str, driver: str = "postgresql") -> str:
         return f"{driver}://postgres@127.0.0.1:{self.pg_port}/{db}"
+
+    def warehouse_url(self, db: str) -> str:
+        """As the pipeline is given it: with a password (the server trusts local connections and ignores it)."""
+        return f"postgresql://postgres:{self.warehouse_password}@127.0.0.1:{self.pg_port}/{db}"
 
     def start_postgres(self) -> None:
         self.pg_data.mkdir()
@@ -164,7 +170,13 @@ class Stack:
             "AIRFLOW__API__PORT": str(self.api_port),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-            "AIRFLOW_CONN_WAREHOUSE": self.pg_url("warehouse"),
+            # A production deployment refuses guessable secrets (ucj.deployment): give it real ones.
+            # (The server trusts local connections; the password is what the pipeline checks.)
+            "AIRFLOW_CONN_WAREHOUSE": self.pg_url("warehouse").replace(
+                "postgres@", f"postgres:{secrets.token_hex(12)}@"
+            ),
+            "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "UCJ_NIK_HMAC_KEY": secrets.token_urlsafe(32),
             "AIRFLOW_VAR_LANDING_ROOT": str(landing),
             "UCJ_REQUIRE_WAREHOUSE": "1",
             "UCJ_VAR_DIR": str(self.work / "var"),
@@ -296,7 +308,9 @@ class Airflow:
                 .where(DagRun.dag_id.in_(self.pipeline), DagRun.state.in_(["queued", "running"]))
             )
             starting = s.scalar(
-                select(func.count()).select_from(DagRun).where(DagRun.dag_id.in_(people), DagRun.state == "queued")
+                select(func.count())
+                .select_from(DagRun)
+                .where(DagRun.dag_id == "ucj_publication_approval", DagRun.state == "queued")
             )
             tasks = s.scalar(
                 select(func.count())
@@ -542,7 +556,7 @@ def run_reference(stack: Stack, landing: Path) -> None:
         **os.environ,
         "PYTHONPATH": str(ROOT / "plugins"),
         "AIRFLOW_HOME": str(stack.work / "reference-airflow"),
-        "AIRFLOW_CONN_WAREHOUSE": stack.pg_url("reference"),
+        "AIRFLOW_CONN_WAREHOUSE": stack.warehouse_url("reference"),
         "UCJ_VAR_DIR": str(stack.work / "reference-var"),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{stack.work / 'reference-airflow.db'}",

@@ -240,3 +240,15 @@ def never_shown(conn: psycopg.Connection, again_after_days: float | None = None)
               or (%s::float8 is not null and c.presented_at < now() - interval '1 day' * %s::float8)""",
         (again_after_days, again_after_days),
     ).fetchone()[0]
+
+
+def page_open(conn: psycopg.Connection) -> bool:
+    """A page is waiting for its reviewer: no second page is asked for meanwhile (it would queue behind)."""
+    return conn.execute(
+        "select exists (select from identity.match_candidate where status = 'pending' and presented_in is not null)"
+    ).fetchone()[0]
+
+
+def close_page(conn: psycopg.Connection, request: str) -> None:
+    """The page was answered (or timed out): its pairs are no longer on an open page."""
+    conn.execute("update identity.match_candidate set presented_in = null where presented_in = %s", (request,))
