@@ -143,3 +143,22 @@ def test_the_pipeline_runs_as_a_role_that_owns_its_schemas_but_is_no_superuser(w
         conn.execute("select count(*) from mart.ucj_regency_month").fetchone()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select count(*) from ingest.roster_row")
+
+
+def test_retokening_after_a_key_rotation_changes_every_token_and_only_them(conn) -> None:
+    from ucj.identity import privacy
+
+    for key, nik in [(1, "1310014503850001"), (2, "1310014503850002"), (3, None)]:
+        conn.execute(
+            """insert into identity.worker (worker_key, nik, name_key, display_name, nik_token)
+               overriding system value values (%s, %s, 'x', 'X', %s)""",
+            (key, nik, privacy.nik_token(nik, b"old-key-old-key-old-key-old-key!")),
+        )
+    new_key = b"new-key-new-key-new-key-new-key!"
+    assert privacy.retoken(conn, new_key) == 2
+    tokens = dict(conn.execute("select worker_key, nik_token from identity.worker").fetchall())
+    assert tokens == {
+        1: privacy.nik_token("1310014503850001", new_key),
+        2: privacy.nik_token("1310014503850002", new_key),
+        3: None,
+    }

@@ -66,3 +66,44 @@ def nik_tokens(niks: list[str | None], key: bytes | None = None) -> list[str | N
         o.update(h.digest())
         tokens.append(o.hexdigest())
     return tokens
+
+
+def retoken(conn: object, key: bytes | None = None) -> int:
+    """Recompute every worker's ``nik_token`` under the current key (after a key rotation); return how many.
+
+    A token is computed when its worker is created, so a new key alone would
+    leave older workers with tokens under the old one. Run once after
+    rotating, in one transaction: readers see all old tokens or all new ones.
+    """
+    key = key if key is not None else nik_key()
+    if not key:
+        raise RuntimeError(f"no NIK key (connection {CONN_ID} or UCJ_NIK_HMAC_KEY): nothing to rotate to")
+    rows = conn.execute("select worker_key, nik from identity.worker where nik is not null order by 1").fetchall()
+    tokens = nik_tokens([nik for _, nik in rows], key)
+    with conn.transaction():
+        conn.execute(
+            """update identity.worker as w set nik_token = t.token
+               from unnest(%s::bigint[], %s::text[]) as t (worker_key, token)
+               where w.worker_key = t.worker_key and w.nik_token is distinct from t.token""",
+            ([k for k, _ in rows], tokens),
+        )
+    log.info("nik_token recomputed for %d workers under the current key", len(rows))
+    return len(rows)
+
+
+def main() -> int:
+    """``python -m ucj.identity.privacy --retoken``: re-token every worker after a NIK key rotation."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--retoken", action="store_true", required=True, help="recompute every nik_token")
+    parser.parse_args()
+    from ucj.warehouse import connect
+
+    with connect() as conn:
+        print(f"nik_token recomputed for {retoken(conn)} workers")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
