@@ -46,8 +46,11 @@ def arrow_column(values: Any, type_: pa.DataType, empty_as_null: bool = True) ->
     one (Arrow quotes it, and a quoted empty field is not NULL to COPY).
     """
     array = pa.array(values, type=type_, from_pandas=True)
-    if empty_as_null and pa.types.is_string(type_) and array.null_count < len(array):
-        array = pc.if_else(pc.equal(array, ""), pa.scalar(None, type_), array)
+    if pa.types.is_string(type_) and array.null_count < len(array):
+        # PostgreSQL's text cannot hold NUL (a roster's raw byte or Excel's _x0000_): shown as U+FFFD instead.
+        array = pc.replace_substring(array, "\x00", "\ufffd")
+        if empty_as_null:
+            array = pc.if_else(pc.equal(array, ""), pa.scalar(None, type_), array)
     return array
 
 

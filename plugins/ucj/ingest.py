@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ucj.arrivals import record_seen
 from ucj.bulk import arrow_column, copy_columns, without_cyclic_gc
@@ -123,25 +125,59 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
             log.warning("roster file %s failed: %s", f.rel_path, exc)
     rows = interpret_many([raw for _, raw in readable], kind, period_month)
 
-    with conn.transaction():
-        if retried:
+    write = _Write(conn, kind, period_month, landed, to_load, reinstated, retried)
+    try:
+        with conn.transaction():
+            write(readable, errors, rows)
+    except psycopg.errors.DataError as exc:
+        # One value the warehouse cannot store (a number out of range, a character it refuses) must
+        # cost its file only: find which files, record them as failed, and write the rest.
+        log.warning("%s %s: a value cannot be stored (%s); looking for the file that holds it",
+                    kind, period, type(exc).__name__)  # fmt: skip
+        unstorable = write.unstorable(readable, rows)
+        errors += [(f, unstorable[f.rel_path]) for f, _ in readable if f.rel_path in unstorable]
+        keep = [i for i, (f, _) in enumerate(readable) if f.rel_path not in unstorable]
+        readable = [readable[i] for i in keep]
+        rows = _rows_of(rows, keep)
+        with conn.transaction():
+            write(readable, errors, rows)
+        for path, reason in unstorable.items():
+            log.warning("roster file %s failed: %s", path, reason)
+
+    summary.loaded_files = len(readable) + len(reinstated)
+    summary.failed_files = [{"file": f.rel_path, "error": error} for f, error in errors]
+    for status, count in rows["status"].value_counts().items() if len(rows) else []:
+        summary.rows[str(status)] = int(count)
+    return summary
+
+
+class _Write:
+    """The batch's one transaction: replaced versions, reinstated ones, the files and their rows."""
+
+    def __init__(
+        self, conn: psycopg.Connection, kind: str, period_month: dt.date, landed: list[_Landed],
+        to_load: list[_Landed], reinstated: list[tuple[int, _Landed]], retried: list[int],
+    ) -> None:  # fmt: skip
+        self.conn, self.kind, self.period_month = conn, kind, period_month
+        self.landed, self.to_load, self.reinstated, self.retried = landed, to_load, reinstated, retried
+
+    def __call__(self, readable: list[tuple[_Landed, RawRoster]], errors: list[tuple[_Landed, str]],
+                 rows: pd.DataFrame) -> None:  # fmt: skip
+        conn, kind, period_month = self.conn, self.kind, self.period_month
+        if self.retried:
             # A failed file has no rows; were there any, they would go with it (V017).
-            conn.execute("delete from ingest.roster_row where file_id = any(%s)", (retried,))
-            conn.execute("delete from ingest.source_file where file_id = any(%s)", (retried,))
+            conn.execute("delete from ingest.roster_row where file_id = any(%s)", (self.retried,))
+            conn.execute("delete from ingest.source_file where file_id = any(%s)", (self.retried,))
         # Older versions of a path are replaced whole by the new one.
+        changed = [*self.to_load, *(f for _, f in self.reinstated)]
         conn.execute(
             """update ingest.source_file as s set status = 'replaced'
                from unnest(%s::text[], %s::text[]) as n (rel_path, content_hash)
                where s.source_kind = %s and s.period_month = %s and s.rel_path = n.rel_path
                  and s.content_hash <> n.content_hash and s.status <> 'replaced'""",
-            (
-                [f.rel_path for f in [*to_load, *(f for _, f in reinstated)]],
-                [f.content_hash for f in [*to_load, *(f for _, f in reinstated)]],
-                kind,
-                period_month,
-            ),
+            ([f.rel_path for f in changed], [f.content_hash for f in changed], kind, period_month),
         )
-        for file_id, f in reinstated:
+        for file_id, f in self.reinstated:
             # Current again, but not yet published: its kind-month is judged again first.
             conn.execute(
                 """update ingest.source_file
@@ -149,24 +185,62 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
                    where file_id = %s""",
                 (f.modified_at, file_id),
             )
+        self._files_and_rows(readable, errors, rows)
+        # Read, in whatever state: the arrival sweep leaves these paths alone until they change.
+        record_seen(
+            conn, kind, period_month, [(f.rel_path, f.size, f.modified_at, f.content_hash) for f in self.landed]
+        )
+
+    def _files_and_rows(self, readable: list[tuple[_Landed, RawRoster]], errors: list[tuple[_Landed, str]],
+                        rows: pd.DataFrame) -> None:  # fmt: skip
         ids = _insert_files(
-            conn, kind, period_month,
+            self.conn, self.kind, self.period_month,
             [(f, "loaded", None, raw.sheet, raw.header_row, len(raw.row_numbers), raw.footer_rows_skipped,
               raw.empty_rows_skipped, raw.columns) for f, raw in readable]
             + [(f, "failed", error, None, None, 0, 0, 0, None) for f, error in errors],
         )  # fmt: skip
-        file_ids = [ids[f.rel_path] for f, _ in readable]
         if len(rows):
-            rows.insert(0, "file_id", np.asarray(file_ids, dtype=object)[rows.pop("file_index").to_numpy(dtype=int)])
-            copy_rows(conn, kind, period_month, rows)
-        # Read, in whatever state: the arrival sweep leaves these paths alone until they change.
-        record_seen(conn, kind, period_month, [(f.rel_path, f.size, f.modified_at, f.content_hash) for f in landed])
+            rows = rows.copy()
+            file_ids = np.asarray([ids[f.rel_path] for f, _ in readable], dtype=object)
+            rows.insert(0, "file_id", file_ids[rows.pop("file_index").to_numpy(dtype=int)])
+            copy_rows(self.conn, self.kind, self.period_month, rows)
 
-    summary.loaded_files = len(readable) + len(reinstated)
-    summary.failed_files = [{"file": f.rel_path, "error": error} for f, error in errors]
-    for status, count in rows["status"].value_counts().items() if len(rows) else []:
-        summary.rows[str(status)] = int(count)
-    return summary
+    def unstorable(self, readable: list[tuple[_Landed, RawRoster]], rows: pd.DataFrame) -> dict[str, str]:
+        """The files whose rows the warehouse refuses, each tried alone and rolled back; path -> reason."""
+        found: dict[str, str] = {}
+        with self.conn.transaction(force_rollback=True):
+            for i, (f, raw) in enumerate(readable):
+                try:
+                    with self.conn.transaction():
+                        self._files_and_rows([(f, raw)], [], _rows_of(rows, [i]))
+                except psycopg.errors.DataError as exc:
+                    found[f.rel_path] = _storage_problem(exc)
+        return found
+
+
+def _rows_of(rows: pd.DataFrame, keep: list[int]) -> pd.DataFrame:
+    """The rows of the files at positions ``keep`` of the batch, renumbered to their new positions."""
+    if not len(rows):
+        return rows
+    position = {old: new for new, old in enumerate(keep)}
+    subset = rows[rows["file_index"].isin(keep)].copy()
+    subset["file_index"] = subset["file_index"].map(position)
+    return subset
+
+
+def _storage_problem(exc: psycopg.Error) -> str:
+    """Why the warehouse refused a file's rows, for the clerk and the log: the column, never the value."""
+    context = exc.diag.context or ""
+    column = exc.diag.column_name or next(iter(re.findall(r"column (\w+)", context)), None)
+    where = f" in column {column}" if column else ""
+    kind = {
+        "22003": "a number too large",
+        "22P02": "a value of the wrong type",
+        "22021": "a character the database cannot store",
+        "22P05": "a character the database cannot store",
+        "22001": "a text too long",
+    }.get(exc.sqlstate or "", "a value that cannot be stored")
+    return f"the file holds {kind}{where}; correct that cell and send the file again"
 
 
 def _insert_files(
@@ -227,4 +301,7 @@ def copy_rows(conn: psycopg.Connection, kind: str, period_month: dt.date, rows: 
         else:
             values = rows[name].to_numpy()
         columns[name] = arrow_column(values, _ARROW_TYPES.get(name, pa.string()))
+    if columns["original"].null_count < n:
+        # The original cells as JSON: a NUL is escaped there, and jsonb refuses that escape.
+        columns["original"] = pc.replace_substring(columns["original"], "\\u0000", "\\ufffd")
     copy_columns(conn, "ingest.roster_row", columns)

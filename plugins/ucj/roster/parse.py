@@ -222,7 +222,7 @@ def parse_money(value: object) -> Decimal | None:
     if isinstance(value, int | float):
         if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
             return None
-        return Decimal(str(value)).quantize(Decimal("0.01")) if value >= 0 else None
+        return _bounded(Decimal(str(value))) if value >= 0 else None
     text = _MONEY_JUNK.sub("", str(value))
     if not text:
         return None
@@ -235,9 +235,20 @@ def parse_money(value: object) -> Decimal | None:
     elif not re.fullmatch(r"\d+(?:\.\d{1,2})?", text):
         return None
     try:
-        return Decimal(text).quantize(Decimal("0.01"))
+        return _bounded(Decimal(text))
     except InvalidOperation:
         return None
+
+
+# No rupiah amount on a roster reaches 100 trillion: anything larger (24 digits, 1e300) is a typing
+# accident, kept in the row's original values, and would not fit the warehouse's numeric(16, 2).
+MAX_MONEY = Decimal("99999999999999.99")
+
+
+def _bounded(amount: Decimal) -> Decimal | None:
+    if not amount.is_finite() or amount > MAX_MONEY:
+        return None
+    return amount.quantize(Decimal("0.01"))
 
 
 def parse_region_code(value: object) -> str | None:
@@ -245,6 +256,8 @@ def parse_region_code(value: object) -> str | None:
     if is_blank(value) or isinstance(value, bool):
         return None
     if isinstance(value, float):
+        if not math.isfinite(value) or abs(value) >= 1e17:
+            return None  # 1e309 is inf: no code
         if not value.is_integer():
             # 13.1 from a number cell was "13.10" before Excel dropped the zero.
             whole, frac = f"{value:.2f}".split(".")

@@ -144,11 +144,19 @@ def _decode(data: bytes) -> str:
     if b"\x00" in data[:4096]:
         raise RosterReadError("file is not a text CSV (it contains binary data); export the sheet as CSV again")
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+        text = data[3:].decode("utf-8", errors="replace")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+    # A stray NUL further in is no reason to lose the file; the warehouse cannot store it in a value.
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+# A quoted CSV field may hold a line break, but a roster row spanning more lines
+# than this is a quote that never closes, swallowing the rows after it.
+MAX_LINES_PER_ROW = 3
 
 
 def _csv_grid(data: bytes) -> Iterator[tuple[int, list[object]]]:
@@ -157,9 +165,30 @@ def _csv_grid(data: bytes) -> Iterator[tuple[int, list[object]]]:
     delimiter = max((";", ",", "\t"), key=sample.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     line = 1
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # field larger than field limit, NUL, a quote in the wrong place: the file fails, with where
+            raise RosterReadError(
+                f"CSV cannot be read from line {line}: a cell is malformed or too long ({_csv_problem(exc)}); "
+                'check for an unclosed quote (") there, or export the sheet as CSV again'
+            ) from None
+        if reader.line_num - line + 1 > MAX_LINES_PER_ROW:
+            raise RosterReadError(
+                f'CSV line {line}: a quote (") opens a cell that does not close, so the '
+                f"{reader.line_num - line} lines after it would be read as one cell; remove the stray quote"
+            )
         yield line, row
         line = reader.line_num + 1
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """What the csv module said, without the cell's content."""
+    text = str(exc)
+    return "cell too long" if "field larger" in text else text.split(":", 1)[0][:80]
 
 
 @lru_cache(maxsize=1)
