@@ -117,7 +117,7 @@ def test_one_page_at_a_time_the_next_follows_the_answer(queue, monkeypatch) -> N
     monkeypatch.setitem(settings.pipeline_config()["identity"]["review"], "pairs_per_request", 2)
     page = pipeline_tasks.review_page("ucj_identity_review/run-1")
     assert len(page["pairs"]) == 2
-    assert rr.page_open(queue)
+    assert rr.page_open(queue, 7)
     consolidation = _Outlet()
     assert pipeline_tasks.offer_review(consolidation) == 0
     assert consolidation.events == []
@@ -128,7 +128,10 @@ def test_one_page_at_a_time_the_next_follows_the_answer(queue, monkeypatch) -> N
     }
     reviewer = _Outlet()
     pipeline_tasks.apply_review(answer, reviewer, "ucj_identity_review/run-1")
-    assert not rr.page_open(queue)
+    assert not rr.page_open(queue, 7)
     # The answer itself asks for the next page: one pair was never shown.
     assert [uri for uri, _ in reviewer.events] == ["ucj://identity/decisions", "ucj://identity/review_queue"]
     assert pipeline_tasks.offer_review(_Outlet()) == 1
+    # A page whose run never answered (failed, cleared) stops blocking once its request timed out.
+    queue.execute("update identity.match_candidate set presented_in = 'gone', presented_at = now() - interval '8 days'")
+    assert not rr.page_open(queue, 7)

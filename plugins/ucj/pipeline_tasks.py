@@ -446,7 +446,7 @@ def offer_review(outlet: Any) -> int:
 
     again_after = float(pipeline_config()["identity"]["review"]["request_timeout_days"])
     with connect() as conn:
-        if rr.page_open(conn):
+        if rr.page_open(conn, again_after):
             log.info("a review page is open in Required Actions; the next one follows its answer")
             return 0
         new = rr.never_shown(conn, again_after)

@@ -242,10 +242,17 @@ def never_shown(conn: psycopg.Connection, again_after_days: float | None = None)
     ).fetchone()[0]
 
 
-def page_open(conn: psycopg.Connection) -> bool:
-    """A page is waiting for its reviewer: no second page is asked for meanwhile (it would queue behind)."""
+def page_open(conn: psycopg.Connection, expires_after_days: float) -> bool:
+    """A page is waiting for its reviewer: no second page is asked for meanwhile (it would queue behind).
+
+    A page older than its request timeout counts as closed, even if the run
+    that showed it never recorded an answer (it failed, or was cleared).
+    """
     return conn.execute(
-        "select exists (select from identity.match_candidate where status = 'pending' and presented_in is not null)"
+        """select exists (select from identity.match_candidate
+                          where status = 'pending' and presented_in is not null
+                            and presented_at > now() - interval '1 day' * %s::float8)""",
+        (expires_after_days,),
     ).fetchone()[0]
 
 
