@@ -8,6 +8,8 @@ appears in the task logs, XCom, alerts or audit tables.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -15,13 +17,14 @@ import psycopg
 import pytest
 from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row, xlsx
 
-from ucj import runner
-
 pytestmark = pytest.mark.e2e
 
 PERIOD = "2025-01"
+ROOT = Path(__file__).resolve().parent.parent
 SECRET_NIKS = ["1310014503859901", "1310014503859902", "1310014503859903", "1310014503859904"]
 SECRET_NAMES = ["Rahasia Wulandari", "Tersembunyi Prakoso", "Sangat Pribadi"]
+# One village (reporting unit) per file: a file is a snapshot of its units, so files of one unit would supersede.
+UNITS = ["13.10.01.2003", "13.10.01.2005", "13.10.01.2008", "13.10.02.2001", "13.10.02.2002"]
 
 
 def _write(folder: Path, name: str, data: bytes, mtime: int = 1_736_000_000) -> Path:
@@ -38,12 +41,15 @@ def hostile_run(warehouse: str, airflow_db: None, tmp_path_factory: pytest.TempP
     root = tmp_path_factory.mktemp("hostile")
     folder = root / "village" / PERIOD
     folder.mkdir(parents=True)
-    good = [village_row(n, nik=f"13100145038500{n:02d}", name=f"Warga Baik {n}") for n in range(1, 6)]
+    # Enough good rows that the month passes validation (quarantined share) and is published.
+    given = ["Ani", "Budi", "Citra", "Dedi", "Eka", "Fajar"]
+    family = ["Saputra", "Lestari", "Hidayat", "Wahyuni", "Pratama"]
+    good = [village_row(n, nik=f"13100145038500{n:02d}", name=f"{given[n % 6]} {family[n // 6]}") for n in range(30)]
     _write(folder, "desa_baik.csv", csv_bytes([VILLAGE_HEADER, *good]))
     # Formula and DDE payloads in the cells a report echoes, and a control character in a NIK.
     formulas = [
-        village_row(1, nik='=HYPERLINK("http://example.invalid","x")', name=SECRET_NAMES[0]),
-        village_row(2, nik=SECRET_NIKS[0] + "\x01", name=SECRET_NAMES[1], born="=cmd|' /C calc'!A0"),
+        village_row(1, nik='=HYPERLINK("http://example.invalid","x")', name=SECRET_NAMES[0], code=UNITS[0]),
+        village_row(2, nik=SECRET_NIKS[0] + "\x01", name=SECRET_NAMES[1], born="=cmd|' /C calc'!A0", code=UNITS[0]),
         village_row(3, nik=SECRET_NIKS[1], name=SECRET_NAMES[2], programs="@SUM(1+1)", code="=cmd|' /C calc'!A0"),
     ]
     _write(folder, "rumus.csv", csv_bytes([VILLAGE_HEADER, *formulas]))
@@ -52,10 +58,11 @@ def hostile_run(warehouse: str, airflow_db: None, tmp_path_factory: pytest.TempP
     rows[2][2] = '"' + SECRET_NAMES[0]
     _write(folder, "kutip.csv", "\r\n".join(";".join(map(str, r)) for r in [VILLAGE_HEADER, *rows]).encode())
     # Two files of one name; an escape character and a 250-character name.
-    _write(folder, "rekap.csv", csv_bytes([VILLAGE_HEADER, village_row(1, nik=SECRET_NIKS[3], born="99/99/1985")]))
-    _write(folder, "rekap.xlsx", xlsx(("Peserta", [VILLAGE_HEADER, village_row(1, born="31/02/1985")])))
-    _write(folder, "desa\x1b[31m.csv", csv_bytes([VILLAGE_HEADER, village_row(1, born="")]))
-    _write(folder, "d" * 246 + ".csv", csv_bytes([VILLAGE_HEADER, village_row(1, programs="JKN")]))
+    rekap = village_row(1, nik=SECRET_NIKS[3], born="99/99/1985", code=UNITS[1])
+    _write(folder, "rekap.csv", csv_bytes([VILLAGE_HEADER, rekap]))
+    _write(folder, "rekap.xlsx", xlsx(("Peserta", [VILLAGE_HEADER, village_row(1, born="31/02/1985", code=UNITS[2])])))
+    _write(folder, "desa\x1b[31m.csv", csv_bytes([VILLAGE_HEADER, village_row(1, born="", code=UNITS[3])]))
+    _write(folder, "d" * 246 + ".csv", csv_bytes([VILLAGE_HEADER, village_row(1, programs="JKN", code=UNITS[4])]))
     # Junk, a pipe, a link out of the landing zone.
     for junk in ("Thumbs.db", "desktop.ini", "desa_baik.csv~"):
         _write(folder, junk, b"junk")
@@ -66,8 +73,14 @@ def hostile_run(warehouse: str, airflow_db: None, tmp_path_factory: pytest.TempP
 
     with psycopg.connect(warehouse, autocommit=True) as conn:
         conn.execute(f"truncate {', '.join(OUTPUT_TABLES)}, meta.stage_fingerprint restart identity cascade")
+    # As `make pipeline` runs: its own process, every task log and alert in one file.
     log_file = root.parent / "hostile-pipeline.log"
-    failures = runner.run(str(root), [PERIOD], kinds=("village",), log_file=log_file)
+    command = [sys.executable, "-m", "ucj.runner", "--landing-root", str(root), "--periods", PERIOD,
+               "--log-file", str(log_file)]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins")}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    failures = [line.strip() for line in done.stdout.split("Failed DAG runs:")[-1].splitlines() if line.strip()]
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     with psycopg.connect(warehouse, autocommit=True) as conn:
         yield failures, conn, folder, log_file
 
@@ -87,15 +100,18 @@ def test_good_files_load_and_every_hostile_file_has_a_state(hostile_run) -> None
         "select count(*) from mart.roster_row_status where source_file = %s and status = 'loaded'",
         (base + "desa_baik.csv",),
     ).fetchone()[0]
-    assert loaded == 5
+    assert loaded == 30
     states = dict(
         conn.execute(
             "select source_row, reason from mart.roster_row_status where source_file = %s", (base + "rumus.csv",)
         ).fetchall()
     )
     assert "unknown_village_code" in states[4].split(";")  # '=cmd|...' typed as a code: not 'kosong'
+    assert conn.execute(
+        "select count(*) from ingest.source_file where published_at is null and status = 'loaded'"
+    ).fetchone() == (0,)
     covered = conn.execute("select sum(covered_workers) from mart.ucj_regency_month").fetchone()[0]
-    assert covered >= 5
+    assert covered >= 30
 
 
 def test_clerk_reports_are_one_per_file_and_plain_text(hostile_run) -> None:
@@ -120,7 +136,7 @@ def test_clerk_reports_are_one_per_file_and_plain_text(hostile_run) -> None:
 
 
 def test_no_roster_value_reaches_logs_xcom_alerts_or_audit(hostile_run) -> None:
-    from airflow.models import XComModel
+    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
