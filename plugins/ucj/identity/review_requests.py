@@ -41,7 +41,9 @@ class Side:
 
 
 @dataclass
-class Pair:
+class QueuedPair:
+    """A pair waiting in identity.review_queue, with both workers as a reviewer sees them."""
+
     worker_a: int
     worker_b: int
     probability: float
@@ -60,7 +62,7 @@ def _mask(nik: str | None) -> str | None:
     return None if not nik else f"{nik[:4]}{'*' * max(len(nik) - 6, 0)}{nik[-2:]}"
 
 
-def next_pairs(conn: psycopg.Connection, limit: int) -> list[Pair]:
+def next_pairs(conn: psycopg.Connection, limit: int) -> list[QueuedPair]:
     """The next page of the queue: never shown first, then shown longest ago; most likely first."""
     found = conn.execute(
         """select q.worker_a, q.worker_b, q.match_probability, q.match_weight, q.comparison,
@@ -72,7 +74,7 @@ def next_pairs(conn: psycopg.Connection, limit: int) -> list[Pair]:
         (limit,),
     ).fetchall()
     pairs = [
-        Pair(
+        QueuedPair(
             a,
             b,
             float(p),
@@ -105,7 +107,7 @@ def _iso(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def mark_presented(conn: psycopg.Connection, pairs: list[Pair], request: str) -> None:
+def mark_presented(conn: psycopg.Connection, pairs: list[QueuedPair], request: str) -> None:
     conn.execute(
         """update identity.match_candidate as c set presented_at = now(), presented_in = %s
            from unnest(%s::bigint[], %s::bigint[]) as p (a, b)
@@ -134,7 +136,7 @@ def _comparison(comparison: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def request_body(pairs: list[Pair], waiting: int) -> str:
+def request_body(pairs: list[QueuedPair], waiting: int) -> str:
     """The page in Markdown, in Indonesian: both workers of each pair side by side."""
     lines = [
         f"**{len(pairs)} pasangan** dari {waiting} yang menunggu. Untuk setiap pasangan pilih di formulir: "
@@ -161,7 +163,7 @@ def request_body(pairs: list[Pair], waiting: int) -> str:
     return "\n".join(lines)
 
 
-def form(pairs: list[Pair]) -> dict[str, dict[str, Any]]:
+def form(pairs: list[QueuedPair]) -> dict[str, dict[str, Any]]:
     """One choice per pair (default: skip), as Airflow Param definitions."""
     return {
         pair.key: {
