@@ -106,3 +106,48 @@ def test_a_value_the_warehouse_refuses_fails_its_file_only(conn, tmp_path: Path,
     assert "10000" not in summary.failed_files[0]["error"]
     assert _loaded_rows(conn) == {good: 1, also_good: 1}
     assert summary.rows["loaded"] == 2
+
+
+def _workbook_with_a_stray_cell() -> bytes:
+    """6 KB: a roster and one cell typed at XFD1048576, as Excel saves it (its dimension says so)."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(VILLAGE_HEADER)
+    sheet.append(village_row(1))
+    sheet["XFD1048576"] = "x"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_workbook_claiming_billions_of_cells_fails_alone_before_it_is_read(conn, tmp_path: Path) -> None:
+    good = land_village(tmp_path, PERIOD, "a.csv", [village_row(1)])
+    stray = _land(tmp_path, "ujung.xlsx", _workbook_with_a_stray_cell())
+    assert (tmp_path / stray).stat().st_size < 10_000
+    summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [good, stray])
+    (failed,) = summary.failed_files
+    assert failed["file"] == stray
+    assert "XFD1048576" in failed["error"]
+    assert "Ctrl+End" in failed["error"]
+    assert _loaded_rows(conn) == {good: 1}
+
+
+def test_a_workbook_that_unpacks_to_too_much_is_refused(monkeypatch) -> None:
+    """A decompression bomb: small on disk, huge unpacked (the limit is lowered here instead of writing 1 GB)."""
+    import io
+    import zipfile
+
+    from ucj import settings
+    from ucj.roster.read import RosterReadError, read_roster
+
+    monkeypatch.setitem(settings.pipeline_config()["ingest"], "max_workbook_unpacked_bytes", 5_000_000)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("xl/worksheets/sheet1.xml", "<worksheet>" + " " * 6_000_000 + "</worksheet>")
+    assert len(out.getvalue()) < 100_000
+    with pytest.raises(RosterReadError, match="unpacks to 6 MB"):
+        read_roster(out.getvalue(), "bom.xlsx", "village")

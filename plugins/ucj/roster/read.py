@@ -20,7 +20,7 @@ from operator import itemgetter
 import python_calamine as calamine
 
 from ucj.roster.parse import BLANK_TEXTS, cell_text, is_blank, parse_date, parse_nik
-from ucj.settings import header_synonyms, vocabulary
+from ucj.settings import header_synonyms, pipeline_config, vocabulary
 
 # The header is the first row with at least this many known column names.
 MIN_KNOWN_HEADERS = 3
@@ -95,9 +95,62 @@ def read_roster(data: bytes, filename: str, kind: str) -> RawRoster:
     raise RosterReadError(f"unsupported file type {filename.rsplit('.', 1)[-1]!r}: send .xlsx, .xls or .csv")
 
 
+# What a workbook may claim before the reader builds its grid (a dense one, cell by cell: one stray
+# cell at XFD1048576 asks for 17 billion cells and takes the whole process down): pipeline.yaml ingest.
+_DIMENSION = re.compile(rb'<dimension ref="([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?"')
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def check_workbook_size(data: bytes) -> None:
+    """Refuse an .xlsx that unpacks to too much, or whose sheet claims too many cells (pipeline.yaml ingest).
+
+    Read from the zip's directory and the first bytes of each sheet, before
+    python-calamine allocates anything; a clerk-readable reason says what to fix.
+    """
+    import zipfile
+
+    try:
+        book = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return  # calamine says "damaged" in its own words
+    limits = pipeline_config()["ingest"]
+    max_unpacked, max_cells = int(limits["max_workbook_unpacked_bytes"]), int(limits["max_sheet_cells"])
+    entries = book.infolist()
+    unpacked = sum(e.file_size for e in entries)
+    if unpacked > max_unpacked:
+        raise RosterReadError(
+            f"workbook unpacks to {unpacked / 1e6:,.0f} MB (more than {max_unpacked / 1e6:,.0f} MB): "
+            "it holds far more than a roster; open it, delete the empty rows and columns, save and send again"
+        )
+    for entry in entries:
+        if not (entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml")):
+            continue
+        with book.open(entry) as sheet:
+            head = sheet.read(4096)
+        if m := _DIMENSION.search(head):
+            first_col, first_row, last_col, last_row = m.groups()
+            rows = int(last_row or first_row) - int(first_row) + 1
+            cols = _column_number(last_col or first_col) - _column_number(first_col) + 1
+            if rows * cols > max_cells:
+                end = (last_col or first_col).decode() + (last_row or first_row).decode()
+                raise RosterReadError(
+                    f"a sheet reaches cell {end} ({rows:,} rows x {cols:,} columns): something was typed far "
+                    "below or right of the roster; press Ctrl+End in Excel to find it, delete those rows and "
+                    "columns, save and send again"
+                )
+
+
 def _read_excel(data: bytes, kind: str) -> RawRoster:
     if data[:4] not in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0"):
         raise RosterReadError("file is not an Excel workbook (its content is not .xlsx or .xls)")
+    if data[:4] == b"PK\x03\x04":
+        check_workbook_size(data)
     try:
         workbook = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except calamine.PasswordError as exc:
