@@ -102,6 +102,9 @@ def validate(kind: str, period: str, dag_id: str, run_id: str | None, force: boo
         mark = fingerprint.validation_fingerprint(conn, kind, parse_period(period))
         if not force and (stored := fingerprint.reusable(conn, "validate", scope, mark)) is not None:
             return {**stored, "reused": True}
+        # The month was just loaded: the candidate rows' query needs its statistics.
+        facts.analyze_settle_inputs(conn)
+        conn.commit()
         summary = validate_period(conn, kind, period, dag_id, run_id).summary()
         fingerprint.record(conn, "validate", scope, mark, summary)
     return summary
