@@ -22,15 +22,11 @@ from typing import Any
 
 import psycopg
 
-from ucj.landing import LandedFile, list_rosters, next_month, period_label
+from ucj.completeness import due_date
+from ucj.landing import LandedFile, list_rosters, period_label
 from ucj.settings import pipeline_config
 
 log = logging.getLogger(__name__)
-
-
-def due_date(period_month: dt.date, day_of_next_month: int) -> dt.date:
-    """The day rosters for ``period_month`` are due (deadline.day_of_next_month of the next month)."""
-    return next_month(period_month).replace(day=day_of_next_month)
 
 
 def open_periods(today: dt.date, day_of_next_month: int, late_days: int) -> list[dt.date]:
@@ -41,7 +37,7 @@ def open_periods(today: dt.date, day_of_next_month: int, late_days: int) -> list
     """
     months = []
     month = today.replace(day=1)
-    while due_date(month, day_of_next_month) + dt.timedelta(days=late_days) >= today:
+    while due_date(period_label(month), day_of_next_month) + dt.timedelta(days=late_days) >= today:
         months.append(month)
         month = (month - dt.timedelta(days=1)).replace(day=1)
     return months
