@@ -27,8 +27,10 @@ import pyarrow.compute as pc
 from ucj.arrivals import record_seen
 from ucj.bulk import arrow_column, copy_columns, without_cyclic_gc
 from ucj.landing import file_stat, local_path, parse_period, refusal
-from ucj.roster.read import RawRoster, RosterReadError, read_roster
+from ucj.roster.isolated import IsolatedReader
+from ucj.roster.read import RawRoster, ReadLimits, RosterReadError
 from ucj.roster.rows import ROW_COLUMNS, interpret_many
+from ucj.settings import pipeline_config
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +77,23 @@ def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, re
 def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, rel_paths: list[str]) -> BatchSummary:
     summary = BatchSummary()
     period_month = parse_period(period)
+    max_bytes = int(pipeline_config()["ingest"]["max_file_bytes"])
     landed = []
     for rel_path in rel_paths:
         path = root / rel_path
         if reason := refusal(root, path):
             # Never opened: the entry itself (its link target, its times) is what is recorded.
             st = os.lstat(local_path(path) or str(path))
-            mark = hashlib.sha256(f"refused\0{reason}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()
-            modified_at = dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC)
-            landed.append(_Landed(rel_path, b"", mark, int(st.st_size), modified_at, f"The file {reason}."))
+            landed.append(
+                _refused(rel_path, reason, int(st.st_size), st.st_mtime, st.st_mtime_ns, f"The file {reason}.")
+            )
+            continue
+        size, mtime = file_stat(path)
+        if size > max_bytes:
+            # Never read into memory: a roster this large is a mistake or an attack, and either costs only itself.
+            reason = (f"The file is {size / 1e6:,.0f} MB, more than the {max_bytes / 1e6:,.0f} MB a roster file "
+                      "may be: split it into smaller files and send them again.")  # fmt: skip
+            landed.append(_refused(rel_path, "too large", size, mtime, round(mtime * 1e9), reason))
             continue
         data = path.read_bytes()
         size, mtime = file_stat(path)
@@ -113,16 +123,18 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
 
     readable: list[tuple[_Landed, RawRoster]] = []
     errors: list[tuple[_Landed, str]] = []
-    for f in to_load:
-        if f.refused:
-            errors.append((f, f.refused))
-            log.warning("roster file %s refused: %s", f.rel_path, f.refused)
-            continue
-        try:
-            readable.append((f, read_roster(f.data, f.rel_path, kind)))
-        except RosterReadError as exc:
-            errors.append((f, str(exc)))
-            log.warning("roster file %s failed: %s", f.rel_path, exc)
+    with IsolatedReader(kind, ReadLimits.from_config()) as reader:
+        for f in to_load:
+            if f.refused:
+                errors.append((f, f.refused))
+                log.warning("roster file %s refused: %s", f.rel_path, f.refused)
+                continue
+            try:
+                readable.append((f, reader.read(f.data, f.rel_path)))
+            except RosterReadError as exc:
+                errors.append((f, str(exc)))
+                log.warning("roster file %s failed: %s", f.rel_path, exc)
+            f.data = b""  # read: its rows are what the batch keeps
     rows = interpret_many([raw for _, raw in readable], kind, period_month)
 
     write = _Write(conn, kind, period_month, landed, to_load, reinstated, retried)
@@ -149,6 +161,12 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
     for status, count in rows["status"].value_counts().items() if len(rows) else []:
         summary.rows[str(status)] = int(count)
     return summary
+
+
+def _refused(rel_path: str, why: str, size: int, mtime: float, mtime_ns: int, message: str) -> _Landed:
+    """A file recorded as failed without reading it, versioned by its size and time instead of its content."""
+    mark = hashlib.sha256(f"refused\0{why}\0{size}\0{mtime_ns}".encode()).hexdigest()
+    return _Landed(rel_path, b"", mark, size, dt.datetime.fromtimestamp(mtime, tz=dt.UTC), message)
 
 
 class _Write:

@@ -5,6 +5,13 @@ legacy BIFF and cached formula values), the ``csv`` module for CSV (title rows
 above the header and ragged rows rule out a columnar CSV reader). Everything
 after the grid is format-independent: find the header, map columns, drop
 empty and footer rows, keep the sheet's own row numbers.
+
+calamine builds a dense grid of a sheet's extent, so a workbook whose extent
+is far larger than its content (one stray cell at ``XFD1048576``, or a
+``<dimension>`` that lies) is read cell by cell instead, with openpyxl's
+streaming reader (``sparse=True``). Every reader stops at the limits of
+``ReadLimits`` (pipeline.yaml ``ingest``); ``ucj.roster.isolated`` adds the
+memory and time limits, which only a separate process can enforce.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
+from typing import Any
 
 import python_calamine as calamine
 
@@ -33,6 +41,32 @@ EXCEL_EXTENSIONS = (".xlsx", ".xlsm", ".xls")
 
 class RosterReadError(Exception):
     """A file that cannot be read at all. The message is meant for the clerk."""
+
+
+class SheetTooLarge(RosterReadError):
+    """A sheet's extent is too large for a dense grid; the caller may read it again with ``sparse=True``."""
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What one file may hold before its reader stops (pipeline.yaml ``ingest``, documented there).
+
+    Passed to the reader explicitly rather than read from the configuration
+    inside it: the reading runs in a child process, which must apply the
+    limits of the run that started it.
+    """
+
+    max_workbook_unpacked_bytes: int = 1_000_000_000
+    max_sheet_cells: int = 50_000_000
+    max_rows_per_file: int = 1_048_576
+    max_columns: int = 500
+    max_read_seconds: float = 300.0
+    reader_memory_bytes: int = 2_000_000_000
+
+    @classmethod
+    def from_config(cls, overrides: dict[str, Any] | None = None) -> ReadLimits:
+        ingest = {**pipeline_config()["ingest"], **(overrides or {})}
+        return cls(**{name: type(getattr(cls, name))(ingest[name]) for name in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -59,6 +93,8 @@ class RawRoster:
         return [(n, dict(zip(fields, values, strict=True))) for n, values in pairs]
 
 
+_DEFAULT_LIMITS = ReadLimits()
+
 _HEADER_NOTE = re.compile(r"\(.*?\)|\[.*?\]|[*:]+$")
 
 
@@ -83,20 +119,32 @@ def header_map(kind: str) -> dict[str, str]:
     return mapping
 
 
-def read_roster(data: bytes, filename: str, kind: str) -> RawRoster:
-    """Read one roster file; raise RosterReadError with a clerk-readable reason."""
+def read_roster(
+    data: bytes, filename: str, kind: str, limits: ReadLimits | None = None, *, sparse: bool = False
+) -> RawRoster:
+    """Read one roster file; raise RosterReadError with a clerk-readable reason.
+
+    In this process, with no memory or time limit: ``ingest`` reads through
+    ``ucj.roster.isolated``, which calls this in a child process.
+    """
+    limits = limits or ReadLimits.from_config()
     if not data:
         raise RosterReadError("file is empty (0 bytes)")
     lower = filename.lower()
     if lower.endswith(EXCEL_EXTENSIONS):
-        return _read_excel(data, kind)
+        try:
+            return _read_excel(data, kind, limits, sparse=sparse)
+        except SheetTooLarge:
+            if sparse or data[:4] != b"PK\x03\x04":
+                raise
+            return _read_excel(data, kind, limits, sparse=True)
     if lower.endswith(".csv"):
-        return _from_grid(_csv_grid(data), kind, sheet=None)
+        return _from_grid(_csv_grid(data, limits), kind, sheet=None, limits=limits)
     raise RosterReadError(f"unsupported file type {filename.rsplit('.', 1)[-1]!r}: send .xlsx, .xls or .csv")
 
 
-# What a workbook may claim before the reader builds its grid (a dense one, cell by cell: one stray
-# cell at XFD1048576 asks for 17 billion cells and takes the whole process down): pipeline.yaml ingest.
+# What a workbook may claim before calamine builds its grid (a dense one, cell by cell: one stray
+# cell at XFD1048576 asks for 17 billion cells): beyond it the sheet is read sparse.
 _DIMENSION = re.compile(rb'<dimension ref="([A-Z]{1,3})(\d+)(?::([A-Z]{1,3})(\d+))?"')
 
 
@@ -107,8 +155,20 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def check_workbook_size(data: bytes) -> None:
-    """Refuse an .xlsx that unpacks to too much, or whose sheet claims too many cells (pipeline.yaml ingest).
+_SPARSE_FROM_CELLS = 1_000_000
+
+
+def column_letters(number: int) -> str:
+    """1 -> A, 16384 -> XFD: how a clerk finds a cell."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def check_workbook_size(data: bytes, limits: ReadLimits) -> None:
+    """Refuse an .xlsx that unpacks to too much; raise SheetTooLarge if a sheet claims too many cells.
 
     Read from the zip's directory and the first bytes of each sheet, before
     python-calamine allocates anything; a clerk-readable reason says what to fix.
@@ -119,8 +179,7 @@ def check_workbook_size(data: bytes) -> None:
         book = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         return  # calamine says "damaged" in its own words
-    limits = pipeline_config()["ingest"]
-    max_unpacked, max_cells = int(limits["max_workbook_unpacked_bytes"]), int(limits["max_sheet_cells"])
+    max_unpacked, max_cells = limits.max_workbook_unpacked_bytes, limits.max_sheet_cells
     entries = book.infolist()
     unpacked = sum(e.file_size for e in entries)
     if unpacked > max_unpacked:
@@ -131,26 +190,36 @@ def check_workbook_size(data: bytes) -> None:
     for entry in entries:
         if not (entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml")):
             continue
-        with book.open(entry) as sheet:
-            head = sheet.read(4096)
+        try:
+            with book.open(entry) as sheet:
+                head = sheet.read(4096)
+        except Exception:  # a damaged entry (bad CRC, truncated stream): calamine names it
+            return
         if m := _DIMENSION.search(head):
             first_col, first_row, last_col, last_row = m.groups()
             rows = int(last_row or first_row) - int(first_row) + 1
             cols = _column_number(last_col or first_col) - _column_number(first_col) + 1
-            if rows * cols > max_cells:
+            # A sheet holding only a few of the cells it claims (under one byte of XML per cell, where a
+            # cell present takes twenty) is sparse: the dense grid would be mostly empty memory.
+            sparse = rows * cols > _SPARSE_FROM_CELLS and rows * cols > entry.file_size
+            if rows * cols > max_cells or sparse:
                 end = (last_col or first_col).decode() + (last_row or first_row).decode()
-                raise RosterReadError(
+                raise SheetTooLarge(
                     f"a sheet reaches cell {end} ({rows:,} rows x {cols:,} columns): something was typed far "
                     "below or right of the roster; press Ctrl+End in Excel to find it, delete those rows and "
                     "columns, save and send again"
                 )
 
 
-def _read_excel(data: bytes, kind: str) -> RawRoster:
+def _read_excel(data: bytes, kind: str, limits: ReadLimits, *, sparse: bool) -> RawRoster:
     if data[:4] not in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0"):
         raise RosterReadError("file is not an Excel workbook (its content is not .xlsx or .xls)")
+    if sparse:
+        if data[:4] != b"PK\x03\x04":
+            raise RosterReadError("workbook is too large to read: save it as .xlsx without the empty rows")
+        return _read_xlsx_sparse(data, kind, limits)
     if data[:4] == b"PK\x03\x04":
-        check_workbook_size(data)
+        check_workbook_size(data, limits)
     try:
         workbook = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except calamine.PasswordError as exc:
@@ -174,10 +243,46 @@ def _read_excel(data: bytes, kind: str) -> RawRoster:
             continue
         _fill_merged(grid, merged)
         try:
-            return _from_grid(((i + 1, row) for i, row in enumerate(grid)), kind, sheet=name)
+            return _from_grid(((i + 1, row) for i, row in enumerate(grid)), kind, sheet=name, limits=limits)
         except RosterReadError as exc:
             problems.append(f"sheet {name!r}: {exc}")
     raise RosterReadError("; ".join(problems) or "workbook has no sheets")
+
+
+def _read_xlsx_sparse(data: bytes, kind: str, limits: ReadLimits) -> RawRoster:
+    """Read an .xlsx cell by cell: memory follows the cells present, not the extent a sheet claims.
+
+    openpyxl's streaming reader ignores ``<dimension>`` (``reset_dimensions``)
+    and yields the rows the sheet holds. Merged blocks are not filled here (the
+    streaming reader does not see them); a roster rarely merges data cells.
+    """
+    import zipfile
+
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise RosterReadError(f"workbook is damaged or incomplete and cannot be opened ({type(exc).__name__})") from exc
+    try:
+        visible = [ws.title for ws in book.worksheets if ws.sheet_state == "visible"] or list(book.sheetnames)
+        ordered = [s for s in visible if PREFERRED_SHEET.search(s)] + [
+            s for s in visible if not PREFERRED_SHEET.search(s)
+        ]
+        problems: list[str] = []
+        for name in ordered:
+            sheet = book[name]
+            sheet.reset_dimensions()
+            rows = ((n, list(row)) for n, row in enumerate(sheet.iter_rows(values_only=True), start=1))
+            try:
+                return _from_grid(rows, kind, sheet=name, limits=limits)
+            except RosterReadError as exc:
+                problems.append(f"sheet {name!r}: {exc}")
+            except Exception as exc:  # damaged XML inside the sheet
+                problems.append(f"sheet {name!r} cannot be read ({type(exc).__name__})")
+        raise RosterReadError("; ".join(problems) or "workbook has no sheets")
+    finally:
+        book.close()
 
 
 def _fill_merged(grid: list[list[object]], merged: list) -> None:
@@ -212,11 +317,12 @@ def _decode(data: bytes) -> str:
 MAX_LINES_PER_ROW = 3
 
 
-def _csv_grid(data: bytes) -> Iterator[tuple[int, list[object]]]:
+def _csv_grid(data: bytes, limits: ReadLimits) -> Iterator[tuple[int, list[object]]]:
     text = _decode(data)
     sample = text[:20000]
     delimiter = max((";", ",", "\t"), key=sample.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    del text, data  # the reader holds the text; the file's lines go as they are read
     line = 1
     while True:
         try:
@@ -249,13 +355,31 @@ def _footer_pattern() -> re.Pattern[str]:
     return re.compile("|".join(vocabulary()["footer_markers"]), re.IGNORECASE)
 
 
-def _from_grid(grid: Iterator[tuple[int, list[object]]] | list, kind: str, sheet: str | None) -> RawRoster:
+def _too_wide(row: list[object], row_number: int, limits: ReadLimits) -> None:
+    """A cell typed beyond the last column a roster may have fails the file, naming the cell."""
+    beyond = next((i for i in range(len(row) - 1, limits.max_columns - 1, -1) if not is_blank(row[i])), None)
+    if beyond is not None:
+        raise RosterReadError(
+            f"cell {column_letters(beyond + 1)}{row_number} holds a value beyond the {limits.max_columns}th "
+            "column a roster may use: something was typed far right of the roster; press Ctrl+End in Excel "
+            "to find it, delete those columns, save and send again"
+        )
+
+
+def _from_grid(
+    grid: Iterator[tuple[int, list[object]]] | list, kind: str, sheet: str | None, limits: ReadLimits | None = None
+) -> RawRoster:
+    limits = limits or _DEFAULT_LIMITS
     mapping = header_map(kind)
+    max_columns, max_rows = limits.max_columns, limits.max_rows_per_file
     iterator = iter(grid)
     header: dict[int, str] | None = None
     header_row = 0
     seen_any = False
     for row_number, row in iterator:
+        if len(row) > max_columns:
+            _too_wide(row, row_number, limits)
+            row = row[:max_columns]
         if any(not is_blank(v) for v in row):
             seen_any = True
         found: dict[int, str] = {}
@@ -290,6 +414,8 @@ def _from_grid(grid: Iterator[tuple[int, list[object]]] | list, kind: str, sheet
     for row_number, row in iterator:
         if len(row) < width:  # a ragged row: the missing cells are empty
             row = [*row, *([None] * (width - len(row)))]
+        elif len(row) > max_columns:
+            _too_wide(row, row_number, limits)
         values = pick(row)
         lead = values[0]
         if not (type(lead) is str and lead.strip() not in BLANK_TEXTS) and all(is_blank(v) for v in values):
@@ -310,6 +436,10 @@ def _from_grid(grid: Iterator[tuple[int, list[object]]] | list, kind: str, sheet
             in_footer = True
             roster.footer_rows_skipped += 1
             continue
+        if len(roster.row_numbers) == max_rows:
+            raise RosterReadError(
+                f"file holds more than {max_rows:,} rows of data: split it into smaller files and send them again"
+            )
         roster.row_numbers.append(row_number)
         roster.cells.append(values)
     return roster

@@ -1,0 +1,228 @@
+"""A file is read within limits: what it claims never costs more memory or time than the limits allow.
+
+Each hostile workbook is generated here (a stray cell at XFD1048576, a
+``<dimension>`` that lies or is missing), dropped beside good files, and the
+batch is read the way the ingest task reads it: through the child process of
+``ucj.roster.isolated``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from rosterfiles import VILLAGE_HEADER, csv_bytes, land_village, village_row, xls, xlsx
+
+from ucj import ingest, settings
+from ucj.roster.isolated import IsolatedReader
+from ucj.roster.read import ReadLimits, RosterReadError, read_roster
+
+PERIOD = "2025-01"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _workbook(stray: str | None = None, dimension: bytes | None = None, rows: int = 2) -> bytes:
+    """A village roster workbook; ``stray`` types an "x" in that cell, ``dimension`` rewrites the sheet's claim."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(VILLAGE_HEADER)
+    for n in range(1, rows + 1):
+        sheet.append(village_row(n))
+    if stray:
+        sheet[stray] = "x"
+    out = io.BytesIO()
+    book.save(out)
+    data = out.getvalue()
+    if dimension is None:
+        return data
+    source, rewritten = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(rewritten, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            content = source.read(entry)
+            if entry.filename.startswith("xl/worksheets/sheet"):
+                content, found = re.subn(rb'<dimension ref="[^"]*" ?/>', dimension, content)
+                assert found == 1
+            target.writestr(entry, content)
+    return rewritten.getvalue()
+
+
+def _land(root: Path, name: str, data: bytes) -> str:
+    rel = f"village/{PERIOD}/{name}"
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_bytes(data)
+    os.utime(root / rel, (1_700_000_000, 1_700_000_000))
+    return rel
+
+
+def _loaded(conn) -> dict[str, int]:
+    return dict(
+        conn.execute(
+            """select f.rel_path, count(r.*) from ingest.source_file as f
+               left join ingest.roster_row as r using (file_id) where f.status = 'loaded' group by 1"""
+        ).fetchall()
+    )
+
+
+def test_the_child_reads_what_the_process_itself_reads() -> None:
+    csv_file = csv_bytes([VILLAGE_HEADER, village_row(1), village_row(2)])
+    book = xlsx(("Data", [VILLAGE_HEADER, village_row(1), village_row(2)]))
+    legacy = xls([VILLAGE_HEADER, village_row(1)])
+    with IsolatedReader("village") as reader:
+        for data, name in ((csv_file, "a.csv"), (book, "a.xlsx"), (legacy, "a.xls")):
+            assert reader.read(data, name) == read_roster(data, name, "village")
+        with pytest.raises(RosterReadError, match="no header row"):
+            reader.read(csv_bytes([["a", "b"], ["1", "2"]]), "b.csv")
+        child = reader._child
+        assert child is not None
+        assert child.poll() is None  # alive after a bad file
+        assert reader.processes_started == 1  # one child for the batch
+    assert child.returncode == 0  # and it ends when the batch does
+
+
+@pytest.mark.parametrize(
+    "dimension",
+    [b'<dimension ref="A1:C3"/>', b""],
+    ids=["dimension-that-lies", "no-dimension"],
+)
+def test_a_workbook_that_crashes_the_native_reader_fails_alone(conn, tmp_path: Path, dimension: bytes) -> None:
+    """calamine aborts the process on a dense grid of XFD1048576; only the child dies, the next file loads."""
+    first = land_village(tmp_path, PERIOD, "a.csv", [village_row(1)])
+    bomb = _land(tmp_path, "b_bom.xlsx", _workbook("XFD1048576", dimension))
+    after = _land(tmp_path, "c_baik.xlsx", _workbook(rows=3))
+    summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [first, bomb, after])
+
+    (failed,) = summary.failed_files
+    assert failed["file"] == bomb
+    assert "XFD1048576" in failed["error"]
+    assert "Ctrl+End" in failed["error"]
+    assert _loaded(conn) == {first: 1, after: 3}
+    # It is the child that died, and a fresh one read the file after it.
+    with IsolatedReader("village") as reader:
+        with pytest.raises(RosterReadError, match="XFD1048576"):
+            reader.read((tmp_path / bomb).read_bytes(), bomb)
+        assert len(reader.read((tmp_path / after).read_bytes(), after).cells) == 3
+        assert reader.processes_started == 2  # the one that died, and the one that read it cell by cell, then the next
+
+
+def test_a_stray_cell_far_below_the_roster_is_read_cell_by_cell(conn, tmp_path: Path) -> None:
+    """Z1048576 claims 27 million cells: read sparse, the roster loads (the stray cell is in no mapped column)."""
+    rel = _land(tmp_path, "bawah.xlsx", _workbook("Z1048576", rows=4))
+    summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [rel])
+    assert summary.failed_files == []
+    assert _loaded(conn) == {rel: 4}
+
+
+_MEASURE = """
+import json, resource, sys
+from pathlib import Path
+import psycopg
+from ucj import ingest
+root, dsn, paths = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+with psycopg.connect(dsn, autocommit=True) as conn:
+    summary = ingest.ingest_batch(conn, root, "village", "2025-01", paths)
+print(json.dumps({
+    "failed": sorted(f["file"] for f in summary.failed_files),
+    "self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+}))
+"""
+
+
+def test_peak_memory_follows_the_data_not_what_the_files_claim(clean_warehouse: str, tmp_path: Path) -> None:
+    """Workbooks claiming 17 billion, 27 million and (lying) 9 cells cost the batch ~what its files hold.
+
+    Measured in a fresh process: its own peak and its reader child's, as the
+    kernel counts them. Dense grids of these claims would need hundreds of GB.
+    """
+    paths = [
+        land_village(tmp_path, PERIOD, "a.csv", [village_row(n) for n in range(1, 50)]),
+        _land(tmp_path, "b.xlsx", _workbook("XFD1048576")),
+        _land(tmp_path, "c.xlsx", _workbook("XFD1048576", b'<dimension ref="A1:C3"/>')),
+        _land(tmp_path, "e.xlsx", _workbook("Z1048576")),
+    ]
+    data_mb = sum((tmp_path / p).stat().st_size for p in paths) / 1e6
+    assert data_mb < 1
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(tmp_path), clean_warehouse, *paths],
+        capture_output=True, text=True, env=env, check=True, timeout=300,
+    )  # fmt: skip
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
+    assert measured["failed"] == sorted(paths[1:3])
+    print(f"peak RSS: ingest process {measured['self_mb']:.0f} MB, reader {measured['children_mb']:.0f} MB")
+    # A bare interpreter with pandas, pyarrow and psycopg imported is ~150 MB; the reader child ~45 MB.
+    # The claims above, read as dense grids, would be 550 GB (the abort the crash test provokes).
+    assert measured["self_mb"] < 300, measured
+    assert measured["children_mb"] < 200, measured
+
+
+def test_a_file_that_reads_for_too_long_fails_alone(conn, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(settings.pipeline_config()["ingest"], "max_read_seconds", 0.5)
+    # ~1.5 million data rows: seconds of reading on any machine, far past the half second allowed here.
+    slow = _land(tmp_path, "a_lama.csv", csv_bytes([VILLAGE_HEADER]) + b"1,1310010001,x,01-01-1990\r\n" * 1_500_000)
+    good = land_village(tmp_path, PERIOD, "b.csv", [village_row(1)])
+    summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [slow, good])
+    (failed,) = summary.failed_files
+    assert failed["file"] == slow
+    assert "took more than 0.5 seconds" in failed["error"]
+    assert _loaded(conn) == {good: 1}
+
+
+def test_a_file_that_needs_too_much_memory_fails_alone(conn, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(settings.pipeline_config()["ingest"], "reader_memory_bytes", 60_000_000)
+    # 40 MB of CSV is 40 MB of bytes, as much text and its rows: more than the 60 MB the reader may add.
+    big = _land(tmp_path, "a_besar.csv", csv_bytes([VILLAGE_HEADER]) + b"1,1310010001,x,01-01-1990\r\n" * 1_500_000)
+    good = _land(tmp_path, "b.xlsx", _workbook(rows=2))
+    summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [big, good])
+    (failed,) = summary.failed_files
+    assert failed["file"] == big
+    assert "more than 60 MB of memory" in failed["error"]
+    assert _loaded(conn) == {good: 2}
+
+
+def test_a_file_larger_than_the_limit_is_not_read(conn, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(settings.pipeline_config()["ingest"], "max_file_bytes", 2_000_000)
+    big = land_village(tmp_path, PERIOD, "a.csv", [village_row(n) for n in range(1, 40_000)])
+    good = land_village(tmp_path, PERIOD, "b.csv", [village_row(1)])
+    summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [big, good])
+    (failed,) = summary.failed_files
+    assert failed["file"] == big
+    assert "more than the 2 MB a roster file may be" in failed["error"]
+    assert _loaded(conn) == {good: 1}
+    # Tried again on the next run like any failed file, and refused again without being read.
+    again = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [big, good])
+    assert again.unchanged_files == 1
+    assert [f["file"] for f in again.failed_files] == [big]
+
+
+def test_rows_and_columns_have_limits() -> None:
+    limits = ReadLimits(max_rows_per_file=3, max_columns=10)
+    four = csv_bytes([VILLAGE_HEADER, *(village_row(n) for n in range(1, 5))])
+    assert len(read_roster(four, "a.csv", "village", ReadLimits(max_rows_per_file=4)).cells) == 4
+    with pytest.raises(RosterReadError, match="more than 3 rows of data"):
+        read_roster(four, "a.csv", "village", limits)
+
+    wide = [VILLAGE_HEADER, village_row(1), [*village_row(2), *[""] * 20, "x"]]
+    width = len(village_row(2)) + 21
+    with pytest.raises(RosterReadError, match=f"cell {_letters(width)}3 holds a value beyond the 10th column"):
+        read_roster(csv_bytes(wide), "a.csv", "village", limits)
+    with pytest.raises(RosterReadError, match=f"cell {_letters(width)}3 "):
+        read_roster(xlsx(("Data", wide)), "a.xlsx", "village", limits)
+    # Empty cells beyond the limit cost nothing: Excel writes them when a column was once formatted.
+    blank_tail = [VILLAGE_HEADER, village_row(1), [*village_row(2), *[""] * 20]]
+    assert len(read_roster(csv_bytes(blank_tail), "a.csv", "village", limits).cells) == 2
+
+
+def _letters(number: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(number)
