@@ -18,6 +18,7 @@ from ucj.roster.parse import (
     parse_nik,
     parse_programs,
     parse_region_code,
+    parse_unit_name,
     parse_status,
 )
 
@@ -229,3 +230,38 @@ def test_gender_spelling_noise(value: str) -> None:
 
 def test_program_list_with_dashes() -> None:
     assert parse_programs("JKK-JKM")[0] == ["JKK", "JKM"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "name"),
+    [
+        ("Nagari Koto Baru", "Nagari Koto Baru"),
+        ("  Dinas   PU-PR  ", "Dinas PU-PR"),
+        ("CV 17 Agustus", "CV 17 Agustus"),
+        ("SMPN 1 Sangir", "SMPN 1 Sangir"),
+        ("=cmd|' /C calc'!A0", None),  # a formula
+        ("+HYPERLINK(x)", None),
+        ("@SUM(1)", None),
+        ("1310014503850001", None),  # a NIK in the wrong column
+        ("Siti 081234567890", None),  # a phone number
+        ("12/03/1985", None),  # a date
+        ("<script>x</script>", None),
+        ("Desa\x01Baru", None),
+        ("A" * 121, None),  # a paragraph, not a name
+        ("123", None),
+        (1310012002.0, None),  # a number cell
+        ("", None),
+        (None, None),
+    ],
+)
+def test_only_a_cell_that_can_be_a_unit_name_becomes_one(cell: object, name: str | None) -> None:
+    assert parse_unit_name(cell) == name
+
+
+@given(st.text(max_size=200))
+def test_a_unit_name_is_short_plain_text_or_nothing(cell: str) -> None:
+    name = parse_unit_name(cell)
+    if name is not None:
+        assert len(name) <= 120
+        assert name[0] not in "=+@"
+        assert not any(ord(ch) < 32 for ch in name)

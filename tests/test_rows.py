@@ -181,3 +181,24 @@ def test_a_typed_regency_code_that_is_no_code_is_unknown_not_missing() -> None:
     ]
     frame = interpret(read_roster(to_csv([header, *rows]), "o.csv", "opd"), "opd", JAN)
     assert [r.split(";") for r in frame["reason"]] == [["unknown_regency_code"], ["missing_regency_code"]]
+
+
+def test_a_cell_that_is_no_unit_name_never_names_a_unit() -> None:
+    """A NIK typed in the village-name column, or a formula as an OPD name: the row keeps its unit, not the text."""
+    from rosterfiles import csv_bytes as to_csv
+
+    village = [VILLAGE_HEADER, village_row(1), village_row(2)]
+    village[1][6], village[2][6] = "1310014503850009", '=HYPERLINK("http://x")'
+    frame = interpret(read_roster(to_csv(village), "v.csv", "village"), "village", JAN)
+    assert list(frame["unit_name"]) == [None, None]
+    assert list(frame["unit_key"]) == ["1310012002", "1310012002"]
+
+    header = ["No", "NIK", "Nama", "Tgl Lahir", "JK", "Kode Kab/Kota", "Kode OPD", "OPD", "Program", "Sumber Dana"]
+    rows = [
+        [1, "1310014503850001", "Siti", "12/03/1985", "P", "1310", "", "=cmd|' /C calc'!A0", "JKK", "APBD"],
+        [2, "1310014503850002", "Ani", "12/03/1985", "P", "1310", "", "Dinas Kesehatan", "JKK", "APBD"],
+    ]
+    frame = interpret(read_roster(to_csv([header, *rows]), "o.csv", "opd"), "opd", JAN)
+    assert list(frame["unit_name"]) == [None, "Dinas Kesehatan"]
+    assert frame["reason"][0] == "missing_opd"  # no code, and no name that can identify the OPD
+    assert frame["status"][1] == "loaded"

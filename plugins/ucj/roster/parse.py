@@ -288,3 +288,24 @@ def _funding_patterns() -> list[tuple[str, re.Pattern[str]]]:
 def parse_text(value: object) -> str | None:
     text = cell_text(value)
     return " ".join(text.split()) or None
+
+
+MAX_UNIT_NAME = 120
+# A run of digits as long as a NIK's or a phone number's, a formula or markup: not a village, OPD or employer name.
+_NOT_A_UNIT_NAME = re.compile(r"^[=+@]|\d{8}|[<>\x00-\x1f\x7f]")
+
+
+def parse_unit_name(value: object) -> str | None:
+    """A unit's name as its roster writes it, or None when the cell cannot be one.
+
+    Unit names reach the ``mart`` views, dashboards and clerk reports, so a
+    cell that holds something else - a NIK or phone number typed in the wrong
+    column, a date, a formula (``=cmd|...``), markup, a paragraph - is not
+    taken as a name; the unit keeps the name it has (or shows its code).
+    """
+    text = parse_text(value)
+    if text is None or len(text) > MAX_UNIT_NAME or _NOT_A_UNIT_NAME.search(text):
+        return None
+    if not isinstance(value, str) or parse_date(text) is not None or not any(ch.isalpha() for ch in text):
+        return None
+    return text

@@ -38,6 +38,7 @@ from ucj.roster.parse import (
     parse_region_code,
     parse_status,
     parse_text,
+    parse_unit_name,
 )
 from ucj.roster.read import RawRoster
 from ucj.settings import pipeline_config, vocabulary
@@ -362,7 +363,7 @@ def _reporting_units(kind: str, columns: _Columns, out: dict[str, Any]) -> dict[
         parsed = np.array([parse_region_code(u) for u in uniques], dtype=object)
         codes = parsed[row_codes]
         out["village_code"] = out["unit_code"] = out["unit_key"] = codes
-        out["unit_name"] = columns.map("village_name", parse_text)
+        out["unit_name"] = columns.map("village_name", parse_unit_name)
         out["regency_code"] = np.array([c[:4] if c else None for c in parsed], dtype=object)[row_codes]
         # Missing means an empty cell; anything typed that is not a known code (``=cmd|...``, ``abc``) is unknown.
         missing = np.array([parse_text(u) is None for u in uniques], dtype=bool)[row_codes]
@@ -377,7 +378,7 @@ def _reporting_units(kind: str, columns: _Columns, out: dict[str, Any]) -> dict[
     reasons = {"missing_regency_code": missing_regency, "unknown_regency_code": ~missing_regency & ~known}
     if kind == "opd":
         codes = columns.map("opd_code", parse_text)
-        out["unit_name"] = columns.map("opd_name", parse_text)
+        out["unit_name"] = columns.map("opd_name", parse_unit_name)
         # OPD codes repeat across regencies, so the unit is regency + code;
         # without a code the OPD's name identifies it.
         ident = [c or (nm.upper() if nm else None) for c, nm in zip(codes, out["unit_name"], strict=True)]
@@ -390,6 +391,6 @@ def _reporting_units(kind: str, columns: _Columns, out: dict[str, Any]) -> dict[
             lambda v: (re.sub(r"[\s.\-']", "", t).upper() or None) if (t := parse_text(v)) else None,
         )
         out["unit_code"] = out["unit_key"] = npp
-        out["unit_name"] = columns.map("employer_name", parse_text)
+        out["unit_name"] = columns.map("employer_name", parse_unit_name)
         reasons["missing_npp"] = _isnull(npp)
     return reasons
