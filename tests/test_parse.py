@@ -18,8 +18,8 @@ from ucj.roster.parse import (
     parse_nik,
     parse_programs,
     parse_region_code,
-    parse_unit_name,
     parse_status,
+    parse_unit_name,
 )
 
 MARCH_12 = dt.date(1985, 3, 12)
