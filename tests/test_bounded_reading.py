@@ -76,11 +76,11 @@ def test_the_child_reads_what_the_process_itself_reads() -> None:
     csv_file = csv_bytes([VILLAGE_HEADER, village_row(1), village_row(2)])
     book = xlsx(("Data", [VILLAGE_HEADER, village_row(1), village_row(2)]))
     legacy = xls([VILLAGE_HEADER, village_row(1)])
-    with IsolatedReader("village") as reader:
+    with IsolatedReader() as reader:
         for data, name in ((csv_file, "a.csv"), (book, "a.xlsx"), (legacy, "a.xls")):
-            assert reader.read(data, name) == read_roster(data, name, "village")
+            assert reader.read(data, name, "village") == read_roster(data, name, "village")
         with pytest.raises(RosterReadError, match="no header row"):
-            reader.read(csv_bytes([["a", "b"], ["1", "2"]]), "b.csv")
+            reader.read(csv_bytes([["a", "b"], ["1", "2"]]), "b.csv", "village")
         child = reader._child
         assert child is not None
         assert child.poll() is None  # alive after a bad file
@@ -106,10 +106,10 @@ def test_a_workbook_that_crashes_the_native_reader_fails_alone(conn, tmp_path: P
     assert "Ctrl+End" in failed["error"]
     assert _loaded(conn) == {first: 1, after: 3}
     # It is the child that died, and a fresh one read the file after it.
-    with IsolatedReader("village") as reader:
+    with IsolatedReader() as reader:
         with pytest.raises(RosterReadError, match="XFD1048576"):
-            reader.read((tmp_path / bomb).read_bytes(), bomb)
-        assert len(reader.read((tmp_path / after).read_bytes(), after).cells) == 3
+            reader.read((tmp_path / bomb).read_bytes(), bomb, "village")
+        assert len(reader.read((tmp_path / after).read_bytes(), after, "village").cells) == 3
         assert reader.processes_started == 2  # the one that died, and the one that read it cell by cell, then the next
 
 

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from ucj.arrivals import record_seen
 from ucj.bulk import arrow_column, copy_columns, without_cyclic_gc
 from ucj.landing import file_stat, local_path, parse_period, refusal
-from ucj.roster.isolated import IsolatedReader
+from ucj.roster.isolated import shared_reader
 from ucj.roster.read import RawRoster, ReadLimits, RosterReadError
 from ucj.roster.rows import ROW_COLUMNS, interpret_many
 from ucj.settings import pipeline_config
@@ -123,18 +123,18 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
 
     readable: list[tuple[_Landed, RawRoster]] = []
     errors: list[tuple[_Landed, str]] = []
-    with IsolatedReader(kind, ReadLimits.from_config()) as reader:
-        for f in to_load:
-            if f.refused:
-                errors.append((f, f.refused))
-                log.warning("roster file %s refused: %s", f.rel_path, f.refused)
-                continue
-            try:
-                readable.append((f, reader.read(f.data, f.rel_path)))
-            except RosterReadError as exc:
-                errors.append((f, str(exc)))
-                log.warning("roster file %s failed: %s", f.rel_path, exc)
-            f.data = b""  # read: its rows are what the batch keeps
+    reader = shared_reader(ReadLimits.from_config())
+    for f in to_load:
+        if f.refused:
+            errors.append((f, f.refused))
+            log.warning("roster file %s refused: %s", f.rel_path, f.refused)
+            continue
+        try:
+            readable.append((f, reader.read(f.data, f.rel_path, kind)))
+        except RosterReadError as exc:
+            errors.append((f, str(exc)))
+            log.warning("roster file %s failed: %s", f.rel_path, exc)
+        f.data = b""  # read: its rows are what the batch keeps
     rows = interpret_many([raw for _, raw in readable], kind, period_month)
 
     write = _Write(conn, kind, period_month, landed, to_load, reinstated, retried)

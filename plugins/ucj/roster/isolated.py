@@ -5,8 +5,9 @@ allocates a dense grid of whatever extent a sheet claims and the allocator
 aborts the process; a quote that never closes can keep the CSV reader busy
 for as long as the file is long. In the task's own process either would take
 every other file of the batch down with it, and the task would be retried
-into the same fate. Here one child per batch reads the files one after the
-other under an address-space limit (``reader_memory_bytes``) and a wall-clock
+into the same fate. Here a child process (one per ingesting process, kept
+between batches: ``shared_reader``) reads the files one after the other
+under an address-space limit (``reader_memory_bytes``) and a wall-clock
 limit per file (``max_read_seconds``): a file that crashes the child or runs
 out of time fails alone, with a reason for the clerk, and a fresh child reads
 the next one. An ``.xlsx`` whose dense reading crashes is read once more cell
@@ -21,12 +22,14 @@ starts in a fraction of a second.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
@@ -39,15 +42,15 @@ _START_SECONDS = 60
 
 
 class IsolatedReader:
-    """``read_roster`` in a child process; one per batch, used as a context manager.
+    """``read_roster`` in a child process, as a context manager or kept by ``shared_reader``.
 
     The child is started on the first file and again after a file killed it,
-    so a batch of healthy files costs one process start.
+    so files that read cleanly cost one process start between them.
     """
 
-    def __init__(self, kind: str, limits: ReadLimits | None = None) -> None:
-        self.kind = kind
+    def __init__(self, limits: ReadLimits | None = None) -> None:
         self.limits = limits or ReadLimits.from_config()
+        self._lock = threading.Lock()
         self._child: subprocess.Popen[bytes] | None = None
         self._send: Connection | None = None
         self._recv: Connection | None = None
@@ -61,24 +64,28 @@ class IsolatedReader:
     ) -> None:
         self.close()
 
-    def read(self, data: bytes, filename: str) -> RawRoster:
+    def read(self, data: bytes, filename: str, kind: str) -> RawRoster:
         """The file's rows, or RosterReadError with a reason a clerk can act on."""
+        with self._lock:  # one conversation with the child at a time
+            return self._read_either_way(data, filename, kind)
+
+    def _read_either_way(self, data: bytes, filename: str, kind: str) -> RawRoster:
         try:
-            return self._read(data, filename, sparse=False)
+            return self._read(data, filename, kind, sparse=False)
         except _ChildDied:
             log.warning("the reader process ended while reading %s (out of memory or crashed)", filename)
             if not (filename.lower().endswith((".xlsx", ".xlsm")) and data[:4] == b"PK\x03\x04"):
                 raise RosterReadError(self._memory_reason()) from None
         # The dense grid did not fit: the sheet claims an extent far larger than what it holds.
         try:
-            return self._read(data, filename, sparse=True)
+            return self._read(data, filename, kind, sparse=True)
         except _ChildDied:
             raise RosterReadError(self._memory_reason()) from None
 
-    def _read(self, data: bytes, filename: str, *, sparse: bool) -> RawRoster:
+    def _read(self, data: bytes, filename: str, kind: str, *, sparse: bool) -> RawRoster:
         send, recv = self._start()
         try:
-            send.send((filename, self.kind, sparse))
+            send.send((filename, kind, sparse))
             send.send_bytes(data)
             ready = recv.poll(self.limits.max_read_seconds)
         except (BrokenPipeError, ConnectionResetError):
@@ -173,6 +180,41 @@ class IsolatedReader:
         if self._recv is not None:
             self._recv.close()
             self._recv = None
+
+
+_shared: IsolatedReader | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_reader(limits: ReadLimits) -> IsolatedReader:
+    """This process's reader, kept from one batch to the next (a new one when the limits change).
+
+    A process that ingests several batches (the benchmark, the tests, a worker
+    running several tasks) starts one child, not one per batch. The child ends
+    with this process: on exit, or by PR_SET_PDEATHSIG if it is killed.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.limits != limits:
+            if _shared is not None:
+                _shared.close()
+            _shared = IsolatedReader(limits)
+        return _shared
+
+
+def _forget_shared() -> None:
+    """A forked process must not talk to its parent's child: it starts its own when it needs one."""
+    global _shared
+    _shared = None
+
+
+@atexit.register
+def _close_shared() -> None:
+    if _shared is not None:
+        _shared.close()
+
+
+os.register_at_fork(after_in_child=_forget_shared)
 
 
 class _ChildDied(Exception):
