@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any
 
 import python_calamine as calamine
 
@@ -56,17 +55,20 @@ class ReadLimits:
     limits of the run that started it.
     """
 
-    max_workbook_unpacked_bytes: int = 1_000_000_000
-    max_sheet_cells: int = 50_000_000
-    max_rows_per_file: int = 1_048_576
-    max_columns: int = 500
-    max_read_seconds: float = 300.0
-    reader_memory_bytes: int = 2_000_000_000
+    max_workbook_unpacked_bytes: int
+    max_sheet_cells: int
+    max_rows_per_file: int
+    max_columns: int
+    max_read_seconds: float
+    reader_memory_bytes: int
 
     @classmethod
-    def from_config(cls, overrides: dict[str, Any] | None = None) -> ReadLimits:
-        ingest = {**pipeline_config()["ingest"], **(overrides or {})}
-        return cls(**{name: type(getattr(cls, name))(ingest[name]) for name in cls.__dataclass_fields__})
+    def from_config(cls, **overrides: float) -> ReadLimits:
+        """The limits of pipeline.yaml (with the deployment's override file), some replaced by ``overrides``."""
+        ingest = {**pipeline_config()["ingest"], **overrides}
+        return cls(
+            **{name: (float if name == "max_read_seconds" else int)(ingest[name]) for name in cls.__dataclass_fields__}
+        )
 
 
 @dataclass
@@ -92,8 +94,6 @@ class RawRoster:
         pairs = zip(self.row_numbers, self.cells, strict=True)
         return [(n, dict(zip(fields, values, strict=True))) for n, values in pairs]
 
-
-_DEFAULT_LIMITS = ReadLimits()
 
 _HEADER_NOTE = re.compile(r"\(.*?\)|\[.*?\]|[*:]+$")
 
@@ -369,7 +369,7 @@ def _too_wide(row: list[object], row_number: int, limits: ReadLimits) -> None:
 def _from_grid(
     grid: Iterator[tuple[int, list[object]]] | list, kind: str, sheet: str | None, limits: ReadLimits | None = None
 ) -> RawRoster:
-    limits = limits or _DEFAULT_LIMITS
+    limits = limits or ReadLimits.from_config()
     mapping = header_map(kind)
     max_columns, max_rows = limits.max_columns, limits.max_rows_per_file
     iterator = iter(grid)
