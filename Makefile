@@ -53,6 +53,9 @@ test-unit: $(STAMP)  ## fast tests only: no Airflow runs
 test-e2e: $(STAMP)  ## end-to-end runs of the real DAGs only
 	$(PY) -m pytest -m e2e
 
+bench-reading: $(STAMP)  ## reading in the isolated child vs in process (ROWS=200000); writes docs/benchmarks-reading.md
+	$(PY) -m bench.reading --rows $${ROWS:-200000} --formats $${FORMATS:-csv,xlsx}
+
 bench-identity: $(STAMP)  ## identity resolution accuracy (clean/realistic/hostile) vs exact NIK and default splink; writes docs/benchmarks-identity.md
 	$(PY) -m bench.identity --people $${PEOPLE:-20000}
 

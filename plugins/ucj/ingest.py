@@ -123,18 +123,19 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
 
     readable: list[tuple[_Landed, RawRoster]] = []
     errors: list[tuple[_Landed, str]] = []
-    reader = shared_reader(ReadLimits.from_config())
+    to_read = [f for f in to_load if not f.refused]
+    outcomes = shared_reader(ReadLimits.from_config()).read_many([(f.data, f.rel_path, kind) for f in to_read])
+    outcome_of = {f.rel_path: outcome for f, outcome in zip(to_read, outcomes, strict=True)}
     for f in to_load:
+        f.data = b""  # read: its rows are what the batch keeps
         if f.refused:
             errors.append((f, f.refused))
             log.warning("roster file %s refused: %s", f.rel_path, f.refused)
-            continue
-        try:
-            readable.append((f, reader.read(f.data, f.rel_path, kind)))
-        except RosterReadError as exc:
-            errors.append((f, str(exc)))
-            log.warning("roster file %s failed: %s", f.rel_path, exc)
-        f.data = b""  # read: its rows are what the batch keeps
+        elif isinstance(outcome := outcome_of[f.rel_path], RosterReadError):
+            errors.append((f, str(outcome)))
+            log.warning("roster file %s failed: %s", f.rel_path, outcome)
+        else:
+            readable.append((f, outcome))
     rows = interpret_many([raw for _, raw in readable], kind, period_month)
 
     write = _Write(conn, kind, period_month, landed, to_load, reinstated, retried)

@@ -83,32 +83,75 @@ class IsolatedReader:
             raise RosterReadError(self._memory_reason()) from None
 
     def _read(self, data: bytes, filename: str, kind: str, *, sparse: bool) -> RawRoster:
+        outcomes = self._exchange([(data, filename, kind, sparse)])
+        if outcomes is None:
+            raise RosterReadError(self._time_reason())
+        ((outcome, value),) = outcomes
+        if outcome == "ok":
+            return value  # type: ignore[return-value]
+        if outcome == "error":
+            raise RosterReadError(str(value))
+        raise _ChildDied
+
+    def _exchange(self, files: list[tuple[bytes, str, str, bool]]) -> list[tuple[str, object]] | None:
+        """Send files, receive one outcome each (fewer if one ran out of memory); None when time ran out."""
         send, recv = self._start()
         try:
-            send.send((filename, kind, sparse))
-            send.send_bytes(data)
+            send.send([(filename, kind, sparse) for _, filename, kind, sparse in files])
+            for data, *_ in files:
+                send.send_bytes(data)
             ready = recv.poll(self.limits.max_read_seconds)
         except (BrokenPipeError, ConnectionResetError):
             self._stop()
             raise _ChildDied from None
         if not ready:
             self._stop()
-            raise RosterReadError(
-                f"reading the file took more than {self.limits.max_read_seconds:g} seconds, far longer than a "
-                "roster needs: it is damaged or holds far more than a roster; open it, save it again as .xlsx "
-                "(or split it into smaller files) and send it again"
-            )
+            return None
         try:
-            outcome, value = recv.recv()
+            outcomes = recv.recv()
         except (EOFError, ConnectionResetError, OSError):
             self._stop()
             raise _ChildDied from None
-        if outcome == "ok":
-            return value
-        if outcome == "error":
-            raise RosterReadError(value)
-        self._stop()  # out of memory: the child's state is not to be trusted with the next file
-        raise _ChildDied
+        if outcomes[-1][0] == "memory":
+            self._stop()  # out of memory: the child's state is not to be trusted with the next file
+        return outcomes
+
+    def read_many(self, files: list[tuple[bytes, str, str]]) -> list[RawRoster | RosterReadError]:
+        """Each file's rows or its RosterReadError, in order; small files travel to the child in groups.
+
+        A month is mostly small village files, and one exchange with the child
+        per file would cost more than reading them. A group that crashes the
+        child, runs it out of memory or out of time is read again file by
+        file, so the file responsible fails alone with its own reason.
+        """
+        results: list[RawRoster | RosterReadError | None] = [None] * len(files)
+        for group in _groups([len(data) for data, _, _ in files]):
+            outcomes: list[tuple[str, object]] | None = None
+            if len(group) > 1:
+                with self._lock:
+                    try:
+                        outcomes = self._exchange([(*files[i], False) for i in group])
+                    except _ChildDied:
+                        outcomes = None
+            for n, i in enumerate(group):
+                outcome = outcomes[n] if outcomes is not None and n < len(outcomes) else None
+                if outcome is not None and outcome[0] == "ok":
+                    results[i] = outcome[1]  # type: ignore[assignment]
+                elif outcome is not None and outcome[0] == "error":
+                    results[i] = RosterReadError(str(outcome[1]))
+                else:
+                    try:
+                        results[i] = self.read(*files[i])
+                    except RosterReadError as exc:
+                        results[i] = exc
+        return results  # type: ignore[return-value]
+
+    def _time_reason(self) -> str:
+        return (
+            f"reading the file took more than {self.limits.max_read_seconds:g} seconds, far longer than a "
+            "roster needs: it is damaged or holds far more than a roster; open it, save it again as .xlsx "
+            "(or split it into smaller files) and send it again"
+        )
 
     def _memory_reason(self) -> str:
         return (
@@ -217,6 +260,34 @@ def _close_shared() -> None:
 os.register_at_fork(after_in_child=_forget_shared)
 
 
+# Files up to this size travel to the child together, up to these many files or bytes per group.
+_SMALL_FILE_BYTES = 256_000
+_GROUP_FILES = 64
+_GROUP_BYTES = 2_000_000
+
+
+def _groups(sizes: list[int]) -> list[list[int]]:
+    """Indexes of ``sizes`` in order, consecutive small files together, every other file alone."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for i, size in enumerate(sizes):
+        if size > _SMALL_FILE_BYTES:
+            if current:
+                groups.append(current)
+                current, total = [], 0
+            groups.append([i])
+            continue
+        if current and (len(current) == _GROUP_FILES or total + size > _GROUP_BYTES):
+            groups.append(current)
+            current, total = [], 0
+        current.append(i)
+        total += size
+    if current:
+        groups.append(current)
+    return groups
+
+
 class _ChildDied(Exception):
     """The child ended or ran out of memory while reading a file."""
 
@@ -253,29 +324,38 @@ def _serve(recv: Connection, send: Connection, memory_bytes: int) -> None:
     send.send("ready")
     while True:
         try:
-            filename, kind, sparse = recv.recv()
-            data = recv.recv_bytes()
+            files = recv.recv()
+            datas = [recv.recv_bytes() for _ in files]
         except EOFError:
             return
+        outcomes: list[tuple[str, object]] = []
+        for (filename, kind, sparse), data in zip(files, datas, strict=True):
+            outcome = _read_one(data, filename, kind, limits, sparse)
+            outcomes.append(outcome)
+            if outcome[0] == "memory":
+                break  # the rest of the group is read again, each in a fresh child
+        del datas
         try:
-            outcome: tuple[str, object] = ("ok", read_roster(data, filename, kind, limits, sparse=sparse))
-        except RosterReadError as exc:
-            outcome = ("error", str(exc))
+            send.send(outcomes)
         except MemoryError:
-            outcome = ("memory", None)
-        except Exception as exc:
-            # The reader's own bug: the file fails, named by what went wrong, never by a cell's value.
-            outcome = ("error", f"the file cannot be read ({type(exc).__name__}); send it to the data team")
-        except BaseException as exc:  # a Rust panic inside python-calamine is a BaseException
-            outcome = ("error", f"workbook is damaged and cannot be read ({type(exc).__name__})")
-        del data
-        try:
-            send.send(outcome)
-        except MemoryError:
-            send.send(("memory", None))
+            send.send([("memory", None)])
             return
-        if outcome[0] == "memory":
+        if outcomes[-1][0] == "memory":
             return
+
+
+def _read_one(data: bytes, filename: str, kind: str, limits: ReadLimits, sparse: bool) -> tuple[str, object]:
+    try:
+        return ("ok", read_roster(data, filename, kind, limits, sparse=sparse))
+    except RosterReadError as exc:
+        return ("error", str(exc))
+    except MemoryError:
+        return ("memory", None)
+    except Exception as exc:
+        # The reader's own bug: the file fails, named by what went wrong, never by a cell's value.
+        return ("error", f"the file cannot be read ({type(exc).__name__}); send it to the data team")
+    except BaseException as exc:  # a Rust panic inside python-calamine is a BaseException
+        return ("error", f"workbook is damaged and cannot be read ({type(exc).__name__})")
 
 
 if __name__ == "__main__":
