@@ -260,3 +260,33 @@ def _letters(number: int) -> str:
     from openpyxl.utils import get_column_letter
 
     return get_column_letter(number)
+
+
+def test_overlapping_merged_blocks_are_no_cpu_bomb() -> None:
+    """Thousands of blocks over the same cells would be minutes of filling; the file fails at once instead."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(VILLAGE_HEADER)
+    for n in range(1, 201):
+        sheet.append(village_row(n))
+    sheet.merge_cells("G2:G201")  # the village's name, written once down its column
+    out = io.BytesIO()
+    book.save(out)
+    data = out.getvalue()
+    # openpyxl refuses to write overlapping blocks, so the sheet XML gets 2,000 copies of the one it wrote.
+    source, rewritten = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(rewritten, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            content = source.read(entry)
+            if entry.filename.startswith("xl/worksheets/sheet"):
+                block = re.search(rb"<mergeCell [^>]*/>", content)[0]
+                content = content.replace(block, block * 2000)
+            target.writestr(entry, content)
+    with pytest.raises(RosterReadError, match="merged cell blocks that overlap"):
+        read_roster(rewritten.getvalue(), "gabung.xlsx", "village")
+    # One block is filled as before: every row has its village's name.
+    raw = read_roster(data, "satu.xlsx", "village")
+    assert len(raw.cells) == 200
+    assert {row[list(raw.columns).index("village_name")] for row in raw.cells} == {"Koto Baru"}

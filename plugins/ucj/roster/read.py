@@ -286,10 +286,22 @@ def _read_xlsx_sparse(data: bytes, kind: str, limits: ReadLimits) -> RawRoster:
 
 
 def _fill_merged(grid: list[list[object]], merged: list) -> None:
-    """A merged block shows its value in every cell to a person; do the same."""
+    """A merged block shows its value in every cell to a person; do the same.
+
+    Blocks may overlap, so filling them could visit each cell many times (a
+    few thousand overlapping blocks are minutes of CPU); a sheet whose blocks
+    cover more cells than the sheet has is no roster layout.
+    """
+    budget = 2 * sum(len(row) for row in grid)
     for (r0, c0), (r1, c1) in merged:
         if r0 >= len(grid) or c0 >= len(grid[r0]):
             continue
+        budget -= (min(r1, len(grid) - 1) - r0 + 1) * (min(c1, len(grid[r0]) - 1) - c0 + 1)
+        if budget < 0:
+            raise RosterReadError(
+                f"the sheet has {len(merged):,} merged cell blocks that overlap many times over: select the "
+                "whole sheet, click Merge & Center to unmerge, save and send again"
+            )
         value = grid[r0][c0]
         for r in range(r0, min(r1, len(grid) - 1) + 1):
             row = grid[r]
