@@ -131,3 +131,22 @@ def publish_and_settle(conn: Any, kind: str, period: str) -> int:
 
     publication.gate(conn, kind, parse_period(period), True, [], (None, None))
     return facts.settle_snapshots(conn, kind, period)
+
+
+def land_bytes(root: Path, period: str, name: str, data: bytes, mtime: int = 1_700_000_000) -> str:
+    """Write any bytes as a village roster file into the landing zone; return its path relative to ``root``."""
+    rel = f"village/{period}/{name}"
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_bytes(data)
+    os.utime(root / rel, (mtime, mtime))
+    return rel
+
+
+def loaded_rows(conn: Any) -> dict[str, int]:
+    """Rows per loaded file: which files of a batch loaded, and with how many rows."""
+    return dict(
+        conn.execute(
+            """select f.rel_path, count(r.*) from ingest.source_file as f
+               left join ingest.roster_row as r using (file_id) where f.status = 'loaded' group by 1"""
+        ).fetchall()
+    )

@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from rosterfiles import VILLAGE_HEADER, csv_bytes, land_village, village_row, xls, xlsx
+from rosterfiles import VILLAGE_HEADER, csv_bytes, land_bytes, land_village, loaded_rows, village_row, xls, xlsx
 
 from ucj import ingest, settings
 from ucj.roster.isolated import IsolatedReader
@@ -56,20 +56,7 @@ def _workbook(stray: str | None = None, dimension: bytes | None = None, rows: in
 
 
 def _land(root: Path, name: str, data: bytes) -> str:
-    rel = f"village/{PERIOD}/{name}"
-    (root / rel).parent.mkdir(parents=True, exist_ok=True)
-    (root / rel).write_bytes(data)
-    os.utime(root / rel, (1_700_000_000, 1_700_000_000))
-    return rel
-
-
-def _loaded(conn) -> dict[str, int]:
-    return dict(
-        conn.execute(
-            """select f.rel_path, count(r.*) from ingest.source_file as f
-               left join ingest.roster_row as r using (file_id) where f.status = 'loaded' group by 1"""
-        ).fetchall()
-    )
+    return land_bytes(root, PERIOD, name, data)
 
 
 def test_the_child_reads_what_the_process_itself_reads() -> None:
@@ -125,7 +112,7 @@ def test_a_workbook_that_crashes_the_native_reader_fails_alone(conn, tmp_path: P
     assert failed["file"] == bomb
     assert "XFD1048576" in failed["error"]
     assert "Ctrl+End" in failed["error"]
-    assert _loaded(conn) == {first: 1, after: 3}
+    assert loaded_rows(conn) == {first: 1, after: 3}
     # It is the child that died, and a fresh one read the file after it.
     with IsolatedReader() as reader:
         with pytest.raises(RosterReadError, match="XFD1048576"):
@@ -139,7 +126,7 @@ def test_a_stray_cell_far_below_the_roster_is_read_cell_by_cell(conn, tmp_path: 
     rel = _land(tmp_path, "bawah.xlsx", _workbook("Z1048576", rows=4))
     summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [rel])
     assert summary.failed_files == []
-    assert _loaded(conn) == {rel: 4}
+    assert loaded_rows(conn) == {rel: 4}
 
 
 _MEASURE = """
@@ -208,7 +195,7 @@ def test_a_file_that_reads_for_too_long_fails_alone(conn, tmp_path: Path, monkey
     (failed,) = summary.failed_files
     assert failed["file"] == slow
     assert "took more than 0.5 seconds" in failed["error"]
-    assert _loaded(conn) == {good: 1}
+    assert loaded_rows(conn) == {good: 1}
 
 
 def test_a_file_that_needs_too_much_memory_fails_alone(conn, tmp_path: Path, monkeypatch) -> None:
@@ -220,7 +207,7 @@ def test_a_file_that_needs_too_much_memory_fails_alone(conn, tmp_path: Path, mon
     (failed,) = summary.failed_files
     assert failed["file"] == big
     assert "more than 60 MB of memory" in failed["error"]
-    assert _loaded(conn) == {good: 2}
+    assert loaded_rows(conn) == {good: 2}
 
 
 def test_a_file_larger_than_the_limit_is_not_read(conn, tmp_path: Path, monkeypatch) -> None:
@@ -231,7 +218,7 @@ def test_a_file_larger_than_the_limit_is_not_read(conn, tmp_path: Path, monkeypa
     (failed,) = summary.failed_files
     assert failed["file"] == big
     assert "more than the 2 MB a roster file may be" in failed["error"]
-    assert _loaded(conn) == {good: 1}
+    assert loaded_rows(conn) == {good: 1}
     # Tried again on the next run like any failed file, and refused again without being read.
     again = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [big, good])
     assert again.unchanged_files == 1

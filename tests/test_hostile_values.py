@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rosterfiles import VILLAGE_HEADER, csv_bytes, land_village, village_row
+from rosterfiles import VILLAGE_HEADER, csv_bytes, land_bytes, land_village, loaded_rows, village_row
 
 from ucj import ingest
 
@@ -17,22 +17,7 @@ PERIOD = "2025-01"
 
 
 def _land(root: Path, name: str, data: bytes, mtime: int = 1_700_000_000) -> str:
-    import os
-
-    rel = f"village/{PERIOD}/{name}"
-    (root / rel).parent.mkdir(parents=True, exist_ok=True)
-    (root / rel).write_bytes(data)
-    os.utime(root / rel, (mtime, mtime))
-    return rel
-
-
-def _loaded_rows(conn) -> dict[str, int]:
-    return dict(
-        conn.execute(
-            """select f.rel_path, count(r.*) from ingest.source_file as f
-               left join ingest.roster_row as r using (file_id) where f.status = 'loaded' group by 1"""
-        ).fetchall()
-    )
+    return land_bytes(root, PERIOD, name, data, mtime)
 
 
 def test_malformed_csv_files_fail_alone_with_a_reason_and_leak_no_value(conn, tmp_path: Path) -> None:
@@ -53,7 +38,7 @@ def test_malformed_csv_files_fail_alone_with_a_reason_and_leak_no_value(conn, tm
     for error in failed.values():
         assert "Siti" not in error
         assert "xxxx" not in error
-    assert _loaded_rows(conn) == {good: 1}
+    assert loaded_rows(conn) == {good: 1}
 
 
 def test_stray_nul_bytes_and_impossible_numbers_cost_only_their_cell(conn, tmp_path: Path) -> None:
@@ -104,7 +89,7 @@ def test_a_value_the_warehouse_refuses_fails_its_file_only(conn, tmp_path: Path,
     assert "too large" in summary.failed_files[0]["error"]
     assert "contribution" in summary.failed_files[0]["error"]
     assert "10000" not in summary.failed_files[0]["error"]
-    assert _loaded_rows(conn) == {good: 1, also_good: 1}
+    assert loaded_rows(conn) == {good: 1, also_good: 1}
     assert summary.rows["loaded"] == 2
 
 
@@ -133,7 +118,7 @@ def test_a_workbook_claiming_billions_of_cells_fails_alone_before_it_is_read(con
     assert failed["file"] == stray
     assert "XFD1048576" in failed["error"]
     assert "Ctrl+End" in failed["error"]
-    assert _loaded_rows(conn) == {good: 1}
+    assert loaded_rows(conn) == {good: 1}
 
 
 def test_a_workbook_that_unpacks_to_too_much_is_refused(monkeypatch) -> None:
