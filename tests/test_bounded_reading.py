@@ -186,10 +186,15 @@ def test_peak_memory_follows_the_data_not_what_the_files_claim(clean_warehouse: 
     assert measured["reader_mb"] < 200, measured
 
 
+def _long_csv() -> bytes:
+    """~1.5 million data rows, 40 MB: seconds of reading on any machine."""
+    return csv_bytes([VILLAGE_HEADER]) + b"1,1310010001,x,01-01-1990\r\n" * 1_500_000
+
+
 def test_a_file_that_reads_for_too_long_fails_alone(conn, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(settings.pipeline_config()["ingest"], "max_read_seconds", 0.5)
     # ~1.5 million data rows: seconds of reading on any machine, far past the half second allowed here.
-    slow = _land(tmp_path, "a_lama.csv", csv_bytes([VILLAGE_HEADER]) + b"1,1310010001,x,01-01-1990\r\n" * 1_500_000)
+    slow = _land(tmp_path, "a_lama.csv", _long_csv())
     good = land_village(tmp_path, PERIOD, "b.csv", [village_row(1)])
     summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [slow, good])
     (failed,) = summary.failed_files
@@ -201,7 +206,7 @@ def test_a_file_that_reads_for_too_long_fails_alone(conn, tmp_path: Path, monkey
 def test_a_file_that_needs_too_much_memory_fails_alone(conn, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(settings.pipeline_config()["ingest"], "reader_memory_bytes", 60_000_000)
     # 40 MB of CSV is 40 MB of bytes, as much text and its rows: more than the 60 MB the reader may add.
-    big = _land(tmp_path, "a_besar.csv", csv_bytes([VILLAGE_HEADER]) + b"1,1310010001,x,01-01-1990\r\n" * 1_500_000)
+    big = _land(tmp_path, "a_besar.csv", _long_csv())
     good = _land(tmp_path, "b.xlsx", _workbook(rows=2))
     summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [big, good])
     (failed,) = summary.failed_files

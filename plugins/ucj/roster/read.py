@@ -134,12 +134,10 @@ def read_roster(
     if lower.endswith(EXCEL_EXTENSIONS):
         try:
             return _read_excel(data, kind, limits, sparse=sparse)
-        except SheetTooLarge:
-            if sparse or data[:4] != b"PK\x03\x04":
-                raise
+        except SheetTooLarge:  # raised only before a dense read of an .xlsx
             return _read_excel(data, kind, limits, sparse=True)
     if lower.endswith(".csv"):
-        return _from_grid(_csv_grid(data, limits), kind, sheet=None, limits=limits)
+        return _from_grid(_csv_grid(data), kind, sheet=None, limits=limits)
     raise RosterReadError(f"unsupported file type {filename.rsplit('.', 1)[-1]!r}: send .xlsx, .xls or .csv")
 
 
@@ -211,6 +209,11 @@ def check_workbook_size(data: bytes, limits: ReadLimits) -> None:
                 )
 
 
+def _sheet_order(visible: list[str]) -> list[str]:
+    """The sheets to try, a roster-named one ("Peserta", "Data") first, in both readers."""
+    return [s for s in visible if PREFERRED_SHEET.search(s)] + [s for s in visible if not PREFERRED_SHEET.search(s)]
+
+
 def _read_excel(data: bytes, kind: str, limits: ReadLimits, *, sparse: bool) -> RawRoster:
     if data[:4] not in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0"):
         raise RosterReadError("file is not an Excel workbook (its content is not .xlsx or .xls)")
@@ -231,7 +234,7 @@ def _read_excel(data: bytes, kind: str, limits: ReadLimits, *, sparse: bool) -> 
     visible = [
         meta.name for meta in workbook.sheets_metadata if meta.visible == calamine.SheetVisibleEnum.Visible
     ] or list(workbook.sheet_names)
-    ordered = [s for s in visible if PREFERRED_SHEET.search(s)] + [s for s in visible if not PREFERRED_SHEET.search(s)]
+    ordered = _sheet_order(visible)
     problems: list[str] = []
     for name in ordered:
         try:
@@ -266,9 +269,7 @@ def _read_xlsx_sparse(data: bytes, kind: str, limits: ReadLimits) -> RawRoster:
         raise RosterReadError(f"workbook is damaged or incomplete and cannot be opened ({type(exc).__name__})") from exc
     try:
         visible = [ws.title for ws in book.worksheets if ws.sheet_state == "visible"] or list(book.sheetnames)
-        ordered = [s for s in visible if PREFERRED_SHEET.search(s)] + [
-            s for s in visible if not PREFERRED_SHEET.search(s)
-        ]
+        ordered = _sheet_order(visible)
         problems: list[str] = []
         for name in ordered:
             sheet = book[name]
@@ -329,12 +330,12 @@ def _decode(data: bytes) -> str:
 MAX_LINES_PER_ROW = 3
 
 
-def _csv_grid(data: bytes, limits: ReadLimits) -> Iterator[tuple[int, list[object]]]:
+def _csv_grid(data: bytes) -> Iterator[tuple[int, list[object]]]:
     text = _decode(data)
     sample = text[:20000]
     delimiter = max((";", ",", "\t"), key=sample.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    del text, data  # the reader holds the text; the file's lines go as they are read
+    del text  # the reader holds its own copy; this one would double the file's memory for the whole read
     line = 1
     while True:
         try:
