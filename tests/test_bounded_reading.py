@@ -282,3 +282,13 @@ def test_overlapping_merged_blocks_are_no_cpu_bomb() -> None:
     raw = read_roster(data, "satu.xlsx", "village")
     assert len(raw.cells) == 200
     assert {row[list(raw.columns).index("village_name")] for row in raw.cells} == {"Koto Baru"}
+
+
+def test_the_streaming_reader_reads_a_contract_roster_as_the_grid_reader_does() -> None:
+    """Title rows, blank rows, a preferred sheet after another one: same header, rows and row numbers."""
+    grid = [["Daftar Peserta"], [], VILLAGE_HEADER, village_row(1), [], village_row(2)]
+    book = xlsx(("Catatan", [["x"]]), ("Data Peserta", grid))
+    sparse = read_roster(book, "a.xlsx", "village", sparse=True)
+    assert sparse == read_roster(book, "a.xlsx", "village")
+    assert sparse.sheet == "Data Peserta"
+    assert sparse.row_numbers == [4, 6]
