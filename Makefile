@@ -9,7 +9,6 @@ STAMP := $(VENV)/.installed
 SAMPLE_LANDING := $(CURDIR)/var/landing/sample
 SAMPLE_PERIODS := 2025-01:2025-03
 
-export PYTHONPATH := $(CURDIR)/plugins
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
@@ -17,16 +16,17 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 # pgserver and platformdirs want a runtime dir; not every shell has one.
 export XDG_RUNTIME_DIR ?= $(CURDIR)/var/run
 
-.PHONY: help venv demo pipeline sample test test-unit test-e2e test-celery lint fix airflow clean compose-check bench bench-identity
+.PHONY: help venv demo pipeline sample test test-unit test-warehouse test-dags test-e2e test-celery lint fix airflow clean compose-check bench bench-identity
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=python3.11)")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --no-deps --editable .  # the ucj and ucj_dev packages from src/
 	@mkdir -p var/run && chmod 700 var/run
 	touch $(STAMP)
 
@@ -34,24 +34,30 @@ venv: $(STAMP)  ## create .venv and install pinned dependencies
 
 sample: $(STAMP)  ## (re)generate the sample landing zone in var/landing/sample
 	rm -rf $(SAMPLE_LANDING)
-	$(PY) -m ucj.sample $(SAMPLE_LANDING)
+	$(PY) -m ucj_dev.sample $(SAMPLE_LANDING)
 
 demo: $(STAMP)  ## install, generate sample rosters, run the real DAGs for 3 months, print the UCJ table
 	@test -f $(SAMPLE_LANDING)/ground_truth.json || $(MAKE) --no-print-directory sample
-	$(PY) -m ucj.runner --landing-root $(SAMPLE_LANDING) --periods $(SAMPLE_PERIODS)
+	$(PY) -m ucj_dev.runner --landing-root $(SAMPLE_LANDING) --periods $(SAMPLE_PERIODS)
 
 pipeline: $(STAMP)  ## run the DAGs on any landing zone: make pipeline LANDING_ROOT=/abs/path PERIODS=2025-01:2025-06
 	@test -n "$(LANDING_ROOT)" -a -n "$(PERIODS)" || { echo "usage: make pipeline LANDING_ROOT=/abs/path PERIODS=YYYY-MM[:YYYY-MM]"; exit 2; }
-	$(PY) -m ucj.runner --landing-root "$(LANDING_ROOT)" --periods "$(PERIODS)"
+	$(PY) -m ucj_dev.runner --landing-root "$(LANDING_ROOT)" --periods "$(PERIODS)"
 
-test: $(STAMP)  ## the whole default test suite (unit, DAG integrity, end to end)
-	$(PY) -m pytest
+test: $(STAMP)  ## the whole default suite: every tier below, in one run
+	$(PY) -m pytest tests/unit tests/warehouse tests/dags tests/e2e
 
-test-unit: $(STAMP)  ## fast tests only: no Airflow runs
-	$(PY) -m pytest -m "not e2e"
+test-unit: $(STAMP)  ## tier 1: pure functions, reading, GX suites; no database, no Airflow
+	$(PY) -m pytest tests/unit
 
-test-e2e: $(STAMP)  ## end-to-end runs of the real DAGs only
-	$(PY) -m pytest -m e2e
+test-warehouse: $(STAMP)  ## tier 2: ingest, identity, marts and roles against a real PostgreSQL
+	$(PY) -m pytest tests/warehouse
+
+test-dags: $(STAMP)  ## tier 3: DAG integrity, the UI plugin, dag.test of the deadline DAG
+	$(PY) -m pytest tests/dags
+
+test-e2e: $(STAMP)  ## tier 4: the real DAGs end to end (make pipeline), reruns, hostile landing zones
+	$(PY) -m pytest tests/e2e
 
 bench-reading: $(STAMP)  ## reading in the isolated child vs in process (ROWS=200000); writes docs/benchmarks-reading.md
 	$(PY) -m bench.reading --rows $${ROWS:-200000} --formats $${FORMATS:-csv,xlsx}
@@ -72,7 +78,7 @@ fix: $(STAMP)  ## apply ruff fixes and formatting
 
 airflow: $(STAMP)  ## Airflow 3 standalone (UI on http://localhost:8080) over the sample landing zone
 	@test -f $(SAMPLE_LANDING)/ground_truth.json || $(MAKE) --no-print-directory sample
-	AIRFLOW_VAR_LANDING_ROOT=$(SAMPLE_LANDING) $(PY) -m ucj.standalone
+	AIRFLOW_VAR_LANDING_ROOT=$(SAMPLE_LANDING) $(PY) -m ucj_dev.standalone
 
 clean:  ## remove the embedded warehouse, Airflow state and sample data (keeps .venv)
 	rm -rf var .airflow

@@ -1,7 +1,7 @@
 """What reading in a child process costs: the same landing zone read in this process and through the reader child.
 
 ``make bench-reading`` (``python -m bench.reading --rows N``) generates one
-month with ``bench.landing`` (the shape of ``make bench``), reads every file
+month with ``ucj_dev.bulk`` (the shape of ``make bench``), reads every file
 with ``read_roster`` here, then with ``ucj.roster.isolated`` (the way the
 ingest task reads), in batches of ``ingest.files_per_batch`` like the ingest
 DAG's mapped tasks, and writes ``docs/benchmarks-reading.md``. Only reading is
@@ -30,11 +30,11 @@ def _files(root: Path) -> list[tuple[str, str, bytes]]:
 
 
 def measure(rows: int, fmt: str) -> dict[str, float]:
-    from bench.landing import generate
     from bench.run import cpu_reference
     from ucj.roster.isolated import IsolatedReader
     from ucj.roster.read import ReadLimits, read_roster
     from ucj.settings import pipeline_config
+    from ucj_dev.bulk import generate
 
     limits = ReadLimits.from_config()
     per_batch = int(pipeline_config()["ingest"]["files_per_batch"])
@@ -115,5 +115,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT / "plugins"))
     sys.exit(main())

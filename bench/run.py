@@ -251,8 +251,8 @@ def main() -> int:
     # Production always has a NIK token key (tokens are computed for every new worker); so does the benchmark.
     os.environ.setdefault("UCJ_NIK_HMAC_KEY", "benchmark-only-key")
 
-    from bench.landing import generate
     from ucj.settings import SOURCE_KINDS
+    from ucj_dev.bulk import generate
 
     report: dict[str, Any] = {"machine": machine(), "date": dt.date.today().isoformat(), "rows": args.rows, "runs": []}
     report["cpu_reference"] = [cpu_reference()]
@@ -455,5 +455,4 @@ def render_targets(report: dict[str, Any]) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT / "plugins"))
     sys.exit(main())

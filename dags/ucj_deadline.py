@@ -3,7 +3,7 @@
 
 Every morning (Asia/Jakarta), checks the month whose reporting deadline falls
 in the current month: rosters for a month are due by day
-`deadline.day_of_next_month` of the next month (`plugins/ucj/config/pipeline.yaml`,
+`deadline.day_of_next_month` of the next month (`src/ucj/config/pipeline.yaml`,
 default 10). Before that day it only logs the due date. From that day on it
 **fails while any unit is missing**, which sends the structured alert (log, and
 the `ucj_alerts` webhook when configured) naming the regencies and how many

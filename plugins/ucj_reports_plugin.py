@@ -4,10 +4,19 @@ The pages are static files written by the consolidation DAG
 (``ucj.coverage_report``); this serves them from the API server and links
 them from the menu. They hold aggregates only (what ``bi_reader`` may read),
 and like every page of the API server they need an Airflow login.
+
+Airflow imports every file in the plugins folder in the scheduler, the
+dag-processor and the API server, so this module imports Airflow, FastAPI and
+the standard library only - never the ``ucj`` package, which would bring
+pandas, pyarrow and psycopg into every component. The directory rule is
+therefore restated here and kept equal to ``ucj.settings.reports_dir`` by a
+test (``tests/dags/test_plugins.py``).
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
@@ -15,9 +24,15 @@ from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from ucj.coverage_report import reports_dir
-
 URL_PREFIX = "/ucj-reports"
+
+
+def reports_dir() -> Path:
+    """UCJ_REPORTS_DIR, else UCJ_VAR_DIR/reports/coverage, else var/ of the project this plugins folder sits in."""
+    if explicit := os.environ.get("UCJ_REPORTS_DIR"):
+        return Path(explicit).resolve()
+    project = Path(os.environ.get("UCJ_PROJECT_ROOT") or Path(__file__).resolve().parent.parent)
+    return (Path(os.environ.get("UCJ_VAR_DIR") or project / "var") / "reports" / "coverage").resolve()
 
 
 async def require_login(request: Request) -> None:

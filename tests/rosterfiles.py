@@ -6,6 +6,8 @@ import csv
 import datetime as dt
 import io
 import os
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +152,48 @@ def loaded_rows(conn: Any) -> dict[str, int]:
                left join ingest.roster_row as r using (file_id) where f.status = 'loaded' group by 1"""
         ).fetchall()
     )
+
+
+def village_workbook(stray: str | None = None, dimension: bytes | None = None, rows: int = 2) -> bytes:
+    """A village roster workbook; ``stray`` types an "x" in that cell, ``dimension`` rewrites its claimed extent."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(VILLAGE_HEADER)
+    for n in range(1, rows + 1):
+        sheet.append(village_row(n))
+    if stray:
+        sheet[stray] = "x"
+    out = io.BytesIO()
+    book.save(out)
+    data = out.getvalue()
+    if dimension is None:
+        return data
+    source, rewritten = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(rewritten, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            content = source.read(entry)
+            if entry.filename.startswith("xl/worksheets/sheet"):
+                content, found = re.subn(rb'<dimension ref="[^"]*" ?/>', dimension, content)
+                assert found == 1
+            target.writestr(entry, content)
+    return rewritten.getvalue()
+
+
+def odd_landing_zone(tmp_path: Path) -> tuple[Path, Path]:
+    """A landing zone with every odd entry the issue tracker has seen, beside one good roster."""
+    root = tmp_path / "landing"
+    good = land_village(root, "2025-01", "a.csv", [village_row(1)], 1_700_000_000)
+    folder = root / "village" / "2025-01"
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_bytes((root / good).read_bytes())
+    (folder / "keluar.csv").symlink_to(outside)  # leads out of the landing zone
+    (folder / "hilang.csv").symlink_to(tmp_path / "nothing-here.csv")  # dangling
+    (folder / "passwd.csv").symlink_to("/etc/passwd")
+    (folder / "dalam.csv").symlink_to(root / good)  # inside: read as the file it points to
+    os.mkfifo(folder / "pipe.csv")
+    for junk in ("Thumbs.db", "desktop.ini", "a.xlsx~", "~$a.xlsx", ".~lock.a.xlsx#"):
+        (folder / junk).write_bytes(b"x")
+    (folder / os.fsdecode(b"rekap\xff.csv")).write_bytes(b"x")  # not UTF-8
+    return root, outside

@@ -10,7 +10,7 @@ the scheduler path only:
    zone month by month (the first in two parts, a sweep apart); the
    ``ucj_arrivals`` sweep starts the ingest runs, their Asset events start
    the consolidations, and the marts must equal a single-process run
-   (``ucj.runner``, ``dag.test``) of the same files, with both Celery workers
+   (``ucj_dev.runner``, ``dag.test``) of the same files, with both Celery workers
    having done work. A sweep with nothing new must start nothing and emit
    no Asset event.
 2. **Reports need a login**: ``/ucj-reports/`` answers 401 without a token
@@ -151,7 +151,6 @@ class Stack:
     def airflow_env(self, landing: Path) -> dict[str, str]:
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT / "plugins"),
             "AIRFLOW_HOME": str(self.work / "airflow"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
@@ -554,7 +553,6 @@ def a_review_decision_reaches_the_marts(airflow: Airflow) -> None:
 def run_reference(stack: Stack, landing: Path) -> None:
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT / "plugins"),
         "AIRFLOW_HOME": str(stack.work / "reference-airflow"),
         "AIRFLOW_CONN_WAREHOUSE": stack.warehouse_url("reference"),
         "UCJ_VAR_DIR": str(stack.work / "reference-var"),
@@ -563,7 +561,7 @@ def run_reference(stack: Stack, landing: Path) -> None:
     }
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-m", "ucj.runner", "--landing-root", str(landing), "--periods",
+        [sys.executable, "-m", "ucj_dev.runner", "--landing-root", str(landing), "--periods",
          f"{PERIODS[0]}:{PERIODS[-1]}", "--log-file", str(stack.work / "reference.log")],
         env=env, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
@@ -599,8 +597,7 @@ def main() -> int:
     log(f"work directory {work}")
     try:
         sample, landing = work / "sample", work / "landing"
-        subprocess.run([sys.executable, "-m", "ucj.sample", str(sample)], check=True, stdout=subprocess.DEVNULL,
-                       env={**os.environ, "PYTHONPATH": str(ROOT / "plugins")})  # fmt: skip
+        subprocess.run([sys.executable, "-m", "ucj_dev.sample", str(sample)], check=True, stdout=subprocess.DEVNULL)
         landing.mkdir()
         stack.start_postgres()
         stack.start_redis()

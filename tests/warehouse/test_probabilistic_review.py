@@ -1,66 +1,11 @@
-"""The probabilistic pass: better recall without false merges, and reviewers have the last word."""
+"""Reviewers have the last word over the probabilistic pass: decisions, the queue, and workers not scored twice."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
-from bench import identity as labelled  # the labelled generator lives with the benchmark
 from ucj.identity import probabilistic
-
-
-def realistic_records(people: int, seed: str):
-    rng = random.Random(seed)  # noqa: S311 - reproducible test data
-    level = labelled.LEVELS["realistic"]
-    return labelled.records(labelled.people(people, level, rng), level, rng)
-
-
-@pytest.mark.parametrize("level", ["realistic", "hostile"])
-def test_the_shipped_model_mends_splits_without_false_merges(level: str) -> None:
-    rng = random.Random(f"probabilistic-test-{level}")  # noqa: S311 - reproducible test data
-    settings = labelled.LEVELS[level]
-    recs = labelled.records(labelled.people(1500, settings, rng), settings, rng)
-    rules = labelled.score(recs, labelled.resolve_project(recs))
-    model = labelled.score(recs, labelled.resolve_project_with_model(recs))
-    assert model["false_merges"] <= rules["false_merges"]
-    assert model["precision"] >= rules["precision"] - 1e-4
-    assert model["recall"] >= rules["recall"]
-    assert labelled.QUEUED[-1] > 0, "doubtful pairs reach the review queue"
-    assert labelled.REVIEW_PRECISION[-1] > 0, "some queued pairs are splits a reviewer can mend"
-
-
-def test_two_different_niks_are_never_merged_without_a_person() -> None:
-    assert probabilistic.niks_conflict("1205071206861787", "7201071206863309", "hasibuan wahyu", "hasibuan wahyu")
-    assert not probabilistic.niks_conflict("1205071206861787", "1205071206861788", "hasibuan wahyu", "hasibuan wahyu")
-    # Twins: one serial apart, other first name.
-    assert probabilistic.niks_conflict("1205071206861787", "1205071206861788", "hasibuan wahyu", "agus hasibuan")
-    assert not probabilistic.niks_conflict(None, "1205071206861788", "a", "b")
-    pair = probabilistic.Pair(1, 2, 0.999999, 20.0, {}, niks_conflict=True)
-    cfg = {"auto_merge": True, "auto_merge_probability": 0.99999}
-    assert not probabilistic.auto_mergeable(pair, cfg)
-    assert probabilistic.auto_mergeable(probabilistic.Pair(1, 2, 0.999999, 20.0, {}), cfg)
-
-
-def test_every_scored_pair_explains_itself() -> None:
-    recs = realistic_records(600, "explain")
-    workers = [
-        {"worker_key": r.rid, "nik": r.nik, "name_key": labelled_name_key(r.full_name), "birth_date": r.birth_date,
-         "gender": r.gender}
-        for r in recs
-    ]  # fmt: skip
-    pairs = probabilistic.score_workers(workers, 0.5)
-    assert pairs
-    for pair in pairs:
-        assert pair.worker_a < pair.worker_b
-        assert set(pair.comparison) == {"nik", "name_key", "birth_date", "gender"}
-        assert all("level" in c and "weight" in c for c in pair.comparison.values())
-
-
-def labelled_name_key(name: str) -> str:
-    from ucj.identity.names import name_key
-
-    return name_key(name) or ""
+from ucj_dev.labelled import realistic_records
 
 
 @pytest.fixture

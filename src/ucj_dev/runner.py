@@ -1,16 +1,22 @@
 """Run the real DAGs for a range of months, in dependency order, without a scheduler.
 
-    python -m ucj.runner --landing-root /abs/landing --periods 2025-01:2025-06
+    python -m ucj_dev.runner --landing-root /abs/landing --periods 2025-01:2025-06
 
 For each month: the three ingest DAGs, then ucj_consolidate, each through
 ``dag.test()`` (Airflow's in-process runner) against a local Airflow metadata
 database. Exits 1 when any task failed - after everything that could be
-loaded was loaded - and 2 when the DAGs cannot even be imported.
+loaded was loaded - 2 when the DAGs cannot even be imported, and 3 when
+``--no-wait`` was given and another runner is using the same Airflow home.
+
+One Airflow home holds one SQLite metadata database, which two runners
+cannot migrate and write at once; a second runner on the same home waits
+for the first (and says so) instead of failing half-way with a SQLite error.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
 import os
 import subprocess
@@ -23,7 +29,7 @@ from pathlib import Path
 from ucj.settings import PROJECT_ROOT, SOURCE_KINDS, var_dir
 
 DAGS_DIR = PROJECT_ROOT / "dags"
-PLUGINS_DIR = PROJECT_ROOT / "plugins"
+PLUGINS_DIR = PROJECT_ROOT / "plugins"  # Airflow plugins only (the UI plugin); the domain package is installed
 
 
 def airflow_environment(landing_root: str | None = None) -> dict[str, str]:
@@ -38,6 +44,48 @@ def airflow_environment(landing_root: str | None = None) -> dict[str, str]:
     if landing_root:
         env["AIRFLOW_VAR_LANDING_ROOT"] = landing_root
     return env
+
+
+class HomeBusyError(RuntimeError):
+    """Another runner holds the Airflow home and the caller asked not to wait."""
+
+
+LOCK_NAME = "ucj-runner.lock"
+
+
+@contextmanager
+def exclusive_home(wait: bool = True, say: Callable[[str], None] = print) -> Iterator[None]:
+    """Hold ``$AIRFLOW_HOME/ucj-runner.lock`` while this process uses the home's metadata database.
+
+    An advisory ``flock``: the kernel drops it when the holder exits, however
+    it exits (kill -9 included), so a stale lock file never blocks anyone.
+    The file carries the holder's pid so that the waiting runner can say who.
+    """
+    home = Path(os.environ.get("AIRFLOW_HOME", PROJECT_ROOT / ".airflow"))
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / LOCK_NAME
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            message = f"another runner (pid {holder}) is using the Airflow home {home}"
+            if not wait:
+                raise HomeBusyError(f"{message}; not waiting (--no-wait). Rerun when it has finished.") from None
+            say(f"{message}; waiting for it to finish (Ctrl-C to give up)")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            say("the other runner has finished; going on")
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def prepare_airflow(landing_root: str | None) -> None:
@@ -81,8 +129,22 @@ def run(
     log_file: Path | None = None,
     progress: Callable[[str], None] = lambda _line: None,
     force: bool = False,
+    wait: bool = True,
 ) -> list[str]:
     """Run the DAGs; return a list of failure descriptions (empty when all succeeded)."""
+    os.environ.setdefault("AIRFLOW_HOME", str(PROJECT_ROOT / ".airflow"))
+    with exclusive_home(wait=wait, say=progress):
+        return _run_locked(landing_root, periods, kinds, log_file, progress, force)
+
+
+def _run_locked(
+    landing_root: str,
+    periods: list[str],
+    kinds: tuple[str, ...],
+    log_file: Path | None,
+    progress: Callable[[str], None],
+    force: bool,
+) -> list[str]:
     prepare_airflow(landing_root)
     with _output_to(log_file):
         from airflow.dag_processing.dagbag import DagBag
@@ -126,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force", action="store_true", help="redo settle/validate/load even for months whose inputs are unchanged"
     )
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="refuse at once (exit 3) instead of waiting when another runner uses the same Airflow home",
+    )
     args = parser.parse_args(argv)
     from ucj.landing import period_range
 
@@ -138,24 +205,44 @@ def main(argv: list[str] | None = None) -> int:
     log_file = None if args.verbose else (args.log_file or var_dir() / "pipeline.log")
     if log_file:
         print(f"running the DAGs for {', '.join(periods)}; Airflow's task logs go to {log_file}")
-    failures = run(root, periods, log_file=log_file, progress=lambda line: print(line, flush=True), force=args.force)
+    try:
+        failures = run(
+            root,
+            periods,
+            log_file=log_file,
+            progress=lambda line: print(line, flush=True),
+            force=args.force,
+            wait=not args.no_wait,
+        )
+    except HomeBusyError as busy:
+        print(busy, file=sys.stderr)
+        return 3
+
+    import psycopg
 
     from ucj.facts import format_ucj_table, ucj_table
-    from ucj.warehouse import connect
+    from ucj.warehouse import WarehouseConfigError, connect
 
-    with connect() as conn:
-        table = format_ucj_table(ucj_table(conn, periods))
-        failed_files = conn.execute(
-            """select rel_path, error from ingest.source_file
-               where status = 'failed' and to_char(period_month, 'YYYY-MM') = any(%s) order by rel_path""",
-            (periods,),
-        ).fetchall()
-        held = conn.execute(
-            """select source_kind, to_char(period_month, 'YYYY-MM'), count(*) from ingest.source_file
-               where status = 'loaded' and published_at is null and to_char(period_month, 'YYYY-MM') = any(%s)
-               group by 1, 2 order by 2, 1""",
-            (periods,),
-        ).fetchall()
+    try:
+        with connect() as conn:
+            table = format_ucj_table(ucj_table(conn, periods))
+            failed_files = conn.execute(
+                """select rel_path, error from ingest.source_file
+                   where status = 'failed' and to_char(period_month, 'YYYY-MM') = any(%s) order by rel_path""",
+                (periods,),
+            ).fetchall()
+            held = conn.execute(
+                """select source_kind, to_char(period_month, 'YYYY-MM'), count(*) from ingest.source_file
+                   where status = 'loaded' and published_at is null and to_char(period_month, 'YYYY-MM') = any(%s)
+                   group by 1, 2 order by 2, 1""",
+                (periods,),
+            ).fetchall()
+    except (psycopg.Error, WarehouseConfigError) as error:
+        # The summary is what on-call reads: it must come out even when the
+        # warehouse is gone, saying so, instead of a traceback.
+        print(f"\nThe warehouse could not be read for the summary: {str(error).strip()}")
+        _print_failures(failures)
+        return 1
     print("\nUCJ (Universal Coverage Jamsostek) per regency and month\n")
     print(table)
     if failed_files:
@@ -166,12 +253,15 @@ def main(argv: list[str] | None = None) -> int:
         print("\nHeld (failed validation; the marts show the last published state until a steward approves):")
         for kind, period, files in held:
             print(f"  {kind} {period}: {files} file(s); approve in the Airflow UI (ucj_publication_approval)")
+    _print_failures(failures)
+    return 1 if failures else 0
+
+
+def _print_failures(failures: list[str]) -> None:
     if failures:
         print("\nFailed DAG runs:")
         for failure in failures:
             print(f"  {failure}")
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

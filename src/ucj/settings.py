@@ -10,7 +10,9 @@ from typing import Any
 import yaml
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = PACKAGE_DIR.parent.parent
+# The checkout (or image directory) holding include/, dags/ and var/. An editable install in a
+# checkout finds it beside src/; an installed package (the Docker image) is told by UCJ_PROJECT_ROOT.
+PROJECT_ROOT = Path(os.environ.get("UCJ_PROJECT_ROOT") or PACKAGE_DIR.parent.parent).resolve()
 INCLUDE_DIR = PROJECT_ROOT / "include"
 SQL_DIR = INCLUDE_DIR / "sql"
 REFERENCE_DIR = INCLUDE_DIR / "reference"
@@ -22,7 +24,12 @@ SOURCE_KINDS = ("opd", "village", "employer")
 
 def var_dir() -> Path:
     """Project-local state (embedded PostgreSQL, reports); override with UCJ_VAR_DIR."""
-    return Path(os.environ.get("UCJ_VAR_DIR", PROJECT_ROOT / "var")).resolve()
+    return Path(os.environ.get("UCJ_VAR_DIR") or PROJECT_ROOT / "var").resolve()
+
+
+def reports_dir() -> Path:
+    """Where the coverage report pages go; the UI plugin serves the same directory (UCJ_REPORTS_DIR overrides)."""
+    return Path(os.environ.get("UCJ_REPORTS_DIR") or var_dir() / "reports" / "coverage").resolve()
 
 
 def _load(name: str) -> dict[str, Any]:

@@ -294,7 +294,7 @@ def rendered_dom(page: Path) -> str:
 def test_coverage_report_shows_the_marts_in_a_browser(full_run) -> None:
     from html.parser import HTMLParser
 
-    from ucj.coverage_report import reports_dir
+    from ucj.settings import reports_dir
 
     _, truth, conn = full_run
     page = reports_dir() / "2025-03.html"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOCAL = {"ucj"}
 
 
@@ -49,7 +49,7 @@ def _installed_by_requirements() -> set[str]:
 
 def _imported_top_level_modules() -> set[str]:
     modules: set[str] = set()
-    for path in [*ROOT.glob("plugins/**/*.py"), *ROOT.glob("dags/*.py")]:
+    for path in [*ROOT.glob("src/ucj/**/*.py"), *ROOT.glob("plugins/*.py"), *ROOT.glob("dags/*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 modules.update(alias.name.split(".")[0] for alias in node.names)
@@ -66,7 +66,7 @@ def test_every_imported_package_is_installed_by_requirements_txt() -> None:
         for module in sorted(_imported_top_level_modules())
         if not any(_norm(dist) in installed for dist in providers.get(module, []))
     }
-    assert not missing, f"imported by plugins/ or dags/ but not installed by requirements.txt: {missing}"
+    assert not missing, f"imported by src/ucj, plugins/ or dags/ but not installed by requirements.txt: {missing}"
 
 
 def test_the_check_sees_what_the_pipeline_imports() -> None:

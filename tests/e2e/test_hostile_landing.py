@@ -1,4 +1,4 @@
-"""A landing zone full of hostile and careless files, through the real DAGs (``ucj.runner``, ``dag.test``).
+"""A landing zone full of hostile and careless files, through the real DAGs (``ucj_dev.runner``, ``dag.test``).
 
 The good files load; every hostile file or row gets a state and a reason; the
 clerk reports open as plain text; and no NIK or name from the hostile files
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -17,10 +18,12 @@ import psycopg
 import pytest
 from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row, xlsx
 
+from ucj_dev import runner
+
 pytestmark = pytest.mark.e2e
 
 PERIOD = "2025-01"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET_NIKS = ["1310014503859901", "1310014503859902", "1310014503859903", "1310014503859904"]
 SECRET_NAMES = ["Rahasia Wulandari", "Tersembunyi Prakoso", "Sangat Pribadi"]
 # One village (reporting unit) per file: a file is a snapshot of its units, so files of one unit would supersede.
@@ -75,10 +78,21 @@ def hostile_run(warehouse: str, airflow_db: None, tmp_path_factory: pytest.TempP
         conn.execute(f"truncate {', '.join(OUTPUT_TABLES)}, meta.stage_fingerprint restart identity cascade")
     # As `make pipeline` runs: its own process, every task log and alert in one file.
     log_file = root.parent / "hostile-pipeline.log"
-    command = [sys.executable, "-m", "ucj.runner", "--landing-root", str(root), "--periods", PERIOD,
+    command = [sys.executable, "-m", "ucj_dev.runner", "--landing-root", str(root), "--periods", PERIOD,
                "--log-file", str(log_file)]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins")}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A second `make pipeline` on the same Airflow home while the first runs:
+    # told not to wait, it refuses at once and says why - no SQLite traceback.
+    lock = Path(os.environ["AIRFLOW_HOME"]) / runner.LOCK_NAME
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text().strip() == str(first.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = subprocess.run([*command, "--no-wait"], capture_output=True, text=True, timeout=120)
+    assert second.returncode == 3, second.stdout + second.stderr
+    assert f"another runner (pid {first.pid})" in second.stderr
+    assert "Traceback" not in second.stderr
+    stdout, stderr = first.communicate(timeout=900)
+    done = subprocess.CompletedProcess(command, first.returncode, stdout, stderr)
     failures = [line.strip() for line in done.stdout.split("Failed DAG runs:")[-1].splitlines() if line.strip()]
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     with psycopg.connect(warehouse, autocommit=True) as conn:

@@ -70,18 +70,85 @@ def _airflow_connection_uri() -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _embedded_uri() -> str:
+def _embedded_server() -> Any:
+    """The process's handle on the embedded server, started (or joined) once.
+
+    The handle is kept for the life of the process: pgserver stops the
+    server when the last process holding a handle exits.
+    """
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     pgdata = var_dir() / "pgdata"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = _start_embedded(pgdata)
-    # Keep a reference for the life of the process: the server stops when the
-    # last process holding a handle exits.
-    _embedded_uri.server = server  # type: ignore[attr-defined]
     _configure_embedded(server)
-    uri = server.get_uri()
     log.info("using the embedded PostgreSQL in %s", pgdata)
-    return uri
+    return server
+
+
+def _embedded_uri() -> str:
+    return _embedded_server().get_uri()
+
+
+def _embedded_in_use(uri: str) -> bool:
+    return _embedded_server.cache_info().currsize > 0 and uri == _embedded_server().get_uri()
+
+
+def _restart_embedded() -> bool:
+    """Start the embedded server again if it stopped under us; True when it now accepts connections.
+
+    A stopped server (the machine's OOM killer, someone's ``pg_ctl stop``)
+    would otherwise make every remaining task retry against a missing socket
+    until its retries run out. The restart runs under pgserver's lock between
+    processes, so that of several tasks noticing at once one starts it and the
+    others find it running; a start that goes into crash recovery is waited out.
+    """
+    import subprocess
+
+    from pgserver.utils import PostmasterInfo
+
+    server = _embedded_server()
+    pgdata = Path(server.pgdata)
+    wait_until_ready(pgdata)
+    with server._lock:
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is not None and info.is_running() and info.status == "ready":
+            if info.pid == server.get_pid():
+                return False  # it runs, and it is the one we knew: the failure was something else
+            server._postmaster_info = info  # another process restarted it
+            return True
+        log.warning("the embedded PostgreSQL in %s is not running; starting it again", pgdata)
+        try:
+            server.ensure_postgres_running()
+        except subprocess.TimeoutExpired:
+            log.warning("the embedded PostgreSQL in %s is still starting (crash recovery?); waiting", pgdata)
+            wait_until_ready(pgdata)
+            server.ensure_postgres_running()
+    return True
+
+
+def _prune_dead_handles(pgdata: Path) -> list[int]:
+    """Drop processes that died without letting go of the server from its handle list.
+
+    pgserver stops the server when the last process in ``.handle_pids.json``
+    exits - cleanly. A process killed with -9 never removes itself, so the
+    server would run for ever after; pruning on each start lets the next
+    process's clean exit stop it again. Returns the pids removed.
+    """
+    import pgserver
+    import psutil
+
+    path = pgdata / ".handle_pids.json"
+    with pgserver.PostgresServer._lock:
+        try:
+            pids = json.loads(path.read_text(encoding="utf-8") or "[]")
+        except (FileNotFoundError, json.JSONDecodeError):
+            return []
+        dead = [pid for pid in pids if not psutil.pid_exists(pid)]
+        if dead:
+            path.write_text(json.dumps([pid for pid in pids if pid not in dead]), encoding="utf-8")
+    if dead:
+        log.info("dropped %d dead process(es) from %s: %s", len(dead), path, dead)
+    return dead
 
 
 # How long a start may spend in crash recovery (UCJ_EMBEDDED_START_TIMEOUT, seconds).
@@ -103,6 +170,8 @@ def _start_embedded(pgdata: Path) -> Any:
     import pgserver
 
     pgdata = pgdata.expanduser().resolve()
+    if pgdata.is_dir():
+        _prune_dead_handles(pgdata)
     wait_until_ready(pgdata)  # another process started it and it is still recovering
     try:
         return pgserver.get_server(pgdata)
@@ -250,7 +319,13 @@ def connect(autocommit: bool = False) -> Iterator[psycopg.Connection]:
         f"-c statement_timeout={cfg['statement_timeout_ms']} -c lock_timeout={cfg['lock_timeout_ms']} "
         f"-c client_connection_check_interval={cfg.get('client_connection_check_interval_ms', 0)}"
     )
-    conn = psycopg.connect(warehouse_uri(), autocommit=autocommit, options=options, application_name=app[:63])
+    uri = warehouse_uri()
+    try:
+        conn = psycopg.connect(uri, autocommit=autocommit, options=options, application_name=app[:63])
+    except psycopg.OperationalError:
+        if not (_embedded_in_use(uri) and _restart_embedded()):
+            raise
+        conn = psycopg.connect(_embedded_uri(), autocommit=autocommit, options=options, application_name=app[:63])
     try:
         yield conn
         if not autocommit:

@@ -10,11 +10,9 @@ import time
 
 import psycopg
 import pytest
-from conftest import ROOT
 
 SLEEPER = """
 import signal, sys
-sys.path.insert(0, {plugins!r})
 from ucj.warehouse import connect
 
 class Terminated(Exception):
@@ -58,7 +56,7 @@ def test_a_killed_tasks_query_stops_in_the_server(warehouse: str, sig: signal.Si
     app_task = f"sleeper_{sig.name.lower()}"
     env = {**os.environ, "AIRFLOW_CONN_WAREHOUSE": warehouse, "AIRFLOW_CTX_DAG_ID": "test_cancel",
            "AIRFLOW_CTX_TASK_ID": app_task}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-c", SLEEPER.format(plugins=str(ROOT / "plugins"))], env=env)
+    process = subprocess.Popen([sys.executable, "-c", SLEEPER], env=env)
     app = f"ucj:test_cancel:{app_task}"
     try:
         with psycopg.connect(warehouse, autocommit=True) as conn:

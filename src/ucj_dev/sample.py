@@ -9,7 +9,7 @@ titles, degrees, other word orders and spellings, footers and signature
 blocks, exact duplicate rows, and corrected files that supersede earlier
 ones. The ground truth is computed from the meaning, never from the pipeline.
 
-    python -m ucj.sample /path/to/landing      # writes rosters + ground_truth.json
+    python -m ucj_dev.sample /path/to/landing      # writes rosters + ground_truth.json
 """
 
 from __future__ import annotations

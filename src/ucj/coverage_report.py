@@ -22,16 +22,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ucj.landing import parse_period
 from ucj.roster.parse import MONTH_NAMES_ID
-from ucj.settings import INCLUDE_DIR, var_dir
+from ucj.settings import INCLUDE_DIR, reports_dir
 
 log = logging.getLogger(__name__)
 
 HISTORY_MONTHS = 12
 UNITS_LISTED_PER_REGENCY = 50
-
-
-def reports_dir() -> Path:
-    return var_dir() / "reports" / "coverage"
 
 
 def month_label(month: dt.date) -> str:

@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 
 from ucj.reference import regions
-from ucj.sample import FAMILY, FEMALE_FIRST, MALE_FIRST
+from ucj_dev.sample import FAMILY, FEMALE_FIRST, MALE_FIRST
 
 PROVINCES = ("13", "16", "72", "12")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_DAGS = {
     "ucj_ingest_opd", "ucj_ingest_village", "ucj_ingest_employer", "ucj_consolidate", "ucj_deadline",
     "ucj_arrivals", "ucj_publication_approval", "ucj_identity_review",
@@ -128,7 +128,7 @@ def test_reports_plugin_is_registered_and_serves_the_pages_to_logged_in_users_on
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from fastapi.testclient import TestClient
 
-    from ucj.coverage_report import reports_dir
+    from ucj.settings import reports_dir
 
     views = [v for p in plugins_manager.get_plugin_info() for v in p.get("external_views", [])]
     assert any(v["name"] == "UCJ coverage report" and v["href"] == "ucj-reports/" for v in views)

@@ -13,9 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ucj.runner import airflow_environment
 from ucj.settings import PIPELINE_OVERRIDE_ENV, var_dir
 from ucj.warehouse import migrate, warehouse_uri
+from ucj_dev.runner import airflow_environment
 
 STANDALONE_SETTINGS = """\
 arrival:

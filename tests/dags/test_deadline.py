@@ -57,7 +57,7 @@ def test_deadline_dag_fails_with_the_list_after_the_deadline(
     from airflow.dag_processing.dagbag import DagBag
 
     monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(one_village_reported))
-    dag = DagBag(dag_folder=str(Path(__file__).parent.parent / "dags")).dags["ucj_deadline"]
+    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).dags["ucj_deadline"]
     early = dag.test(logical_date=dt.datetime(2025, 4, 5, 1, tzinfo=dt.UTC))
     assert early.state == "success"
     late = dag.test(logical_date=dt.datetime(2025, 4, 12, 1, tzinfo=dt.UTC))
