@@ -31,29 +31,7 @@ os.environ["UCJ_NIK_HMAC_KEY"] = "test-only-key"
 if os.environ.get("UCJ_TEST_WAREHOUSE"):
     os.environ["AIRFLOW_CONN_WAREHOUSE"] = os.environ["UCJ_TEST_WAREHOUSE"]
 
-# Tables that hold pipeline output; reference dimensions are kept.
-OUTPUT_TABLES = [
-    "audit.validation_run",
-    "audit.publication",
-    "ingest.landing_seen",
-    "dw.fact_coverage",
-    "dw.fact_submission",
-    "dw.dim_reporting_unit",
-    "dw.dim_worker",
-    "dw.agg_regency_month",
-    "dw.agg_coverage_program_month",
-    "identity.worker_month",
-    "identity.match_candidate",
-    "identity.keep_apart",
-    "identity.row_decision",
-    "identity.pending_reload",
-    "identity.worker_merge",
-    "identity.row_link",
-    "identity.worker_evidence",
-    "identity.worker",
-    "ingest.roster_row",
-    "ingest.source_file",
-]
+from outputs import OUTPUT_TABLES  # noqa: E402  (after the environment is set)
 
 
 @pytest.fixture(scope="session")

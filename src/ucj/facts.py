@@ -39,7 +39,6 @@ def load_regions(conn: psycopg.Connection) -> bool:
     """(Re)load dim_region when the shipped reference files changed; True if loaded."""
     regions_bytes, population_bytes = REGIONS_CSV.read_bytes(), POPULATION_CSV.read_bytes()
     checksum = _checksum(regions_bytes, population_bytes)
-    conn.execute("create table if not exists meta.reference_load (name text primary key, checksum text not null)")
     row = conn.execute("select checksum from meta.reference_load where name = 'dim_region'").fetchone()
     if row and row[0] == checksum:
         return False

@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 
 CONN_ID = "warehouse"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
+VIEWS_DIR = SQL_DIR / "views"
 _MIGRATION_NAME = re.compile(r"^V(\d{3})__([a-z0-9_]+)\.sql$")
+_VIEW_NAME = re.compile(r"^(\d{2})_([a-z_]+)\.([a-z0-9_]+)\.sql$")
 # Arbitrary but fixed: serialises migrations across concurrent tasks.
 MIGRATION_LOCK_ID = 7_281_001
 
@@ -411,12 +413,89 @@ def migrations() -> list[Migration]:
     return found
 
 
+@dataclass(frozen=True)
+class ViewDefinition:
+    """One file of ``include/sql/views``: ``NN_schema.view.sql``, applied in ``NN`` order.
+
+    The number orders views that read other views (a view is created after
+    those it reads and dropped before them).
+    """
+
+    order: int
+    name: str  # schema-qualified
+    path: Path
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def view_definitions() -> list[ViewDefinition]:
+    found = []
+    for path in sorted(VIEWS_DIR.glob("*.sql")):
+        match = _VIEW_NAME.match(path.name)
+        if not match:
+            raise WarehouseConfigError(f"view file {path.name} is not named NN_schema.view_name.sql")
+        found.append(ViewDefinition(int(match.group(1)), f"{match.group(2)}.{match.group(3)}", path))
+    names = [v.name for v in found]
+    if len(set(names)) != len(names):
+        raise WarehouseConfigError(f"a view is defined in two files under {VIEWS_DIR}: {sorted(names)}")
+    return sorted(found, key=lambda v: (v.order, v.name))
+
+
+def apply_views(conn: psycopg.Connection) -> bool:
+    """Re-create every view when any view file changed since it was last applied; True if it did.
+
+    All views are dropped (readers of other views first) and created again
+    from their files in one transaction, so a BI query sees either the old
+    set or the new one, and a view's current definition is always the one
+    file that holds it. ``create or replace`` is not enough: it cannot drop
+    or rename a column. A view the project does not define but that reads
+    one of these (a BI user's own) stops the change with its name rather
+    than being dropped along.
+    """
+    wanted = view_definitions()
+    recorded = dict(conn.execute("select view_name, checksum from meta.view_definition").fetchall())
+    if recorded == {v.name: v.checksum for v in wanted}:
+        return False
+    gone = sorted(set(recorded) - {v.name for v in wanted})
+    with conn.transaction():
+        for name in [*gone, *(v.name for v in reversed(wanted))]:
+            try:
+                with conn.transaction():
+                    conn.execute(f"drop view if exists {name}")
+            except psycopg.errors.DependentObjectsStillExist as error:
+                raise WarehouseConfigError(
+                    f"cannot re-create view {name}: {error.diag.message_detail or error}. "
+                    f"Drop the dependent object, or define it under {VIEWS_DIR}"
+                ) from error
+        for view in wanted:
+            conn.execute(view.path.read_text(encoding="utf-8"))
+        _grant_mart_to_bi_reader(conn)
+        conn.execute("delete from meta.view_definition")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into meta.view_definition (view_name, file_name, checksum) values (%s, %s, %s)",
+                [(v.name, v.path.name, v.checksum) for v in wanted],
+            )
+    log.info("re-created %d views from %s", len(wanted), VIEWS_DIR)
+    return True
+
+
+def _grant_mart_to_bi_reader(conn: psycopg.Connection) -> None:
+    """bi_reader reads every mart view, also where default privileges belong to another role."""
+    if conn.execute("select 1 from pg_roles where rolname = 'bi_reader'").fetchone():
+        conn.execute("grant select on all tables in schema mart to bi_reader")
+
+
 def migrate() -> list[int]:
-    """Apply pending migrations, each in its own transaction; return the versions applied.
+    """Apply pending migrations, each in its own transaction, then the view files; return the versions applied.
 
     An advisory lock makes concurrent callers (three ingest DAGs starting at
     once) wait for each other instead of racing. A migration that was edited
-    after being applied is an error: migrations are append-only.
+    after being applied is an error: migrations are append-only. Views are
+    the opposite: their files are edited in place and re-applied
+    (``apply_views``).
     """
     applied_now: list[int] = []
     with connect(autocommit=True) as conn:
@@ -445,6 +524,7 @@ def migrate() -> list[int]:
                     )
                 applied_now.append(mig.version)
                 log.info("applied migration V%03d %s", mig.version, mig.name)
+            apply_views(conn)
         finally:
             conn.execute("select pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
     return applied_now

@@ -39,7 +39,7 @@ def _write(folder: Path, name: str, data: bytes, mtime: int = 1_736_000_000) -> 
 
 @pytest.fixture(scope="module")
 def hostile_run(warehouse: str, airflow_db: None, tmp_path_factory: pytest.TempPathFactory):
-    from conftest import OUTPUT_TABLES
+    from outputs import OUTPUT_TABLES
 
     root = tmp_path_factory.mktemp("hostile")
     folder = root / "village" / PERIOD

@@ -8,6 +8,7 @@ DAG run without losing anything else.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from decimal import Decimal
@@ -16,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ucj import runner
+from ucj_dev import runner
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +37,7 @@ def mart_checksums(conn: psycopg.Connection) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def full_run(warehouse: str, airflow_db: None, sample_landing: Path):
     import psycopg as pg
-    from conftest import OUTPUT_TABLES
+    from outputs import OUTPUT_TABLES
 
     with pg.connect(warehouse, autocommit=True) as conn:
         conn.execute(f"truncate {', '.join(OUTPUT_TABLES)} restart identity cascade")
@@ -126,6 +127,15 @@ def test_every_row_has_the_expected_state(full_run) -> None:
                 assert reason is None
             if status in ("loaded", "duplicate", "quarantined"):
                 assert (worker is None) == (status == "quarantined"), (path, row)
+
+
+def test_a_row_is_referenced_by_what_is_stable(full_run, sample_landing: Path) -> None:
+    """(source_file, file_content_hash, source_row): the same in any warehouse that loads the same files."""
+    _, _, conn = full_run
+    rows = conn.execute("select source_file, file_content_hash, source_row from mart.roster_row_status").fetchall()
+    assert len(rows) == len(set(rows))
+    for path, content_hash in {(path, content_hash) for path, content_hash, _ in rows}:
+        assert hashlib.sha256((sample_landing / path).read_bytes()).hexdigest() == content_hash, path
 
 
 def test_working_population_and_target_come_from_cited_figures(full_run) -> None:

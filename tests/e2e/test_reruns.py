@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ucj import runner
+from ucj_dev import runner
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +76,7 @@ def checksums(conn: psycopg.Connection, queries: dict[str, str]) -> dict[str, st
 
 
 def truncate(warehouse: str) -> None:
-    from conftest import OUTPUT_TABLES
+    from outputs import OUTPUT_TABLES
 
     with psycopg.connect(warehouse, autocommit=True) as conn:
         conn.execute(f"truncate {', '.join(OUTPUT_TABLES)}, meta.stage_fingerprint restart identity cascade")

@@ -16,9 +16,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from conftest import OUTPUT_TABLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from outputs import OUTPUT_TABLES
 from rosterfiles import land_village, publish_and_settle, village_row
 
 from ucj import ingest

@@ -183,7 +183,7 @@ def test_links_and_keys_do_not_depend_on_the_order_files_arrive(conn, tmp_path: 
     person, one without a NIK who could be either. She joins the same one, and
     every worker gets the same key, whichever file was ingested first.
     """
-    from conftest import OUTPUT_TABLES
+    from outputs import OUTPUT_TABLES
 
     files = {
         "a.csv": [village_row(1, nik="1310015203850001")],

@@ -1,0 +1,28 @@
+"""What the warehouse tests empty between cases: the pipeline's output tables (reference dimensions are kept).
+
+A module of its own, not conftest: each test tier has a conftest, and
+``from conftest import`` would pick whichever was imported first.
+"""
+
+OUTPUT_TABLES = [
+    "audit.validation_run",
+    "audit.publication",
+    "ingest.landing_seen",
+    "dw.fact_coverage",
+    "dw.fact_submission",
+    "dw.dim_reporting_unit",
+    "dw.dim_worker",
+    "dw.agg_regency_month",
+    "dw.agg_coverage_program_month",
+    "identity.worker_month",
+    "identity.match_candidate",
+    "identity.keep_apart",
+    "identity.row_decision",
+    "identity.pending_reload",
+    "identity.worker_merge",
+    "identity.row_link",
+    "identity.worker_evidence",
+    "identity.worker",
+    "ingest.roster_row",
+    "ingest.source_file",
+]
