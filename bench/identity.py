@@ -42,10 +42,10 @@ def resolve_project(recs: list[Record]) -> list[int]:
     """The clustering the pipeline runs (ucj.identity.resolve.cluster_rows) on every record at once."""
     from ucj.identity.names import name_key
     from ucj.identity.resolve import Row, cluster_rows
-    from ucj.settings import pipeline_config
+    from ucj.settings import settings
 
     rows = [Row(0, r.rid, r.nik, name_key(r.full_name) or "", r.birth_date, r.gender) for r in recs]
-    clusters = cluster_rows(rows, pipeline_config()["identity"]["nik_name_similarity"])
+    clusters = cluster_rows(rows, settings().identity.nik_name_similarity)
     label = [0] * len(recs)
     for c, cluster in enumerate(clusters):
         for i in cluster.rows:
@@ -60,11 +60,11 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
     from ucj.identity.names import name_key
     from ucj.identity.probabilistic import auto_mergeable, score_workers
     from ucj.identity.resolve import Row, cluster_rows
-    from ucj.settings import pipeline_config
+    from ucj.settings import settings
 
-    cfg = pipeline_config()["identity"]
+    cfg = settings().identity
     rows = [Row(0, r.rid, r.nik, name_key(r.full_name) or "", r.birth_date, r.gender) for r in recs]
-    clusters = cluster_rows(rows, cfg["nik_name_similarity"])
+    clusters = cluster_rows(rows, cfg.nik_name_similarity)
     workers = []
     for c, cluster in enumerate(clusters):
         first = rows[cluster.rows[0]]
@@ -80,8 +80,8 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
             i = parent[i]
         return i
 
-    model = cfg["probabilistic"]
-    pairs = score_workers(workers, float(model["review_probability"]), float(model["expected_duplicate_share"]))
+    model = cfg.probabilistic
+    pairs = score_workers(workers, float(model.review_probability), float(model.expected_duplicate_share))
     SCORED.append([(p.probability, p.niks_conflict, same_person(recs, clusters, p.worker_a, p.worker_b))
                    for p in pairs])  # fmt: skip
     queued = [p for p in pairs if not auto_mergeable(p, model)]

@@ -33,11 +33,11 @@ def measure(rows: int, fmt: str) -> dict[str, float]:
     from bench.run import cpu_reference
     from ucj.roster.isolated import IsolatedReader
     from ucj.roster.read import ReadLimits, read_roster
-    from ucj.settings import pipeline_config
+    from ucj.settings import settings
     from ucj_dev.bulk import generate
 
     limits = ReadLimits.from_config()
-    per_batch = int(pipeline_config()["ingest"]["files_per_batch"])
+    per_batch = int(settings().ingest.files_per_batch)
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp), rows, fmt)
         files = _files(Path(tmp))

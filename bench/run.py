@@ -69,15 +69,15 @@ def _validate(args: tuple[str, str]) -> dict[str, Any]:
 def run_pipeline(root: Path, timings_detail: dict[str, float], period: str = PERIOD) -> dict[str, float]:
     """Every stage for one month; returns seconds per stage."""
     from ucj import landing, pipeline_tasks
-    from ucj.settings import SOURCE_KINDS, pipeline_config
+    from ucj.settings import SOURCE_KINDS, settings
 
-    cfg = pipeline_config()["ingest"]
+    cfg = settings().ingest
     timings: dict[str, float] = {}
     start = time.perf_counter()
     jobs = []
     for kind in SOURCE_KINDS:
         files = landing.list_rosters(root, kind, period)
-        for batch in landing.batch_files(files, cfg["files_per_batch"], cfg["bytes_per_batch"]):
+        for batch in landing.batch_files(files, cfg.files_per_batch, cfg.bytes_per_batch):
             jobs.append((str(root), kind, period, batch))
     # Largest batches first, so two workers finish together.
     jobs.sort(key=lambda job: -sum((root / f).stat().st_size for f in job[3]))

@@ -36,7 +36,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import dag, task
 
 from ucj.dag_support import DEFAULT_ARGS, TAGS
-from ucj.settings import pipeline_config
+from ucj.settings import settings
 
 
 def _schedule(value: str | int) -> str | dt.timedelta:
@@ -46,7 +46,7 @@ def _schedule(value: str | int) -> str | dt.timedelta:
 
 @dag(
     dag_id="ucj_arrivals",
-    schedule=_schedule(pipeline_config()["arrival"]["schedule"]),
+    schedule=_schedule(settings().arrival.schedule),
     start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Jakarta"),
     catchup=False,
     # One sweep at a time; a slow sweep is not overtaken by the next one.

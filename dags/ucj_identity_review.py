@@ -38,7 +38,7 @@ from airflow.sdk import Asset, AssetAlias, dag, task
 
 from ucj.dag_support import DEFAULT_ARGS, REVIEW_ALIAS, REVIEW_QUEUE_URI, TAGS
 from ucj.hitl import PreparedRequestOperator
-from ucj.settings import pipeline_config
+from ucj.settings import settings
 
 SUBMIT = "Kirim keputusan"
 review_outlet = AssetAlias(REVIEW_ALIAS)
@@ -68,7 +68,7 @@ def ucj_identity_review():
         subject="Tinjau pasangan pekerja: orang yang sama atau bukan?",
         options=[SUBMIT],
         defaults=[SUBMIT],
-        response_timeout=dt.timedelta(days=int(pipeline_config()["identity"]["review"]["request_timeout_days"])),
+        response_timeout=dt.timedelta(days=int(settings().identity.review.request_timeout_days)),
         doc_md="The page as a Required Action: one answer per pair (terima / tolak / lewati), then 'Kirim'.",
         retries=0,
     )

@@ -34,7 +34,7 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import AssetAlias, dag, task
 
 from ucj.dag_support import APPROVE_OPTION, DEFAULT_ARGS, PUBLISHED_ALIAS, REJECT_OPTION, TAGS
-from ucj.settings import pipeline_config
+from ucj.settings import settings
 
 published = AssetAlias(PUBLISHED_ALIAS)
 
@@ -57,7 +57,7 @@ def ucj_publication_approval():
         body="{{ dag_run.conf['body'] }}",
         options=[APPROVE_OPTION, REJECT_OPTION],
         defaults=[REJECT_OPTION],
-        response_timeout=dt.timedelta(days=int(pipeline_config()["publication"]["approval_timeout_days"])),
+        response_timeout=dt.timedelta(days=int(settings().publication.approval_timeout_days)),
         doc_md="The steward's answer: Terbitkan (approve) or Tolak (reject). Times out as Tolak.",
         retries=0,
     )

@@ -63,6 +63,17 @@ def conn(clean_warehouse: str):
         yield connection
 
 
+@pytest.fixture
+def set_settings(monkeypatch: pytest.MonkeyPatch):
+    """Run a test under other pipeline settings: ``set_settings({"ingest.max_read_seconds": 0.5})``."""
+    from ucj import settings
+
+    def apply(changes: dict[str, object]) -> None:
+        monkeypatch.setattr(settings, "_active", settings.with_values(settings.settings(), changes))
+
+    return apply
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)

@@ -129,7 +129,7 @@ def publish_and_settle(conn: Any, kind: str, period: str) -> int:
     Returns the rows whose superseded state changed (``facts.settle_snapshots``).
     """
     from ucj import facts, publication
-    from ucj.landing import parse_period
+    from ucj.period import parse_period
 
     publication.gate(conn, kind, parse_period(period), True, [], (None, None))
     return facts.settle_snapshots(conn, kind, period)

@@ -23,8 +23,9 @@ from typing import Any
 import psycopg
 
 from ucj.completeness import due_date
-from ucj.landing import LandedFile, list_rosters, period_label
-from ucj.settings import pipeline_config
+from ucj.landing import LandedFile, list_rosters
+from ucj.period import period_label, previous_month
+from ucj.settings import PipelineSettings, settings
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def open_periods(today: dt.date, day_of_next_month: int, late_days: int) -> list
     month = today.replace(day=1)
     while due_date(period_label(month), day_of_next_month) + dt.timedelta(days=late_days) >= today:
         months.append(month)
-        month = (month - dt.timedelta(days=1)).replace(day=1)
+        month = previous_month(month)
     return months
 
 
@@ -79,13 +80,11 @@ def sweep(
     kinds: tuple[str, ...],
     today: dt.date,
     now: dt.datetime,
-    cfg: dict[str, Any] | None = None,
+    cfg: PipelineSettings | None = None,
 ) -> Sweep:
     """Compare the open months of the landing zone with what the pipeline last read of them."""
-    cfg = cfg or pipeline_config()
-    months = open_periods(
-        today, int(cfg["deadline"]["day_of_next_month"]), int(cfg["arrival"]["late_days_after_deadline"])
-    )
+    cfg = cfg or settings()
+    months = open_periods(today, cfg.deadline.day_of_next_month, cfg.arrival.late_days_after_deadline)
     seen = {
         (kind, rel_path): (size, modified_at)
         for kind, rel_path, size, modified_at in conn.execute(
@@ -102,7 +101,7 @@ def sweep(
         for kind in kinds:
             listed = list_rosters(root, kind, period)
             files_seen += len(listed)
-            done, still_changing = stable(listed, now, float(cfg["arrival"]["stable_seconds"]))
+            done, still_changing = stable(listed, now, float(cfg.arrival.stable_seconds))
             settling += still_changing
             new = sum(1 for f in done if (kind, f.rel_path) not in seen)
             changed = sum(

@@ -17,9 +17,8 @@ from typing import Any
 import psycopg
 
 from ucj import landing
-from ucj.landing import parse_period, period_label
-from ucj.roster.rows import period_end
-from ucj.settings import SOURCE_KINDS, pipeline_config
+from ucj.period import next_month, parse_period, period_end, period_label, previous_month
+from ucj.settings import SOURCE_KINDS, settings
 from ucj.warehouse import sql_file
 
 KIND_ID = {"village": "desa", "opd": "OPD", "employer": "pemberi kerja"}
@@ -58,14 +57,14 @@ class DeadlineCheck:
 
 def due_date(period: str, day: int | None = None) -> dt.date:
     """Day N of the month after ``period`` (clamped to that month's length)."""
-    day = day or int(pipeline_config()["deadline"]["day_of_next_month"])
-    following = landing.next_month(parse_period(period))
+    day = day or int(settings().deadline.day_of_next_month)
+    following = next_month(parse_period(period))
     return following.replace(day=min(day, period_end(following).day))
 
 
 def period_due(today: dt.date) -> str:
     """The month whose deadline falls in the current month: the previous one."""
-    return period_label((today.replace(day=1) - dt.timedelta(days=1)).replace(day=1))
+    return period_label(previous_month(today))
 
 
 def check(conn: psycopg.Connection, landing_root: Path, today: dt.date, period: str | None = None) -> DeadlineCheck:
@@ -76,7 +75,7 @@ def check(conn: psycopg.Connection, landing_root: Path, today: dt.date, period: 
         return result
     result.kinds_without_files = [k for k in SOURCE_KINDS if not landing.list_rosters(landing_root, k, period)]
     month = parse_period(period)
-    previous = (month - dt.timedelta(days=1)).replace(day=1)
+    previous = previous_month(month)
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         result.missing = cur.execute(
             sql_file("checks/missing_units.sql"), {"period": month, "previous": previous}

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ucj.landing import parse_period
+from ucj.period import parse_period
 from ucj.roster.parse import MONTH_NAMES_ID
 from ucj.settings import INCLUDE_DIR, reports_dir
 

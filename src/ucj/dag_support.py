@@ -14,7 +14,7 @@ import os
 import urllib.request
 from typing import Any
 
-from ucj.landing import parse_period, period_label
+from ucj.period import parse_period, period_label, previous_month
 
 log = logging.getLogger("ucj.alerts")
 
@@ -52,7 +52,7 @@ def resolve_period(param: str | None, logical_date: dt.datetime | None) -> str:
             raise PeriodError(str(exc)) from exc
     when = logical_date or dt.datetime.now(dt.UTC)
     first = when.date().replace(day=1)
-    return period_label((first - dt.timedelta(days=1)).replace(day=1))
+    return period_label(previous_month(first))
 
 
 def period_param(description: str) -> Any:

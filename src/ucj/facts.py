@@ -12,11 +12,10 @@ from typing import Any
 
 import psycopg
 
-from ucj.landing import next_month, parse_period
+from ucj.period import next_month, parse_period, period_end
 from ucj.publication import held_files
 from ucj.reference import LABOR_FORCE_CSV, POPULATION_CSV, REGIONS_CSV, undot
 from ucj.roster.parse import parse_money
-from ucj.roster.rows import period_end
 from ucj.warehouse import PERIOD_LOAD_LOCK, WORKER_DIMENSION_LOCK, analyze_if_stale, run_sql_file, serialise
 
 log = logging.getLogger(__name__)

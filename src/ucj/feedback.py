@@ -21,8 +21,8 @@ from typing import Any
 
 import psycopg
 
-from ucj.landing import parse_period
-from ucj.settings import var_dir
+from ucj.period import parse_period
+from ucj.settings import settings, var_dir
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ REASONS: dict[str, tuple[tuple[str, ...], str, str]] = {
         "Tulis hari/bulan/tahun, contoh 12/03/1985 atau 12 Maret 1985.",
     ),
     "birth_date_in_future": (("birth_date",), "Tanggal lahir setelah bulan laporan", "Periksa tahun lahir."),
-    "age_out_of_range": (("birth_date",), "Umur di luar 10-100 tahun", "Periksa tahun lahir."),
+    "age_out_of_range": (("birth_date",), "Umur di luar {min_age_years}-{max_age_years} tahun", "Periksa tahun lahir."),
     "no_known_program": (
         ("programs", "flag_JKK", "flag_JKM", "flag_JHT", "flag_JP", "flag_JKP"),
         "Tidak ada program BPJS Ketenagakerjaan",
@@ -75,6 +75,14 @@ NIK_WARNINGS = {
         "Ubah format kolom NIK menjadi Teks, lalu ketik ulang NIK.",
     ),
 }
+
+
+def _limits() -> dict[str, int]:
+    """The limits a message quotes, from the settings the rows were judged by."""
+    cfg = settings().validation
+    return {"min_age_years": cfg.min_age_years, "max_age_years": cfg.max_age_years}
+
+
 HEADERS = ["Baris", "Kolom", "Isi sel", "Masalah", "Cara memperbaiki", "Akibat"]
 NOT_COUNTED = "Baris TIDAK dihitung sebagai peserta"
 COUNTED = "Baris tetap dihitung"
@@ -98,6 +106,7 @@ def findings_for_row(source_row: int, reason: str | None, nik_quality: str, orig
         if not code:
             continue
         fields, problem, fix = REASONS.get(code, ((), code, ""))
+        problem = problem.format(**_limits())
         column = next((header_of[f] for f in fields if f in header_of), "")
         if not column and fields:
             column = f"(kolom {fields[0]} tidak ada)"

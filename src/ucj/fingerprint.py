@@ -18,7 +18,8 @@ from typing import Any
 
 import psycopg
 
-from ucj.settings import GX_DIR, SQL_DIR, pipeline_config
+from ucj.period import previous_month
+from ucj.settings import GX_DIR, SQL_DIR, settings
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def file_checksum(*paths: Any) -> str:
 
 def config_checksum() -> str:
     """The settings in force (pipeline.yaml with any deployment override), not the file's bytes."""
-    return _digest(json.dumps(pipeline_config(), sort_keys=True, default=str))
+    return _digest(json.dumps(settings().model_dump(mode="json"), sort_keys=True))
 
 
 def files_in(conn: psycopg.Connection, period_month: dt.date, kind: str | None = None, publication: bool = True) -> str:
@@ -71,7 +72,7 @@ def settle_fingerprint(conn: psycopg.Connection, kind: str, period_month: dt.dat
 
 
 def validation_fingerprint(conn: psycopg.Connection, kind: str, period_month: dt.date) -> str:
-    previous = (period_month - dt.timedelta(days=1)).replace(day=1)  # the row-count threshold reads it
+    previous = previous_month(period_month)  # the row-count threshold reads it
     return _digest(
         files_in(conn, period_month, kind, publication=False),
         files_in(conn, previous, kind),

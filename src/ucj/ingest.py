@@ -26,11 +26,12 @@ import pyarrow.compute as pc
 
 from ucj.arrivals import record_seen
 from ucj.bulk import arrow_column, copy_columns, without_cyclic_gc
-from ucj.landing import file_stat, local_path, parse_period, refusal
+from ucj.landing import file_stat, local_path, refusal
+from ucj.period import parse_period
 from ucj.roster.isolated import shared_reader
 from ucj.roster.read import RawRoster, ReadLimits, RosterReadError
 from ucj.roster.rows import ROW_COLUMNS, interpret_many
-from ucj.settings import pipeline_config
+from ucj.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, re
 def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, rel_paths: list[str]) -> BatchSummary:
     summary = BatchSummary()
     period_month = parse_period(period)
-    max_bytes = int(pipeline_config()["ingest"]["max_file_bytes"])
+    max_bytes = int(settings().ingest.max_file_bytes)
     landed = []
     for rel_path in rel_paths:
         path = root / rel_path

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from ucj import arrivals, facts, fingerprint, ingest, landing, publication
 from ucj.dag_support import APPROVE_OPTION, PeriodError, resolve_period
-from ucj.landing import parse_period
-from ucj.settings import pipeline_config
+from ucj.period import parse_period
+from ucj.settings import settings
 from ucj.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def plan_batches(kind: str, period: str, stable_seconds: float | None = None) ->
     """The month's complete files in batches; a file still being copied is left for the next run."""
     root = landing.as_path(landing_root_uri())
     if stable_seconds is None:
-        stable_seconds = float(pipeline_config()["arrival"]["stable_seconds"])
+        stable_seconds = float(settings().arrival.stable_seconds)
     listing = landing.scan_rosters(root, kind, period)
     for skipped in listing.skipped:
         log.warning("%s %s: %s skipped: %s", kind, period, skipped.name, skipped.reason)
@@ -59,10 +59,10 @@ def plan_batches(kind: str, period: str, stable_seconds: float | None = None) ->
             "%s %s: %d file(s) changed in the last %.0f s and are left for the next run (still being copied?): %s",
             kind, period, len(settling), stable_seconds, ", ".join(settling),
         )  # fmt: skip
-    cfg = pipeline_config()["ingest"]
+    cfg = settings().ingest
     # Always at least one (possibly empty) batch, so downstream tasks run and
     # report "no files" instead of being skipped silently.
-    batches = landing.batch_files(files, cfg["files_per_batch"], cfg["bytes_per_batch"]) or [[]]
+    batches = landing.batch_files(files, cfg.files_per_batch, cfg.bytes_per_batch) or [[]]
     log.info("%s %s: %d files in %d batches", kind, period, len(files), len(batches))
     return batches
 
@@ -407,7 +407,7 @@ def review_page(request: str) -> dict[str, Any]:
     """The next page of the review queue for a Required Action; the pairs are marked as shown in ``request``."""
     from ucj.identity import review_requests as rr
 
-    size = int(pipeline_config()["identity"]["review"]["pairs_per_request"])
+    size = int(settings().identity.review.pairs_per_request)
     with connect() as conn:
         pairs = rr.next_pairs(conn, size)
         if not pairs:
@@ -447,7 +447,7 @@ def offer_review(outlet: Any) -> int:
     from ucj.dag_support import REVIEW_QUEUE_URI
     from ucj.identity import review_requests as rr
 
-    again_after = float(pipeline_config()["identity"]["review"]["request_timeout_days"])
+    again_after = float(settings().identity.review.request_timeout_days)
     with connect() as conn:
         if rr.page_open(conn, again_after):
             log.info("a review page is open in Required Actions; the next one follows its answer")

@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 
 from ucj.fingerprint import files_in
-from ucj.landing import period_label
+from ucj.period import period_label
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 
-from ucj.landing import parse_period
-from ucj.roster.rows import age_at, period_end
-from ucj.settings import GX_DIR, pipeline_config, var_dir
+from ucj.period import parse_period, period_end, previous_month
+from ucj.roster.rows import PROGRAMS, age_at
+from ucj.settings import GX_DIR, settings, var_dir
 from ucj.warehouse import sql_file
 
 log = logging.getLogger(__name__)
@@ -64,12 +64,32 @@ class ValidationOutcome:
         }
 
 
+def rule_params() -> dict[str, Any]:
+    """The suites' literals that are rules of the pipeline, from their one home.
+
+    The age bounds are those the row rules quarantine by (pipeline.yaml),
+    the programs those of the vocabulary: a suite can then never pass rows
+    the rules refuse, nor fail rows they accept, after either is changed.
+    """
+    cfg = settings().validation
+    programs = "|".join(re.escape(p) for p in PROGRAMS)
+    return {
+        "min_age_years": cfg.min_age_years,
+        "max_age_years": cfg.max_age_years,
+        "programs_pattern": f"^(?:{programs})(?:,(?:{programs}))*$",
+    }
+
+
 def load_suite(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A suite with its ``"$name"`` values filled from ``rule_params()`` and ``params`` (the month's)."""
     spec = json.loads((GX_DIR / f"roster_{kind}.json").read_text(encoding="utf-8"))
+    values = {**rule_params(), **params}
     for exp in spec["expectations"]:
         for key, value in list(exp["kwargs"].items()):
             if isinstance(value, str) and value.startswith("$"):
-                exp["kwargs"][key] = params[value[1:]]
+                if value[1:] not in values:
+                    raise KeyError(f"{GX_DIR / f'roster_{kind}.json'}: no value for {value} in {exp['type']}")
+                exp["kwargs"][key] = values[value[1:]]
         exp["kwargs"] = {k: v for k, v in exp["kwargs"].items() if v is not None}
     return spec
 
@@ -98,7 +118,7 @@ def _make_gx():
     root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    _bound_data_docs_index(context, int(pipeline_config()["validation"]["data_docs_index_limit"]))
+    _bound_data_docs_index(context, int(settings().validation.data_docs_index_limit))
     return gx, context
 
 
@@ -282,7 +302,7 @@ def validate_period(
 ) -> ValidationOutcome:
     """Validate the month's rows in force for one kind; store the outcome in audit.validation_run."""
     period_month = parse_period(period)
-    cfg = pipeline_config()["validation"]
+    cfg = settings().validation
     (files,) = conn.execute(
         "select count(*) from ingest.source_file where source_kind = %s and period_month = %s", (kind, period_month)
     ).fetchone()
@@ -297,7 +317,7 @@ def validate_period(
     importing.start()
     frame = _frame(conn, kind, period_month)
     importing.join()
-    previous = (period_month - dt.timedelta(days=1)).replace(day=1)
+    previous = previous_month(period_month)
     # Last month as published: a held batch is no yardstick.
     (last_month,) = conn.execute(
         """select count(*) from ingest.roster_row as r join ingest.source_file as f using (file_id)
@@ -305,8 +325,8 @@ def validate_period(
         (kind, previous),
     ).fetchone()
     params = {
-        "min_loaded_share": 1 - cfg["max_quarantined_share"],
-        "min_row_count": int(last_month * cfg["min_rowcount_vs_last_month"]) if last_month else None,
+        "min_loaded_share": 1 - cfg.max_quarantined_share,
+        "min_row_count": int(last_month * cfg.min_rowcount_vs_last_month) if last_month else None,
     }
     outcome = validate_frame(frame, load_suite(kind, params), run_name=f"{kind}_{period}")
     conn.execute(

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import psycopg
 
-from ucj.settings import INCLUDE_DIR, SQL_DIR, pipeline_config, var_dir
+from ucj.settings import INCLUDE_DIR, SQL_DIR, settings, var_dir
 
 log = logging.getLogger(__name__)
 
@@ -315,11 +315,11 @@ def connect(autocommit: bool = False) -> Iterator[psycopg.Connection]:
     ``application_name`` carries the task identity so that an on-call
     engineer can find (and cancel) a query in pg_stat_activity.
     """
-    cfg = pipeline_config()["warehouse"]
+    cfg = settings().warehouse
     app = "ucj:" + ":".join(filter(None, (os.environ.get("AIRFLOW_CTX_DAG_ID"), os.environ.get("AIRFLOW_CTX_TASK_ID"))))
     options = (
-        f"-c statement_timeout={cfg['statement_timeout_ms']} -c lock_timeout={cfg['lock_timeout_ms']} "
-        f"-c client_connection_check_interval={cfg.get('client_connection_check_interval_ms', 0)}"
+        f"-c statement_timeout={cfg.statement_timeout_ms} -c lock_timeout={cfg.lock_timeout_ms} "
+        f"-c client_connection_check_interval={cfg.client_connection_check_interval_ms}"
     )
     uri = warehouse_uri()
     try:
@@ -362,7 +362,7 @@ def serialise(conn: psycopg.Connection, lock: int, key: int = 0) -> None:
     """
     conn.execute("set local lock_timeout = 0")
     conn.execute("select pg_advisory_xact_lock(%s, %s)", (lock, key))
-    conn.execute(f"set local lock_timeout = {int(pipeline_config()['warehouse']['lock_timeout_ms'])}")
+    conn.execute(f"set local lock_timeout = {int(settings().warehouse.lock_timeout_ms)}")
 
 
 def sql_file(relative: str) -> str:

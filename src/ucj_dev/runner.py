@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         help="refuse at once (exit 3) instead of waiting when another runner uses the same Airflow home",
     )
     args = parser.parse_args(argv)
-    from ucj.landing import period_range
+    from ucj.period import period_range
 
     periods = period_range(args.periods)
     root = args.landing_root

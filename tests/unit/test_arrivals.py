@@ -10,8 +10,8 @@ import pytest
 from rosterfiles import land_village, village_row
 
 from ucj import arrivals, pipeline_tasks
-from ucj.landing import LandedFile, period_label
-from ucj.settings import pipeline_config
+from ucj.landing import LandedFile
+from ucj.period import period_label
 
 UTC = dt.UTC
 
@@ -53,16 +53,14 @@ def test_a_deployment_overrides_settings_and_a_typo_is_refused(tmp_path: Path, m
     override = tmp_path / "pipeline.yaml"
     override.write_text("arrival:\n  schedule: '*/5 * * * *'\n", encoding="utf-8")
     monkeypatch.setenv(settings.PIPELINE_OVERRIDE_ENV, str(override))
-    settings.pipeline_config.cache_clear()
     try:
-        config = settings.pipeline_config()
-        assert config["arrival"]["schedule"] == "*/5 * * * *"
-        assert config["arrival"]["stable_seconds"] == 120  # the rest as shipped
+        config = settings.reload_settings()
+        assert config.arrival.schedule == "*/5 * * * *"
+        assert config.arrival.stable_seconds == 120  # the rest as shipped
         override.write_text("arrival:\n  schedul: hourly\n", encoding="utf-8")
-        settings.pipeline_config.cache_clear()
-        with pytest.raises(KeyError, match=r"arrival\.schedul"):
-            settings.pipeline_config()
+        with pytest.raises(settings.SettingsError, match=r"arrival\.schedul"):
+            settings.reload_settings()
     finally:
         monkeypatch.delenv(settings.PIPELINE_OVERRIDE_ENV)
-        settings.pipeline_config.cache_clear()
-    assert pipeline_config()["arrival"]["schedule"] == "@hourly"
+        settings.reload_settings()
+    assert settings.settings().arrival.schedule == "@hourly"

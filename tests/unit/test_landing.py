@@ -10,7 +10,8 @@ import pytest
 from rosterfiles import odd_landing_zone
 
 from ucj.dag_support import PeriodError, resolve_period
-from ucj.landing import batch_files, list_rosters, period_range
+from ucj.landing import batch_files, list_rosters
+from ucj.period import period_range
 
 
 def test_period_ranges() -> None:

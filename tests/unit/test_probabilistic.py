@@ -8,6 +8,7 @@ import pytest
 
 from bench import identity as bench_identity  # the resolvers and scores of make bench-identity
 from ucj.identity import probabilistic
+from ucj.settings import settings
 from ucj_dev.labelled import LEVELS, people, realistic_records, records
 
 
@@ -32,7 +33,7 @@ def test_two_different_niks_are_never_merged_without_a_person() -> None:
     assert probabilistic.niks_conflict("1205071206861787", "1205071206861788", "hasibuan wahyu", "agus hasibuan")
     assert not probabilistic.niks_conflict(None, "1205071206861788", "a", "b")
     pair = probabilistic.Pair(1, 2, 0.999999, 20.0, {}, niks_conflict=True)
-    cfg = {"auto_merge": True, "auto_merge_probability": 0.99999}
+    cfg = settings().identity.probabilistic.model_copy(update={"auto_merge": True, "auto_merge_probability": 0.99999})
     assert not probabilistic.auto_mergeable(pair, cfg)
     assert probabilistic.auto_mergeable(probabilistic.Pair(1, 2, 0.999999, 20.0, {}), cfg)
 
@@ -56,3 +57,38 @@ def labelled_name_key(name: str) -> str:
     from ucj.identity.names import name_key
 
     return name_key(name) or ""
+
+
+def test_scores_depend_on_the_evidence_not_on_key_values_or_order() -> None:
+    """The same workers numbered otherwise (a sequence gap, another load order) get the same pairs and weights.
+
+    Before scoring by evidence ids, moving every key on by one changed which
+    pairs splink sampled for u, and with it which pairs reached auto-merge.
+    """
+    recs = realistic_records(1500, "key-values")
+    workers = [
+        {"worker_key": r.rid, "nik": r.nik, "name_key": labelled_name_key(r.full_name), "birth_date": r.birth_date,
+         "gender": r.gender, "village_code": None}
+        for r in recs
+    ]  # fmt: skip
+
+    def scored(renumber: dict[int, int], order: list[dict]) -> dict[tuple[int, int], tuple[float, float]]:
+        back = {new: old for old, new in renumber.items()}
+        moved = [{**w, "worker_key": renumber[w["worker_key"]]} for w in order]
+        return {
+            tuple(sorted((back[p.worker_a], back[p.worker_b]))): (round(p.probability, 9), round(p.weight, 6))
+            for p in probabilistic.score_workers(moved, 0.5)
+        }
+
+    identity = {w["worker_key"]: w["worker_key"] for w in workers}
+    baseline = scored(identity, workers)
+    assert baseline
+    shifted = {k: k + 1 for k in identity}
+    rng = random.Random("renumber")  # noqa: S311 - reproducible test data
+    permuted_keys = list(identity)
+    rng.shuffle(permuted_keys)
+    permuted = dict(zip(identity, (k * 7 + 1000 for k in permuted_keys), strict=True))
+    shuffled = workers[:]
+    rng.shuffle(shuffled)
+    assert scored(shifted, workers) == baseline
+    assert scored(permuted, shuffled) == baseline

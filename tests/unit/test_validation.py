@@ -91,7 +91,7 @@ def test_the_data_docs_index_lists_only_the_latest_results() -> None:
     """GX rebuilds the index from every result it lists: unbounded, each month's validation would be slower."""
     import re
 
-    from ucj.settings import pipeline_config
+    from ucj.settings import settings
     from ucj.validation import _bound_data_docs_index, _gx
 
     _, context = _gx()
@@ -105,4 +105,4 @@ def test_the_data_docs_index_lists_only_the_latest_results() -> None:
         pages = list(data_docs_index().parent.glob("validations/**/test_index_*/**/*.html"))
         assert len(pages) > 2, "every result keeps its page"
     finally:
-        _bound_data_docs_index(context, int(pipeline_config()["validation"]["data_docs_index_limit"]))
+        _bound_data_docs_index(context, int(settings().validation.data_docs_index_limit))

@@ -10,7 +10,7 @@ from pathlib import Path
 from rosterfiles import land_village, village_row
 
 from ucj import arrivals, ingest, pipeline_tasks
-from ucj.landing import period_label
+from ucj.period import period_label
 
 UTC = dt.UTC
 

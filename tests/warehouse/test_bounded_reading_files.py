@@ -24,7 +24,7 @@ from rosterfiles import (
     village_workbook,
 )
 
-from ucj import ingest, settings
+from ucj import ingest
 from ucj.roster.isolated import IsolatedReader
 from ucj.roster.read import RosterReadError
 
@@ -126,8 +126,8 @@ def _long_csv() -> bytes:
     return csv_bytes([VILLAGE_HEADER]) + b"1,1310010001,x,01-01-1990\r\n" * 1_500_000
 
 
-def test_a_file_that_reads_for_too_long_fails_alone(conn, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setitem(settings.pipeline_config()["ingest"], "max_read_seconds", 0.5)
+def test_a_file_that_reads_for_too_long_fails_alone(conn, tmp_path: Path, monkeypatch, set_settings) -> None:
+    set_settings({"ingest.max_read_seconds": 0.5})
     # ~1.5 million data rows: seconds of reading on any machine, far past the half second allowed here.
     slow = land_bytes(tmp_path, PERIOD, "a_lama.csv", _long_csv())
     good = land_village(tmp_path, PERIOD, "b.csv", [village_row(1)])
@@ -138,8 +138,8 @@ def test_a_file_that_reads_for_too_long_fails_alone(conn, tmp_path: Path, monkey
     assert loaded_rows(conn) == {good: 1}
 
 
-def test_a_file_that_needs_too_much_memory_fails_alone(conn, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setitem(settings.pipeline_config()["ingest"], "reader_memory_bytes", 60_000_000)
+def test_a_file_that_needs_too_much_memory_fails_alone(conn, tmp_path: Path, monkeypatch, set_settings) -> None:
+    set_settings({"ingest.reader_memory_bytes": 60_000_000})
     # 40 MB of CSV is 40 MB of bytes, as much text and its rows: more than the 60 MB the reader may add.
     big = land_bytes(tmp_path, PERIOD, "a_besar.csv", _long_csv())
     good = land_bytes(tmp_path, PERIOD, "b.xlsx", village_workbook(rows=2))
@@ -150,8 +150,8 @@ def test_a_file_that_needs_too_much_memory_fails_alone(conn, tmp_path: Path, mon
     assert loaded_rows(conn) == {good: 2}
 
 
-def test_a_file_larger_than_the_limit_is_not_read(conn, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setitem(settings.pipeline_config()["ingest"], "max_file_bytes", 2_000_000)
+def test_a_file_larger_than_the_limit_is_not_read(conn, tmp_path: Path, monkeypatch, set_settings) -> None:
+    set_settings({"ingest.max_file_bytes": 2_000_000})
     big = land_village(tmp_path, PERIOD, "a.csv", [village_row(n) for n in range(1, 40_000)])
     good = land_village(tmp_path, PERIOD, "b.csv", [village_row(1)])
     summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [big, good])

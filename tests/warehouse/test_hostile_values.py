@@ -121,15 +121,14 @@ def test_a_workbook_claiming_billions_of_cells_fails_alone_before_it_is_read(con
     assert loaded_rows(conn) == {good: 1}
 
 
-def test_a_workbook_that_unpacks_to_too_much_is_refused(monkeypatch) -> None:
+def test_a_workbook_that_unpacks_to_too_much_is_refused(monkeypatch, set_settings) -> None:
     """A decompression bomb: small on disk, huge unpacked (the limit is lowered here instead of writing 1 GB)."""
     import io
     import zipfile
 
-    from ucj import settings
     from ucj.roster.read import RosterReadError, read_roster
 
-    monkeypatch.setitem(settings.pipeline_config()["ingest"], "max_workbook_unpacked_bytes", 5_000_000)
+    set_settings({"ingest.max_workbook_unpacked_bytes": 5_000_000})
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as book:
         book.writestr("xl/worksheets/sheet1.xml", "<worksheet>" + " " * 6_000_000 + "</worksheet>")

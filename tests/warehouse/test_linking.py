@@ -22,10 +22,10 @@ from outputs import OUTPUT_TABLES
 from rosterfiles import land_village, publish_and_settle, village_row
 
 from ucj import ingest
+from ucj import settings as ucj_settings
 from ucj.identity.resolve import Row, cluster_sequential, niks_compatible, resolve_identities, same_person_by_nik
-from ucj.settings import pipeline_config
 
-THRESHOLD = pipeline_config()["identity"]["nik_name_similarity"]
+THRESHOLD = ucj_settings.settings().identity.nik_name_similarity
 
 
 class Model:

@@ -26,13 +26,10 @@ def survivors(conn) -> int:
     return conn.execute("select count(*) from identity.worker where merged_into is null").fetchone()[0]
 
 
-def test_reviewers_decisions_are_respected(one_worker_per_record, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ucj import settings
-
+def test_reviewers_decisions_are_respected(one_worker_per_record, set_settings) -> None:
     conn = one_worker_per_record
-    config = settings.pipeline_config()
     thresholds = {"enabled": True, "auto_merge": True, "auto_merge_probability": 0.999, "review_probability": 0.5}
-    monkeypatch.setitem(config["identity"], "probabilistic", thresholds)
+    set_settings({f"identity.probabilistic.{k}": v for k, v in thresholds.items()})
     with conn.transaction():
         first = probabilistic.link_probabilistically(conn)
     assert first["merged"] > 0

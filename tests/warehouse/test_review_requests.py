@@ -110,11 +110,10 @@ def test_a_page_with_decisions_starts_a_consolidation_and_the_next_page(queue) -
     assert idle.events == []
 
 
-def test_one_page_at_a_time_the_next_follows_the_answer(queue, monkeypatch) -> None:
+def test_one_page_at_a_time_the_next_follows_the_answer(queue, monkeypatch, set_settings) -> None:
     """While a page waits for its reviewer no second one is asked for (it would only queue behind it)."""
-    from ucj import settings
 
-    monkeypatch.setitem(settings.pipeline_config()["identity"]["review"], "pairs_per_request", 2)
+    set_settings({"identity.review.pairs_per_request": 2})
     page = pipeline_tasks.review_page("ucj_identity_review/run-1")
     assert len(page["pairs"]) == 2
     assert rr.page_open(queue, 7)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from ucj.settings import pipeline_config
+from ucj.settings import ProbabilisticSettings, settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,7 +91,7 @@ def _settings(prior: float) -> Any:
 
     return SettingsCreator(
         link_type="dedupe_only",
-        unique_id_column_name="worker_key",
+        unique_id_column_name="evidence_id",
         probability_two_random_records_match=prior,
         comparisons=[
             # A NIK one digit off is a typo only when the names agree: twins
@@ -147,12 +147,15 @@ def score_workers(
     # A string column whatever it holds: DuckDB would read all-missing as NaN doubles, and NaN = NaN there.
     frame["village_code"] = frame["village_code"].astype("string")
     frame["birth_date"] = frame["birth_date"].astype(str)
+    frame = _with_evidence_ids(frame)
     prior = min(0.5, 2 * duplicate_share / max(1, len(workers) - 1))
     linker = Linker(DuckDBAPI().register(frame), _settings(prior), log_level=None)
     # 2e5 sampled pairs fit in one query. Splink's default of ten chunks
     # (after a probe at a tenth of one) exists to stop early on huge samples;
     # here it cost a DuckDB query per chunk per comparison, 3.1 s instead of
     # 1.9 s on 565k workers, for the same u values or better (all pairs counted).
+    # Splink samples by a hash of the unique id: with evidence ids the sample,
+    # and so every weight, is a function of the workers' evidence alone.
     linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=7, num_chunks=1)
     for rule in blocks(training=True):
         try:
@@ -160,6 +163,9 @@ def score_workers(
         except Exception as exc:  # too few pairs in a small batch to train on: keep the priors
             log.info("EM on %s skipped: %s", rule, exc)
     predicted = linker.inference.predict(threshold_match_probability=review_probability).as_pandas_dataframe()
+    key_of = dict(zip(frame["evidence_id"], frame["worker_key"].astype(int), strict=True))
+    predicted["worker_key_l"] = predicted["evidence_id_l"].map(key_of)
+    predicted["worker_key_r"] = predicted["evidence_id_r"].map(key_of)
     # The paired workers' NIKs and names, from the input (splink drops a comparison that never varies).
     paired = set(predicted["worker_key_l"].astype(int)) | set(predicted["worker_key_r"].astype(int))
     by_key = {
@@ -182,19 +188,42 @@ def score_workers(
     return pairs
 
 
+def _with_evidence_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """The workers in a fixed order, each with an id made of its evidence, not of its key.
+
+    Which pairs splink samples to estimate u, and so every match weight,
+    follows the unique ids. Worker keys come from a sequence whose values
+    depend on history (a killed run leaves a gap, months loaded in another
+    order number workers differently), so scoring by key made the same
+    files merge different pairs. The id is a hash of the compared fields;
+    workers with identical evidence (kept apart by a reviewer) are told
+    apart by their rank among themselves, which changes nothing a
+    comparison sees.
+    """
+    import pandas as pd
+
+    # SipHash under pandas' fixed key: the same value in every process and on every machine.
+    digest = pd.util.hash_pandas_object(frame[[*FIELDS, "village_code"]].astype("string"), index=False)
+    digest = digest.map("{:016x}".format)
+    out = frame.assign(_digest=digest).sort_values(["_digest", "worker_key"], kind="stable")
+    rank = out.groupby("_digest").cumcount().astype(str)
+    out["evidence_id"] = out["_digest"] + "-" + rank
+    return out.drop(columns="_digest").reset_index(drop=True)
+
+
 def _text(value: Any) -> str | None:
     """A frame's missing value (None, NaN, pandas' NA) as None."""
     return value if isinstance(value, str) else None
 
 
-def auto_mergeable(pair: Pair, cfg: dict[str, Any]) -> bool:
+def auto_mergeable(pair: Pair, cfg: ProbabilisticSettings) -> bool:
     """Merge without review only when the model is sure and no two different NIKs stand against it.
 
     Two valid NIKs that are not one typo apart are what the rules refused to
     join; the model may still find the pair likely (same name and birth date
     happen), but only a person should overrule the NIKs.
     """
-    if not cfg.get("auto_merge") or pair.probability < float(cfg["auto_merge_probability"]):
+    if not cfg.auto_merge or pair.probability < float(cfg.auto_merge_probability):
         return False
     return not pair.niks_conflict
 
@@ -240,8 +269,8 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
     from ucj.fingerprint import bump_identity_generation
     from ucj.warehouse import IDENTITY_LOCK, serialise
 
-    cfg = pipeline_config()["identity"]["probabilistic"]
-    if not cfg.get("enabled", True):
+    cfg = settings().identity.probabilistic
+    if not cfg.enabled:
         return {"scored": 0, "merged": 0, "queued": 0, "accepted": 0}
     serialise(conn, IDENTITY_LOCK)
     from ucj.identity.review import apply_corrections, kept_apart
@@ -254,9 +283,7 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
             "select worker_a, worker_b, status from identity.match_candidate where status <> 'pending'"
         )
     }
-    pairs = score_workers(
-        _survivors(conn), float(cfg["review_probability"]), float(cfg.get("expected_duplicate_share", 0.01))
-    )
+    pairs = score_workers(_survivors(conn), float(cfg.review_probability), float(cfg.expected_duplicate_share))
     merged = queued = accepted = 0
     for pair in pairs:
         status = decided.get((pair.worker_a, pair.worker_b))

@@ -68,7 +68,7 @@ from ucj.identity.names import display_name
 from ucj.identity.privacy import nik_key, nik_token, nik_tokens
 from ucj.identity.review import KeptApart, apply_corrections, kept_apart
 from ucj.publication import held_files
-from ucj.settings import pipeline_config
+from ucj.settings import settings
 from ucj.warehouse import IDENTITY_LOCK, serialise
 
 __all__ = [
@@ -198,7 +198,7 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     serialise(conn, IDENTITY_LOCK)
     corrections = apply_corrections(conn)  # new rows must see the corrected workers and evidence
     apart = kept_apart(conn)
-    threshold = pipeline_config()["identity"]["nik_name_similarity"]
+    threshold = settings().identity.nik_name_similarity
     fetched = fetch_arrow(
         conn,
         """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code,

@@ -27,7 +27,7 @@ from operator import itemgetter
 import python_calamine as calamine
 
 from ucj.roster.parse import BLANK_TEXTS, cell_text, is_blank, parse_date, parse_nik
-from ucj.settings import header_synonyms, pipeline_config, vocabulary
+from ucj.settings import header_synonyms, settings, vocabulary
 
 # The header is the first row with at least this many known column names.
 MIN_KNOWN_HEADERS = 3
@@ -65,7 +65,7 @@ class ReadLimits:
     @classmethod
     def from_config(cls, **overrides: float) -> ReadLimits:
         """The limits of pipeline.yaml (with the deployment's override file), some replaced by ``overrides``."""
-        ingest = {**pipeline_config()["ingest"], **overrides}
+        ingest = {**settings().ingest.model_dump(), **overrides}
         return cls(
             **{name: (float if name == "max_read_seconds" else int)(ingest[name]) for name in cls.__dataclass_fields__}
         )

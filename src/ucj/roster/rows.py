@@ -10,7 +10,6 @@ second and later copies of an identical row in one file are ``duplicate``.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import json
 import re
@@ -24,6 +23,7 @@ import pyarrow as pa
 
 from ucj.identity.names import name_key
 from ucj.identity.nik import sixteen_digits
+from ucj.period import period_end
 from ucj.reference import regency_codes, village_codes
 from ucj.roster.parse import (
     cell_text,
@@ -41,9 +41,11 @@ from ucj.roster.parse import (
     parse_unit_name,
 )
 from ucj.roster.read import RawRoster
-from ucj.settings import pipeline_config, vocabulary
+from ucj.settings import settings, vocabulary
 
-PROGRAMS = ("JKK", "JKM", "JHT", "JP", "JKP")
+# The BPJS Ketenagakerjaan programs, from the vocabulary (their one home).
+# A row's programs are a bit mask in this order: append, never reorder.
+PROGRAMS: tuple[str, ...] = tuple(vocabulary()["programs"])
 
 # Column order of the interpreted roster, shared with the warehouse COPY.
 ROW_COLUMNS = [
@@ -53,10 +55,6 @@ ROW_COLUMNS = [
     "regency_code", "village_code", "employment_status", "position", "category", "occupation",
     "sector", "wage", "row_hash", "original",
 ]  # fmt: skip
-
-
-def period_end(period: dt.date) -> dt.date:
-    return period.replace(day=calendar.monthrange(period.year, period.month)[1])
 
 
 def age_at(born: dt.date, on: dt.date) -> int:
@@ -232,7 +230,7 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     its distinct values cost, not thousands of small DataFrames.
     ``file_index`` says which of ``raws`` a row came from.
     """
-    cfg = pipeline_config()["validation"]
+    cfg = settings().validation
     end = period_end(period)
     fields = sorted({f for raw in raws for f in raw.columns})
     columns = _Columns(raws, fields)
@@ -276,7 +274,7 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     reasons["birth_date_in_future"] = in_future
     reasons["age_out_of_range"] = np.array(
         [
-            a is not None and not f and not cfg["min_age_years"] <= a <= cfg["max_age_years"]
+            a is not None and not f and not cfg.min_age_years <= a <= cfg.max_age_years
             for a, f in zip(ages, in_future, strict=True)
         ]
     )
