@@ -16,7 +16,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 # pgserver and platformdirs want a runtime dir; not every shell has one.
 export XDG_RUNTIME_DIR ?= $(CURDIR)/var/run
 
-.PHONY: help venv demo pipeline sample test test-unit test-warehouse test-dags test-e2e test-celery lint fix airflow clean compose-check bench bench-identity
+.PHONY: help venv demo pipeline reinterpret sample test test-unit test-warehouse test-dags test-e2e test-celery lint fix airflow clean compose-check bench bench-identity
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ demo: $(STAMP)  ## install, generate sample rosters, run the real DAGs for 3 mon
 pipeline: $(STAMP)  ## run the DAGs on any landing zone: make pipeline LANDING_ROOT=/abs/path PERIODS=2025-01:2025-06
 	@test -n "$(LANDING_ROOT)" -a -n "$(PERIODS)" || { echo "usage: make pipeline LANDING_ROOT=/abs/path PERIODS=YYYY-MM[:YYYY-MM]"; exit 2; }
 	$(PY) -m ucj_dev.runner --landing-root "$(LANDING_ROOT)" --periods "$(PERIODS)"
+
+reinterpret: $(STAMP)  ## after a vocabulary/header change: interpret loaded files again, make reinterpret PERIODS=2025-01:2025-06 [LANDING_ROOT=...]
+	@test -n "$(PERIODS)" || { echo "usage: make reinterpret PERIODS=YYYY-MM[:YYYY-MM] [LANDING_ROOT=/abs/path]"; exit 2; }
+	$(PY) -m ucj_dev.runner --reinterpret --landing-root "$(or $(LANDING_ROOT),$(SAMPLE_LANDING))" --periods "$(PERIODS)"
 
 test: $(STAMP)  ## the whole default suite: every tier below, in one run
 	$(PY) -m pytest tests/unit tests/warehouse tests/dags tests/e2e

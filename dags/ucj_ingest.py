@@ -42,6 +42,13 @@ failed expectation, and a data steward is asked in **Required Actions** (DAG
   unreachable or out of space. Fix that, then clear the failed task; a batch
   is one transaction, so a failed one left nothing behind, and files already
   loaded by other batches are skipped.
+- **A spelling or header was added to the vocabulary** (`vocabulary.yaml`,
+  `headers.yaml`) and rows already loaded should follow: trigger with the
+  month and `reinterpret=true` (or `make reinterpret PERIODS=...`). Every
+  file already loaded is read again from the landing zone (its bytes
+  unchanged), its rows are replaced in place, and the month is validated,
+  settled and consolidated again. A file no longer in the landing zone, or
+  changed there, keeps its rows (the log names it).
 - Rerunning any task, or the whole run, is always safe. When nothing
   changed since the last success, settle and validate reuse their earlier
   result and log "inputs unchanged", and no Asset event is emitted; trigger
@@ -60,6 +67,7 @@ from ucj.dag_support import (
     TAGS,
     force_param,
     period_param,
+    reinterpret_param,
     stable_seconds_param,
 )
 from ucj.settings import SOURCE_KINDS
@@ -87,6 +95,7 @@ def build_ingest_dag(kind: str):
         params={
             "period": period_param("Roster month YYYY-MM; empty = the month before the run date."),
             "force": force_param(),
+            "reinterpret": reinterpret_param(),
             "stable_seconds": stable_seconds_param(),
         },
     )
@@ -109,11 +118,14 @@ def build_ingest_dag(kind: str):
 
             return pipeline_tasks.plan_batches(kind, period, params.get("stable_seconds"))
 
-        @task(doc_md="Load one batch of files in one transaction. Unreadable files are recorded, not raised.")
-        def ingest_batch(files: list[str], period: str) -> dict:
+        @task(
+            doc_md="Load one batch of files in one transaction. Unreadable files are recorded, not raised. "
+            "With `reinterpret`, files already loaded are interpreted again from their unchanged bytes."
+        )
+        def ingest_batch(files: list[str], period: str, params=None) -> dict:
             from ucj import pipeline_tasks
 
-            return pipeline_tasks.ingest_files(kind, period, files)
+            return pipeline_tasks.ingest_files(kind, period, files, reinterpret=bool(params.get("reinterpret")))
 
         @task(
             doc_md="Great Expectations over the month as it would be published (every held file in); "
@@ -158,7 +170,11 @@ def build_ingest_dag(kind: str):
 
             return pipeline_tasks.announce(
                 kind, period,
-                {"files_published": gate["published_files"], "rows_resettled": settled},
+                {
+                    "files_published": gate["published_files"],
+                    "files_reinterpreted": pipeline_tasks.reinterpreted_files(summaries),
+                    "rows_resettled": settled,
+                },
                 pipeline_tasks.asset_extra(kind, period, summaries, validation),
                 bool(params.get("force")), outlet_events[published],
             )  # fmt: skip

@@ -77,6 +77,21 @@ def stable_seconds_param() -> Any:
     )
 
 
+def reinterpret_param() -> Any:
+    """Interpret files already loaded again, after a vocabulary or header-synonym change."""
+    from airflow.sdk import Param
+
+    return Param(
+        False,
+        type="boolean",
+        description=(
+            "Read every file already loaded for the month again and interpret its rows with the current "
+            "vocabulary and header synonyms (after a spelling was added); the month is then validated, settled "
+            "and consolidated again. Files are otherwise skipped when their bytes are unchanged."
+        ),
+    )
+
+
 def force_param() -> Any:
     """Redo stages even when their inputs are unchanged since they last succeeded."""
     from airflow.sdk import Param

@@ -42,7 +42,10 @@ def config_checksum() -> str:
 
 
 def files_in(conn: psycopg.Connection, period_month: dt.date, kind: str | None = None, publication: bool = True) -> str:
-    """The file versions received for a month (and kind): id and status of each, and whether it is published.
+    """The file versions received for a month (and kind), as one fingerprint part.
+
+    Per version: its id and status, whether it is published, and how often
+    its rows were interpreted again (``ingest_batch(..., reinterpret=True)``).
 
     Validation judges the files whatever their publication (``publication=False``):
     publishing a batch that passed must not make the next run validate it again.
@@ -50,7 +53,8 @@ def files_in(conn: psycopg.Connection, period_month: dt.date, kind: str | None =
     (text,) = conn.execute(
         """select coalesce(string_agg(
                       file_id || ':' || status
-                      || case when %s and published_at is null and status = 'loaded' then ':held' else '' end,
+                      || case when %s and published_at is null and status = 'loaded' then ':held' else '' end
+                      || case when interpretation > 0 then ':r' || interpretation else '' end,
                       ',' order by file_id), '')
            from ingest.source_file
            where period_month = %s and (%s::text is null or source_kind = %s)""",

@@ -45,7 +45,10 @@ class BatchSummary:
     files: int = 0
     loaded_files: int = 0
     unchanged_files: int = 0
+    reinterpreted_files: int = 0
     failed_files: list[dict[str, str]] = field(default_factory=list)
+    # Loaded versions that could not be read again: their rows stay as they were.
+    not_reinterpreted: list[dict[str, str]] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=lambda: {"loaded": 0, "quarantined": 0, "duplicate": 0})
 
     def as_dict(self) -> dict[str, Any]:
@@ -63,19 +66,28 @@ class _Landed:
     refused: str | None = None
 
 
-def ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, rel_paths: list[str]) -> BatchSummary:
+def ingest_batch(
+    conn: psycopg.Connection, root: Any, kind: str, period: str, rel_paths: list[str], reinterpret: bool = False
+) -> BatchSummary:
     """Load a batch of files in one transaction: all of it lands, or none of it.
 
     One transaction per batch (not per file) keeps thousands of small village
     files from costing thousands of commits; an unreadable file is not an
     error here but a ``failed`` record, so one bad file never rolls back the
     others. Rerunning a batch skips every file already loaded.
+
+    ``reinterpret``: files already loaded are read and interpreted again
+    from their unchanged bytes, so that a spelling added to the vocabulary
+    or a header synonym reaches rows loaded before it; their rows are
+    replaced in place (same file_id and row numbers) and linked again.
     """
     with without_cyclic_gc():
-        return _ingest_batch(conn, root, kind, period, rel_paths)
+        return _ingest_batch(conn, root, kind, period, rel_paths, reinterpret)
 
 
-def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, rel_paths: list[str]) -> BatchSummary:
+def _ingest_batch(
+    conn: psycopg.Connection, root: Any, kind: str, period: str, rel_paths: list[str], reinterpret: bool
+) -> BatchSummary:
     summary = BatchSummary()
     period_month = parse_period(period)
     max_bytes = int(settings().ingest.max_file_bytes)
@@ -117,14 +129,20 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
         for f in landed
         if existing.get((f.rel_path, f.content_hash), (0, ""))[1] == "replaced"
     ]
-    summary.unchanged_files = len(landed) - len(to_load) - len(reinstated)
+    # Loaded versions whose bytes are here unchanged, to be interpreted again.
+    reread = [
+        (existing[(f.rel_path, f.content_hash)][0], f)
+        for f in landed
+        if reinterpret and existing.get((f.rel_path, f.content_hash), (0, ""))[1] == "loaded"
+    ]
+    summary.unchanged_files = len(landed) - len(to_load) - len(reinstated) - len(reread)
     # A failed file is tried again on every run: the reader may have learnt a
     # new header synonym, or the failure was transient.
     retried = [existing[(f.rel_path, f.content_hash)][0] for f in to_load if (f.rel_path, f.content_hash) in existing]
 
     readable: list[tuple[_Landed, RawRoster]] = []
     errors: list[tuple[_Landed, str]] = []
-    to_read = [f for f in to_load if not f.refused]
+    to_read = [f for f in to_load if not f.refused] + [f for _, f in reread]
     outcomes = shared_reader(ReadLimits.from_config()).read_many([(f.data, f.rel_path, kind) for f in to_read])
     outcome_of = {f.rel_path: outcome for f, outcome in zip(to_read, outcomes, strict=True)}
     for f in to_load:
@@ -138,8 +156,10 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
         else:
             readable.append((f, outcome))
     rows = interpret_many([raw for _, raw in readable], kind, period_month)
+    again = _reread(reread, outcome_of, summary)
+    again_rows = interpret_many([raw for _, _, raw in again], kind, period_month) if again else None
 
-    write = _Write(conn, kind, period_month, landed, to_load, reinstated, retried)
+    write = _Write(conn, kind, period_month, landed, to_load, reinstated, retried, again, again_rows)
     try:
         with conn.transaction():
             write(readable, errors, rows)
@@ -159,10 +179,28 @@ def _ingest_batch(conn: psycopg.Connection, root: Any, kind: str, period: str, r
             log.warning("roster file %s failed: %s", path, reason)
 
     summary.loaded_files = len(readable) + len(reinstated)
+    summary.reinterpreted_files = len(again)
     summary.failed_files = [{"file": f.rel_path, "error": error} for f, error in errors]
-    for status, count in rows["status"].value_counts().items() if len(rows) else []:
-        summary.rows[str(status)] = int(count)
+    for frame in (rows, again_rows):
+        for status, count in frame["status"].value_counts().items() if frame is not None and len(frame) else []:
+            summary.rows[str(status)] = summary.rows.get(str(status), 0) + int(count)
     return summary
+
+
+def _reread(
+    reread: list[tuple[int, _Landed]], outcome_of: dict[str, RawRoster | RosterReadError], summary: BatchSummary
+) -> list[tuple[int, _Landed, RawRoster]]:
+    """The loaded versions read again; one that no longer reads (a header synonym removed) keeps its rows."""
+    again = []
+    for file_id, f in reread:
+        f.data = b""
+        outcome = outcome_of[f.rel_path]
+        if isinstance(outcome, RosterReadError):
+            summary.not_reinterpreted.append({"file": f.rel_path, "error": str(outcome)})
+            log.warning("roster file %s cannot be read again (%s): its rows stay as they were", f.rel_path, outcome)
+        else:
+            again.append((file_id, f, outcome))
+    return again
 
 
 def _refused(rel_path: str, why: str, size: int, mtime: float, mtime_ns: int, message: str) -> _Landed:
@@ -177,9 +215,11 @@ class _Write:
     def __init__(
         self, conn: psycopg.Connection, kind: str, period_month: dt.date, landed: list[_Landed],
         to_load: list[_Landed], reinstated: list[tuple[int, _Landed]], retried: list[int],
+        again: list[tuple[int, _Landed, RawRoster]] | None = None, again_rows: pd.DataFrame | None = None,
     ) -> None:  # fmt: skip
         self.conn, self.kind, self.period_month = conn, kind, period_month
         self.landed, self.to_load, self.reinstated, self.retried = landed, to_load, reinstated, retried
+        self.again, self.again_rows = again or [], again_rows
 
     def __call__(self, readable: list[tuple[_Landed, RawRoster]], errors: list[tuple[_Landed, str]],
                  rows: pd.DataFrame) -> None:  # fmt: skip
@@ -206,6 +246,7 @@ class _Write:
                 (f.modified_at, file_id),
             )
         self._files_and_rows(readable, errors, rows)
+        self._reinterpreted()
         # Read, in whatever state: the arrival sweep leaves these paths alone until they change.
         record_seen(
             conn, kind, period_month, [(f.rel_path, f.size, f.modified_at, f.content_hash) for f in self.landed]
@@ -224,6 +265,42 @@ class _Write:
             file_ids = np.asarray([ids[f.rel_path] for f, _ in readable], dtype=object)
             rows.insert(0, "file_id", file_ids[rows.pop("file_index").to_numpy(dtype=int)])
             copy_rows(self.conn, self.kind, self.period_month, rows)
+
+    def _reinterpreted(self) -> None:
+        """Replace the rows of versions read again, keeping their file_id; their links are made anew."""
+        if not self.again:
+            return
+        conn, ids = self.conn, [file_id for file_id, _, _ in self.again]
+        conn.execute("delete from ingest.roster_row where file_id = any(%s)", (ids,))
+        # The rows are linked again by the next consolidation (identity.row_link
+        # holds only loaded rows' links, and these rows may have changed state).
+        conn.execute(
+            "delete from identity.row_link where period_month = %s and file_id = any(%s)", (self.period_month, ids)
+        )
+        conn.execute(
+            """update ingest.source_file as s
+               set sheet = n.sheet, header_row = n.header_row, rows_read = n.rows_read,
+                   footer_rows = n.footer_rows, empty_rows = n.empty_rows, columns = n.columns::jsonb,
+                   interpretation = s.interpretation + 1, reinterpreted_at = now()
+               from unnest(%s::bigint[], %s::text[], %s::integer[], %s::integer[], %s::integer[], %s::integer[],
+                           %s::text[]) as n (file_id, sheet, header_row, rows_read, footer_rows, empty_rows, columns)
+               where s.file_id = n.file_id""",
+            (
+                ids,
+                [raw.sheet for _, _, raw in self.again],
+                [raw.header_row for _, _, raw in self.again],
+                [len(raw.row_numbers) for _, _, raw in self.again],
+                [raw.footer_rows_skipped for _, _, raw in self.again],
+                [raw.empty_rows_skipped for _, _, raw in self.again],
+                [json.dumps(raw.columns, ensure_ascii=False) for _, _, raw in self.again],
+            ),
+        )
+        rows = self.again_rows
+        if rows is not None and len(rows):
+            rows = rows.copy()
+            file_ids = np.asarray(ids, dtype=object)
+            rows.insert(0, "file_id", file_ids[rows.pop("file_index").to_numpy(dtype=int)])
+            copy_rows(conn, self.kind, self.period_month, rows)
 
     def unstorable(self, readable: list[tuple[_Landed, RawRoster]], rows: pd.DataFrame) -> dict[str, str]:
         """The files whose rows the warehouse refuses, each tried alone and rolled back; path -> reason."""

@@ -67,16 +67,23 @@ def plan_batches(kind: str, period: str, stable_seconds: float | None = None) ->
     return batches
 
 
-def ingest_files(kind: str, period: str, files: list[str]) -> dict[str, Any]:
+def ingest_files(kind: str, period: str, files: list[str], reinterpret: bool = False) -> dict[str, Any]:
     root = landing.as_path(landing_root_uri())
     with connect() as conn:
-        summary = ingest.ingest_batch(conn, root, kind, period, files)
+        summary = ingest.ingest_batch(conn, root, kind, period, files, reinterpret=reinterpret)
     log.info(
-        "%s %s: %d files (%d loaded, %d unchanged, %d failed); rows %s",
-        kind, period, summary.files, summary.loaded_files, summary.unchanged_files,
+        "%s %s: %d files (%d loaded, %d reinterpreted, %d unchanged, %d failed); rows %s",
+        kind, period, summary.files, summary.loaded_files, summary.reinterpreted_files, summary.unchanged_files,
         len(summary.failed_files), summary.rows,
     )  # fmt: skip
+    for item in summary.not_reinterpreted:
+        log.warning("%s %s: %s was not reinterpreted (its rows stay as they were): %s",
+                    kind, period, item["file"], item["error"])  # fmt: skip
     return summary.as_dict()
+
+
+def reinterpreted_files(summaries: list[dict[str, Any]]) -> int:
+    return sum(int(s.get("reinterpreted_files", 0)) for s in summaries)
 
 
 def settle(kind: str, period: str, force: bool = False) -> int:

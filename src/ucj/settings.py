@@ -42,8 +42,19 @@ def reports_dir() -> Path:
     return Path(os.environ.get("UCJ_REPORTS_DIR") or var_dir() / "reports" / "coverage").resolve()
 
 
+# A deployment's own vocabulary.yaml / headers.yaml (a Pemkab's spellings) without rebuilding the image:
+# a file in this directory replaces the shipped one of its name.
+CONFIG_DIR_ENV = "UCJ_CONFIG_DIR"
+
+
+def config_file(name: str) -> Path:
+    if (own := os.environ.get(CONFIG_DIR_ENV)) and (Path(own) / name).is_file():
+        return Path(own) / name
+    return CONFIG_DIR / name
+
+
 def _load(name: str) -> dict[str, Any]:
-    with open(CONFIG_DIR / name, encoding="utf-8") as fh:
+    with open(config_file(name), encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
 
@@ -194,7 +205,7 @@ def load_settings() -> PipelineSettings:
     task's start): a wrong key or value fails there, naming the key, rather
     than months later in the task that happens to read it.
     """
-    config = _load("pipeline.yaml")
+    config = yaml.safe_load((CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
     sources = str(CONFIG_DIR / "pipeline.yaml")
     if override := os.environ.get(PIPELINE_OVERRIDE_ENV):
         with open(override, encoding="utf-8") as fh:

@@ -130,11 +130,12 @@ def run(
     progress: Callable[[str], None] = lambda _line: None,
     force: bool = False,
     wait: bool = True,
+    reinterpret: bool = False,
 ) -> list[str]:
     """Run the DAGs; return a list of failure descriptions (empty when all succeeded)."""
     os.environ.setdefault("AIRFLOW_HOME", str(PROJECT_ROOT / ".airflow"))
     with exclusive_home(wait=wait, say=progress):
-        return _run_locked(landing_root, periods, kinds, log_file, progress, force)
+        return _run_locked(landing_root, periods, kinds, log_file, progress, force, reinterpret)
 
 
 def _run_locked(
@@ -144,6 +145,7 @@ def _run_locked(
     log_file: Path | None,
     progress: Callable[[str], None],
     force: bool,
+    reinterpret: bool = False,
 ) -> list[str]:
     prepare_airflow(landing_root)
     with _output_to(log_file):
@@ -160,6 +162,7 @@ def _run_locked(
             conf: dict[str, object] = {"period": period, "force": force}
             if dag_id != "ucj_consolidate":
                 conf["stable_seconds"] = 0
+                conf["reinterpret"] = reinterpret
             with _output_to(log_file):
                 # Logical date now: the run shows when it really ran (the period is in its conf).
                 run_ = bag.dags[dag_id].test(run_conf=conf)
@@ -189,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         "--force", action="store_true", help="redo settle/validate/load even for months whose inputs are unchanged"
     )
     parser.add_argument(
+        "--reinterpret",
+        action="store_true",
+        help="interpret every file already loaded again with the current vocabulary and header synonyms",
+    )
+    parser.add_argument(
         "--no-wait",
         action="store_true",
         help="refuse at once (exit 3) instead of waiting when another runner uses the same Airflow home",
@@ -213,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=lambda line: print(line, flush=True),
             force=args.force,
             wait=not args.no_wait,
+            reinterpret=args.reinterpret,
         )
     except HomeBusyError as busy:
         print(busy, file=sys.stderr)
