@@ -471,7 +471,7 @@ def apply_views(conn: psycopg.Connection) -> bool:
                 ) from error
         for view in wanted:
             conn.execute(view.path.read_text(encoding="utf-8"))
-        _grant_mart_to_bi_reader(conn)
+        _grant_mart_readers(conn)
         conn.execute("delete from meta.view_definition")
         with conn.cursor() as cur:
             cur.executemany(
@@ -482,10 +482,24 @@ def apply_views(conn: psycopg.Connection) -> bool:
     return True
 
 
-def _grant_mart_to_bi_reader(conn: psycopg.Connection) -> None:
-    """bi_reader reads every mart view, also where default privileges belong to another role."""
-    if conn.execute("select 1 from pg_roles where rolname = 'bi_reader'").fetchone():
-        conn.execute("grant select on all tables in schema mart to bi_reader")
+def _grant_mart_readers(conn: psycopg.Connection) -> None:
+    """Every role that reads mart reads the re-created views: bi_reader, and each regency's role (V023).
+
+    Granted explicitly, also where default privileges belong to another role.
+    """
+    roles = [r for (r,) in conn.execute("select rolname from pg_roles where rolname = 'bi_reader'")]
+    if conn.execute("select to_regclass('access.regency_scope')").fetchone()[0] is not None:
+        roles += [
+            r
+            for (r,) in conn.execute(
+                """select distinct s.role_name from access.regency_scope as s
+                   join pg_roles as g on g.rolname = s.role_name order by 1"""
+            )
+        ]
+    for role in roles:
+        conn.execute(
+            psycopg.sql.SQL("grant select on all tables in schema mart to {}").format(psycopg.sql.Identifier(role))
+        )
 
 
 def migrate() -> list[int]:

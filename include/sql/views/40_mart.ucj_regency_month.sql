@@ -2,7 +2,7 @@
 -- when any view file changes (include/sql/views/README.md).
 
 -- units_expected counts the same expected units.
-create view mart.ucj_regency_month as
+create view mart.ucj_regency_month with (security_barrier) as
 select
     a.period_month,
     reg.province_code,
@@ -43,7 +43,9 @@ cross join lateral (
     select count(*) as units_expected
     from dw.expected_unit as e
     where e.period_month = a.period_month and e.regency_code = a.regency_code
-) as x;
+) as x
+-- Each regency sees its own (V023, access.visible_regency).
+where (select access.sees_all()) or a.regency_code in (select v.regency_code from access.visible_regency as v);
 
 comment on view mart.ucj_regency_month is 'UCJ (Universal Coverage Jamsostek) per regency and month: distinct covered workers / working population, against the target.';
 comment on column mart.ucj_regency_month.period_month is 'First day of the reporting month.';

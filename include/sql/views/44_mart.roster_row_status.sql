@@ -1,7 +1,7 @@
 -- mart.roster_row_status: the view's whole current definition. Edit here; migrate() re-creates every view
 -- when any view file changes (include/sql/views/README.md).
 
-create view mart.roster_row_status as
+create view mart.roster_row_status with (security_barrier) as
 select
     r.source_kind,
     f.rel_path as source_file,
@@ -20,7 +20,9 @@ from ingest.roster_row as r
 join ingest.source_file as f using (file_id)
 left join identity.row_link as l
     on l.period_month = r.period_month and l.file_id = r.file_id and l.source_row = r.source_row
-left join identity.worker as w on w.worker_key = l.worker_key;
+left join identity.worker as w on w.worker_key = l.worker_key
+-- A row without a readable regency code is seen by bi_reader only.
+where (select access.sees_all()) or r.regency_code in (select v.regency_code from access.visible_regency as v);
 
 comment on view mart.roster_row_status is 'Every roster row ever received and what became of it: loaded, quarantined (with reason), duplicate (an identical row earlier in the same file) or superseded (a later file replaced the unit).';
 comment on column mart.roster_row_status.source_kind is 'opd, village or employer.';

@@ -1,14 +1,18 @@
 -- mart.worker: the view's whole current definition. Edit here; migrate() re-creates every view
 -- when any view file changes (include/sql/views/README.md).
 
-create view mart.worker as
+create view mart.worker with (security_barrier) as
 select
     w.worker_key,
     case when w.nik is not null then left(w.nik, 4) || '**********' || right(w.nik, 2) end as nik_masked,
     w.nik_token,
     w.gender
 from identity.worker as w
-where w.merged_into is null;
+where w.merged_into is null
+  -- A regency's role sees the workers covered in one of its regencies.
+  and ((select access.sees_all()) or w.worker_key in (
+      select f.worker_key from dw.fact_coverage as f
+      where f.regency_code in (select v.regency_code from access.visible_regency as v)));
 
 comment on view mart.worker is 'One row per worker (merged keys excluded). No name, birth date or NIK: only a masked NIK and a keyed token.';
 comment on column mart.worker.worker_key is 'Stable worker key, as in the other marts.';
