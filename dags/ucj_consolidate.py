@@ -123,6 +123,30 @@ def ucj_consolidate():
 
         return pipeline_tasks.load_period(period, force=bool(params.get("force")))
 
+    @task(
+        doc_md=(
+            "Rebuild coverage churn (new, continuing, returning and lapsed workers, lapses by reason) for every "
+            "loaded month: whether a worker is new in a month depends on all earlier months. Skipped "
+            '("inputs unchanged") when no month was loaded differently since the last build. Safe to clear.'
+        )
+    )
+    def refresh_churn(params=None) -> dict:
+        from ucj import pipeline_tasks
+
+        return pipeline_tasks.refresh_churn(force=bool(params.get("force")))
+
+    @task(
+        doc_md=(
+            "Write each regency's follow-up list for the months loaded (workers covered last month and not this "
+            "month, with the reason), as .xlsx in Indonesian under var/reports/followup/<regency>/<YYYY-MM>.xlsx. "
+            "Personal data: for branch caseworkers. Safe to clear: it rewrites the lists from followup.lapsed_worker."
+        )
+    )
+    def followup_reports(months: list[str]) -> list[str]:
+        from ucj import pipeline_tasks
+
+        return pipeline_tasks.followup_reports(months)
+
     @task(doc_md="Log the UCJ table (regency x month) for the months loaded.")
     def report(months: list[str]) -> list[dict]:
         from ucj import pipeline_tasks
@@ -157,7 +181,8 @@ def ucj_consolidate():
     prepare_warehouse() >> identities >> matched >> months
     matched >> offer_review()
     loaded = load_period.expand(period=months)
-    loaded >> [report(months), coverage_report(months)]
+    churn = refresh_churn()
+    loaded >> churn >> [report(months), coverage_report(months), followup_reports(months)]
 
 
 ucj_consolidate()

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import os
 import time
 from typing import Any
 
@@ -282,6 +283,78 @@ def refresh_worker_dimension(conn: psycopg.Connection, period_month: dt.date) ->
 def finish_load(conn: psycopg.Connection, period_month: dt.date) -> None:
     """The month now counts every reviewer's correction: it leaves the reload queue."""
     conn.execute("delete from identity.pending_reload where period_month = %s", (period_month,))
+
+
+def revision_cause(conn: psycopg.Connection, period_month: dt.date, since: dt.datetime | None) -> str:
+    """Why the month is loaded again: what changed among its inputs since its last load (``since``).
+
+    One cause per reload, the first that applies: a file version replacing
+    another (corrected_file), a new file (late_file), a reviewer's split or
+    keep-apart (identity_split), a reviewer's accepted pair (review_decision),
+    workers merged by the rules or the model (identity_merge); else the
+    reference data or the interpretation of the rows changed (reference_change).
+    """
+    if since is None:
+        return "late_file"
+    files = conn.execute(
+        """select bool_or(exists (select from ingest.source_file as old
+                                  where old.source_kind = f.source_kind and old.period_month = f.period_month
+                                    and old.rel_path = f.rel_path and old.status = 'replaced')),
+                  count(*)
+           from ingest.source_file as f
+           where f.period_month = %s and f.status = 'loaded' and f.published_at > %s""",
+        (period_month, since),
+    ).fetchone()
+    if files[1]:
+        return "corrected_file" if files[0] else "late_file"
+    if conn.execute(
+        "select 1 from identity.pending_reload where period_month = %s and since > %s", (period_month, since)
+    ).fetchone():
+        return "identity_split"
+    rules = {
+        rule
+        for (rule,) in conn.execute(
+            """select distinct m.rule from identity.worker_merge as m
+               join identity.worker_month as w on w.worker_key in (m.worker_key, m.merged_into)
+               where w.period_month = %s and m.merged_at > %s""",
+            (period_month, since),
+        )
+    }
+    if "reviewer" in rules:
+        return "review_decision"
+    if rules:
+        return "identity_merge"
+    return "reference_change"
+
+
+def record_revisions(conn: psycopg.Connection, period_month: dt.date, cause: str) -> int:
+    """Record the published regency-month figures this load changed; return how many."""
+    before = conn.execute("select count(*) from dw.ucj_revision").fetchone()[0]
+    run_sql_file(
+        conn,
+        "load/record_revisions.sql",
+        {
+            "period": period_month,
+            "cause": cause,
+            "dag_id": os.environ.get("AIRFLOW_CTX_DAG_ID"),
+            "run_id": os.environ.get("AIRFLOW_CTX_DAG_RUN_ID"),
+        },
+    )
+    return conn.execute("select count(*) from dw.ucj_revision").fetchone()[0] - before
+
+
+def refresh_churn(conn: psycopg.Connection) -> dict[str, int]:
+    """Rebuild the churn aggregates of every loaded month (``load/refresh_churn.sql``); caller owns the transaction.
+
+    Whole, not month by month: whether a worker is new or returning in a
+    month depends on every earlier month, so one corrected month can change
+    the churn of all later ones.
+    """
+    run_sql_file(conn, "load/refresh_churn.sql", {})
+    (months, lapsed) = conn.execute(
+        "select count(distinct period_month), coalesce(sum(lapsed_workers), 0) from dw.agg_churn_month"
+    ).fetchone()
+    return {"months": int(months), "lapsed_workers": int(lapsed)}
 
 
 def stale_periods(conn: psycopg.Connection) -> list[str]:

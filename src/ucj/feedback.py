@@ -139,7 +139,7 @@ def as_text(value: Any) -> Any:
     return _NOT_IN_XLSX.sub("\N{REPLACEMENT CHARACTER}", str(value))[:MAX_CELL]
 
 
-def _append_text(ws: Any, values: list[Any]) -> None:
+def append_text(ws: Any, values: list[Any]) -> None:
     ws.append([as_text(v) for v in values])
     for cell in ws[ws.max_row]:
         if isinstance(cell.value, str):
@@ -157,16 +157,16 @@ def write_report(path: Path, title: str, findings: list[Finding], summary: list[
     wb = Workbook()
     ws = wb.active
     ws.title = "Perbaikan"
-    _append_text(ws, [title])
+    append_text(ws, [title])
     ws["A1"].font = Font(bold=True, size=12)
     for label, value in summary:
-        _append_text(ws, [label, value])
+        append_text(ws, [label, value])
     ws.append([])
-    _append_text(ws, HEADERS)
+    append_text(ws, HEADERS)
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     for f in sorted(findings, key=lambda f: (f.effect != NOT_COUNTED, f.row, f.column)):
-        _append_text(ws, [f.row, f.column, f.value, f.problem, f.fix, f.effect])
+        append_text(ws, [f.row, f.column, f.value, f.problem, f.fix, f.effect])
     for column, width in zip("ABCDEF", (8, 22, 24, 48, 60, 34), strict=True):
         ws.column_dimensions[column].width = width
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,15 @@ def load_fingerprint(conn: psycopg.Connection, period_month: dt.date) -> str:
     )
 
 
+def churn_fingerprint(conn: psycopg.Connection) -> str:
+    """What the churn aggregates are built from: every month's load as recorded, and the SQL."""
+    (loads,) = conn.execute(
+        """select coalesce(string_agg(scope || '=' || fingerprint, ',' order by scope), '')
+           from meta.stage_fingerprint where stage = 'load'"""
+    ).fetchone()
+    return _digest(loads, file_checksum(SQL_DIR / "load" / "refresh_churn.sql"))
+
+
 def reusable(conn: psycopg.Connection, stage: str, scope: str, fingerprint: str) -> dict[str, Any] | None:
     """The stored result when the stage already processed exactly these inputs."""
     row = conn.execute(

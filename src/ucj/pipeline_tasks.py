@@ -17,7 +17,7 @@ from ucj import arrivals, facts, fingerprint, ingest, landing, publication
 from ucj.dag_support import APPROVE_OPTION, PeriodError, resolve_period
 from ucj.period import parse_period
 from ucj.settings import settings
-from ucj.warehouse import connect
+from ucj.warehouse import CHURN_LOCK, connect, serialise
 
 log = logging.getLogger(__name__)
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -333,10 +333,37 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
                 dimension_conn.cancel_safe()
                 wait([dimension])
                 raise
+        last_loaded = conn.execute(
+            "select done_at from meta.stage_fingerprint where stage = 'load' and scope = %s", (period,)
+        ).fetchone()
+        cause = facts.revision_cause(conn, period_month, last_loaded[0] if last_loaded else None)
+        result["revisions"] = facts.record_revisions(conn, period_month, cause)
+        if result["revisions"]:
+            log.info("%s: %d published regency figures revised (%s)", period, result["revisions"], cause)
         facts.finish_load(conn, period_month)
         fingerprint.record(conn, "load", period, mark, result)
     log.info("%s: %s", period, result)
     return result
+
+
+def refresh_churn(force: bool = False) -> dict[str, Any]:
+    """Churn of every loaded month, rebuilt when any month's load changed since it was last built."""
+    with connect() as conn:
+        serialise(conn, CHURN_LOCK)  # two consolidations at once rebuild it one after the other
+        mark = fingerprint.churn_fingerprint(conn)
+        if not force and (stored := fingerprint.reusable(conn, "churn", "all", mark)) is not None:
+            return {**stored, "reused": True}
+        result = facts.refresh_churn(conn)
+        fingerprint.record(conn, "churn", "all", mark, result)
+    log.info("churn: %s", result)
+    return result
+
+
+def followup_reports(periods: list[str]) -> list[str]:
+    from ucj.followup import write_followup_reports
+
+    with connect() as conn:
+        return write_followup_reports(conn, periods)
 
 
 def report(periods: list[str]) -> list[dict[str, Any]]:

@@ -351,6 +351,7 @@ IDENTITY_LOCK = 7281001
 PERIOD_LOAD_LOCK = 7281002
 WORKER_DIMENSION_LOCK = 7281003
 ANALYZE_LOCK = 7281004
+CHURN_LOCK = 7281005
 
 
 def serialise(conn: psycopg.Connection, lock: int, key: int = 0) -> None:
@@ -483,23 +484,35 @@ def apply_views(conn: psycopg.Connection) -> bool:
 
 
 def _grant_mart_readers(conn: psycopg.Connection) -> None:
-    """Every role that reads mart reads the re-created views: bi_reader, and each regency's role (V023).
+    """Every role that read the views before they were re-created reads them again.
 
-    Granted explicitly, also where default privileges belong to another role.
+    bi_reader and the regency readers (V023) read the mart views; caseworker
+    and the regency caseworkers (V026) the follow-up lists. Granted
+    explicitly, also where default privileges belong to another role.
     """
-    roles = [r for (r,) in conn.execute("select rolname from pg_roles where rolname = 'bi_reader'")]
-    if conn.execute("select to_regclass('access.regency_scope')").fetchone()[0] is not None:
-        roles += [
-            r
-            for (r,) in conn.execute(
-                """select distinct s.role_name from access.regency_scope as s
-                   join pg_roles as g on g.rolname = s.role_name order by 1"""
-            )
-        ]
-    for role in roles:
-        conn.execute(
-            psycopg.sql.SQL("grant select on all tables in schema mart to {}").format(psycopg.sql.Identifier(role))
-        )
+    scoped = conn.execute("select to_regclass('access.regency_scope')").fetchone()[0] is not None
+
+    def roles(everyone: str, scope: str) -> list[str]:
+        found = [r for (r,) in conn.execute("select rolname from pg_roles where rolname = %s", (everyone,))]
+        if scoped:
+            found += [
+                r
+                for (r,) in conn.execute(
+                    """select distinct s.role_name from access.regency_scope as s
+                       join pg_roles as g on g.rolname = s.role_name where s.scope = %s order by 1""",
+                    (scope,),
+                )
+            ]
+        return found
+
+    identifier = psycopg.sql.Identifier
+    for role in roles("bi_reader", "reader"):
+        conn.execute(psycopg.sql.SQL("grant select on all tables in schema mart to {}").format(identifier(role)))
+    if conn.execute("select to_regnamespace('followup')").fetchone()[0] is not None:
+        for role in roles("caseworker", "caseworker"):
+            conn.execute(psycopg.sql.SQL("grant usage on schema followup to {}").format(identifier(role)))
+            # The list only: followup.lapse itself is not filtered by regency.
+            conn.execute(psycopg.sql.SQL("grant select on followup.lapsed_worker to {}").format(identifier(role)))
 
 
 def migrate() -> list[int]:

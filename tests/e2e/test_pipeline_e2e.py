@@ -8,6 +8,7 @@ DAG run without losing anything else.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ucj.period import previous_month
 from ucj_dev import runner
 
 pytestmark = pytest.mark.e2e
@@ -136,6 +138,27 @@ def test_a_row_is_referenced_by_what_is_stable(full_run, sample_landing: Path) -
     assert len(rows) == len(set(rows))
     for path, content_hash in {(path, content_hash) for path, content_hash, _ in rows}:
         assert hashlib.sha256((sample_landing / path).read_bytes()).hexdigest() == content_hash, path
+
+
+def test_churn_adds_up_to_the_covered_workers_of_every_month(full_run) -> None:
+    _, _, conn = full_run
+    churn = {
+        (str(m), r): (c, n, k, b, lapsed)
+        for m, r, c, n, k, b, lapsed in conn.execute(
+            """select period_month, regency_code, covered_workers, new_workers, continuing_workers,
+                      returning_workers, lapsed_workers from mart.coverage_churn_month"""
+        )
+    }
+    ucj = {
+        (str(m), r): c
+        for m, r, c in conn.execute("select period_month, regency_code, covered_workers from mart.ucj_regency_month")
+    }
+    assert {key: row[0] for key, row in churn.items() if row[0]} == ucj
+    for (month, regency), (covered, new, continuing, returning, lapsed) in churn.items():
+        assert new + continuing + returning == covered
+        before = churn.get((str(previous_month(dt.date.fromisoformat(month))), regency))
+        if before is not None:
+            assert covered == before[0] - lapsed + new + returning, (month, regency)
 
 
 def test_working_population_and_target_come_from_cited_figures(full_run) -> None:

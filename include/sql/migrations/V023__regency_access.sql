@@ -10,12 +10,13 @@ comment on schema access is
 
 create table access.regency_scope (
     role_name    text not null,
+    scope        text not null check (scope in ('reader', 'caseworker')),
     regency_code text not null,
     granted_at   timestamptz not null default now(),
-    primary key (role_name, regency_code)
+    primary key (role_name, scope, regency_code)
 );
 comment on table access.regency_scope is
-    'Regencies (4-digit Kemendagri codes) whose mart rows a role and its members may read; written only by access.grant_regency_reader().';
+    'Regencies (4-digit Kemendagri codes) a role and its members may read: the mart views (scope reader, access.grant_regency_reader) or the follow-up lists (scope caseworker, access.grant_regency_caseworker).';
 
 -- True for sessions that see every regency: members of bi_reader, and the
 -- owner of mart (the pipeline role; superusers are members of every role).
@@ -57,9 +58,9 @@ begin
     execute format('grant usage on schema mart to %I', role_name);
     execute format('grant select on all tables in schema mart to %I', role_name);
     execute format('alter role %I set statement_timeout = %L', role_name, '120s');
-    delete from access.regency_scope as s where s.role_name = grant_regency_reader.role_name;
-    insert into access.regency_scope (role_name, regency_code)
-    select grant_regency_reader.role_name, c from unnest(regency_codes) as c group by c;
+    delete from access.regency_scope as s where s.role_name = grant_regency_reader.role_name and s.scope = 'reader';
+    insert into access.regency_scope (role_name, scope, regency_code)
+    select grant_regency_reader.role_name, 'reader', c from unnest(regency_codes) as c group by c;
 end
 $$;
 comment on function access.grant_regency_reader(text, text[]) is

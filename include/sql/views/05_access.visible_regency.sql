@@ -8,6 +8,6 @@ create view access.visible_regency as
 select distinct s.regency_code
 from access.regency_scope as s
 join pg_catalog.pg_roles as g on g.rolname = s.role_name
-where pg_catalog.pg_has_role(current_user, g.oid, 'USAGE');
+where s.scope = 'reader' and pg_catalog.pg_has_role(current_user, g.oid, 'USAGE');
 
 comment on view access.visible_regency is 'Regencies the current user reads in mart through the scope of a role it belongs to (empty for users without one; access.sees_all() users read every regency).';

@@ -23,8 +23,13 @@ select
         when p.working_population is null then 'no cited working population for this regency'
         when reg.registered_population is not null and a.covered_workers > reg.registered_population
             then 'covered workers exceed registered population: data error'
-    end as rate_note
+    end as rate_note,
+    pub.first_published_at,
+    exists (
+        select from dw.ucj_revision as rev where rev.period_month = a.period_month and rev.regency_code = a.regency_code
+    ) as revised
 from dw.agg_regency_month as a
+left join dw.published_figure as pub on pub.period_month = a.period_month and pub.regency_code = a.regency_code
 join dw.dim_region as reg on reg.region_code = a.regency_code
 join dw.dim_region as prov on prov.region_code = reg.province_code
 left join lateral (
@@ -64,3 +69,5 @@ comment on column mart.ucj_regency_month.working_population_year is 'Year of the
 comment on column mart.ucj_regency_month.working_population_denominator is 'Which denominator: BPS_EMPLOYED (Sakernas employed 15+) or BPJS_POTENSI (BPJS target workers).';
 comment on column mart.ucj_regency_month.working_population_source is 'Where the working-population figure was published.';
 comment on column mart.ucj_regency_month.rate_note is 'Why the rate is missing or suspect; null when neither.';
+comment on column mart.ucj_regency_month.first_published_at is 'When this regency-month''s figure was first published (for months loaded before revisions were recorded: when recording began).';
+comment on column mart.ucj_regency_month.revised is 'True when covered_workers changed after it was first published; mart.ucj_revision says when, by how much and why.';

@@ -1,0 +1,186 @@
+"""Coverage churn: who is new, continuing, returning or lapsed per regency and month, and why a lapse happened.
+
+Three months of two villages of Dharmasraya, loaded through the DAG tasks'
+own code (``ucj.pipeline_tasks``), with one worker for each kind of lapse.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
+
+from ucj import pipeline_tasks
+
+KOTO_BARU, SIALANG = "13.10.01.2002", "13.10.01.2003"
+PEOPLE = {
+    1: "Siti Aminah", 2: "Budi Santoso", 3: "Rahmat Hidayat", 4: "Dewi Lestari", 5: "Yusuf Maulana",
+    6: "Rina Marlina",
+}  # fmt: skip
+
+
+def person(n: int, village: str, status: str = "Aktif", ended: str = "") -> list:
+    return [*village_row(n, nik=f"13100145038500{n:02d}", name=PEOPLE[n], code=village), status, ended]
+
+
+MONTHS = {
+    "2025-01": {KOTO_BARU: [person(1, KOTO_BARU), person(2, KOTO_BARU), person(3, KOTO_BARU), person(6, KOTO_BARU)],
+                SIALANG: [person(4, SIALANG)]},
+    # 2 listed Non Aktif, 6's enrollment ended mid-month, 3 dropped from the roster, Sialang sent nothing (4).
+    "2025-02": {KOTO_BARU: [person(1, KOTO_BARU), person(2, KOTO_BARU, status="Non Aktif"), person(5, KOTO_BARU),
+                            person(6, KOTO_BARU, ended="15/02/2025")]},
+    # 3 and 4 come back.
+    "2025-03": {KOTO_BARU: [person(1, KOTO_BARU), person(3, KOTO_BARU), person(5, KOTO_BARU)],
+                SIALANG: [person(4, SIALANG)]},
+}  # fmt: skip
+
+
+def _land(root: Path, period: str, village: str, rows: list[list]) -> str:
+    rel = f"village/{period}/{village}.csv"
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_bytes(csv_bytes([[*VILLAGE_HEADER, "Status", "Tgl Berakhir"], *rows]))
+    os.utime(root / rel, (1_700_000_000, 1_700_000_000))
+    return rel
+
+
+@pytest.fixture
+def three_months(conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(tmp_path))
+    for period, villages in MONTHS.items():
+        files = [_land(tmp_path, period, village, rows) for village, rows in villages.items()]
+        pipeline_tasks.ingest_files("village", period, files)
+        validation = pipeline_tasks.validate("village", period, "ucj_ingest_village", "test")
+        pipeline_tasks.publication_gate("village", period, validation, "ucj_ingest_village", "test")
+        pipeline_tasks.settle("village", period)
+        pipeline_tasks.resolve_identities()
+        pipeline_tasks.load_period(period)
+    pipeline_tasks.refresh_churn()
+    return conn
+
+
+COLUMNS = (
+    "covered_workers, new_workers, continuing_workers, returning_workers, lapsed_workers, lapsed_status_non_aktif, "
+    "lapsed_enrollment_ended, lapsed_unit_not_reported, lapsed_dropped_from_snapshot"
+)
+
+
+def test_churn_counts_and_lapse_reasons(three_months) -> None:
+    conn = three_months
+    got = {
+        str(month)[:7]: row
+        for month, *row in conn.execute(
+            f"select period_month, {COLUMNS} from mart.coverage_churn_month where regency_code = '1310' order by 1"
+        )
+    }
+    assert got == {
+        #           covered new cont ret lapsed non_aktif ended unit dropped
+        "2025-01": [5, 5, 0, 0, 0, 0, 0, 0, 0],
+        "2025-02": [2, 1, 1, 0, 4, 1, 1, 1, 1],
+        "2025-03": [4, 0, 2, 2, 0, 0, 0, 0, 0],
+    }
+    # The same covered workers as the UCJ table, and the month-to-month identity.
+    covered = dict(conn.execute("select to_char(period_month, 'YYYY-MM'), covered_workers from mart.ucj_regency_month"))
+    assert {m: row[0] for m, row in got.items()} == covered
+    months = sorted(got)
+    for before, month in itertools.pairwise(months):
+        c, new, _, returning, lapsed = got[month][:5]
+        assert c == got[before][0] - lapsed + new + returning
+
+
+def test_the_segment_breakdown_adds_up_to_the_regency(three_months) -> None:
+    conn = three_months
+    regency = conn.execute(
+        """select period_month, covered_workers, new_workers, continuing_workers, returning_workers, lapsed_workers
+           from mart.coverage_churn_month order by 1"""
+    ).fetchall()
+    by_segment = conn.execute(
+        """select period_month, sum(covered_workers)::bigint, sum(new_workers)::bigint,
+                  sum(continuing_workers)::bigint, sum(returning_workers)::bigint, sum(lapsed_workers)::bigint
+           from mart.coverage_churn_segment_month group by 1 order by 1"""
+    ).fetchall()
+    assert by_segment == regency  # one segment and funding source here: every worker is a village BPU on APBDES
+
+
+def test_a_rerun_reuses_the_churn_and_a_reload_rebuilds_it(three_months) -> None:
+    conn = three_months
+    assert pipeline_tasks.refresh_churn().get("reused") is True
+    before = conn.execute(f"select period_month, {COLUMNS} from mart.coverage_churn_month order by 1").fetchall()
+    pipeline_tasks.load_period("2025-02", force=True)
+    rebuilt = pipeline_tasks.refresh_churn()
+    assert not rebuilt.get("reused")
+    assert (
+        conn.execute(f"select period_month, {COLUMNS} from mart.coverage_churn_month order by 1").fetchall() == before
+    )
+
+
+def test_the_follow_up_list_names_each_lapsed_worker_for_caseworkers_only(three_months, tmp_path: Path) -> None:
+    conn = three_months
+    conn.execute("set role caseworker")
+    try:
+        got = {
+            (name, reason, last_unit, str(last)[:7])
+            for name, reason, last_unit, last in conn.execute(
+                """select full_name, reason, last_unit_code, last_covered_month from followup.lapsed_worker
+                   where period_month = '2025-02-01'"""
+            )
+        }
+    finally:
+        conn.execute("reset role")
+    assert got == {
+        ("Budi Santoso", "status_non_aktif", KOTO_BARU.replace(".", ""), "2025-01"),
+        ("Rina Marlina", "enrollment_ended", KOTO_BARU.replace(".", ""), "2025-01"),
+        ("Rahmat Hidayat", "dropped_from_snapshot", KOTO_BARU.replace(".", ""), "2025-01"),
+        ("Dewi Lestari", "unit_not_reported", SIALANG.replace(".", ""), "2025-01"),
+    }
+    conn.execute("set role bi_reader")
+    try:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+            conn.execute("select * from followup.lapsed_worker")
+    finally:
+        conn.execute("reset role")
+
+
+def test_a_regency_caseworker_reads_only_its_regency(three_months) -> None:
+    conn = three_months
+    conn.execute("select access.grant_regency_caseworker('kasus_solok_selatan', array['1311'])")
+    conn.execute("select access.grant_regency_caseworker('kasus_dharmasraya', array['1310'])")
+    try:
+        for role, expected in (("kasus_solok_selatan", 0), ("kasus_dharmasraya", 4)):
+            conn.execute(f"set role {role}")
+            try:
+                assert conn.execute("select count(*) from followup.lapsed_worker").fetchone() == (expected,)
+                with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                    conn.execute("select * from followup.lapse")  # the unfiltered table
+                with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+                    conn.execute("select * from mart.ucj_regency_month")  # a caseworker scope is not a mart scope
+            finally:
+                conn.execute("reset role")
+    finally:
+        conn.execute("delete from access.regency_scope")
+        for role in ("kasus_solok_selatan", "kasus_dharmasraya"):
+            conn.execute(f"drop owned by {role}")
+            conn.execute(f"drop role {role}")
+
+
+def test_the_follow_up_workbook_is_in_indonesian(three_months) -> None:
+    from openpyxl import load_workbook
+
+    from ucj.followup import HEADERS, report_path
+
+    paths = pipeline_tasks.followup_reports(list(MONTHS))
+    assert paths == [str(report_path("1310", "2025-02"))]  # only February has lapses
+    sheet = load_workbook(paths[0]).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][0].startswith("Pekerja yang tidak lagi tercakup, ")
+    header = rows.index(HEADERS)
+    listed = rows[header + 1 :]
+    assert len(listed) == 4
+    assert {r[8] for r in listed} == {
+        "Status Non Aktif di roster bulan ini", "Kepesertaan sudah berakhir", "Tidak ada lagi di roster unit",
+        "Unit tidak mengirim roster bulan ini",
+    }  # fmt: skip
+    assert all("*" in r[5] for r in listed)  # the NIK masked, never whole
