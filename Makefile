@@ -72,13 +72,15 @@ bench-identity: $(STAMP)  ## identity resolution accuracy (clean/realistic/hosti
 test-celery: $(STAMP)  ## integration: PostgreSQL + Redis + scheduler + 2 Celery workers; marts equal the single-process run
 	$(PY) tests/integration/celery_stack.py
 
-lint: $(STAMP)  ## ruff (incl. Airflow 3 rules) and format check
+lint: $(STAMP)  ## ruff (incl. Airflow 3 rules) and format check; sqlfluff on include/sql (.sqlfluff)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sqlfluff lint include/sql --processes 2
 
 fix: $(STAMP)  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+	$(VENV)/bin/sqlfluff fix include/sql --processes 2 -f
 
 airflow: $(STAMP)  ## Airflow 3 standalone (UI on http://localhost:8080) over the sample landing zone
 	@test -f $(SAMPLE_LANDING)/ground_truth.json || $(MAKE) --no-print-directory sample

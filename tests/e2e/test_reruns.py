@@ -32,8 +32,15 @@ WORKER_LABEL = """
         from mart.roster_row_status where worker_key is not null group by 1
     )"""
 
+# When a figure was first published, and whether it was revised since, are
+# history by definition: the same files loaded another way publish at other
+# times. Everything else must be equal.
+PUBLICATION_HISTORY = ("first_published_at", "revised")
+
 CANONICAL = {
-    "ucj_regency_month": "select * from mart.ucj_regency_month",
+    "ucj_regency_month": f"""select to_jsonb(m) - array{list(PUBLICATION_HISTORY)} from mart.ucj_regency_month as m""",
+    "coverage_churn_month": "select * from mart.coverage_churn_month",
+    "coverage_churn_segment_month": "select * from mart.coverage_churn_segment_month",
     "coverage_program_month": "select * from mart.coverage_program_month",
     "units_not_reported": "select * from mart.units_not_reported",
     "ucj_regency_year_change": "select * from mart.ucj_regency_year_change",
@@ -57,6 +64,8 @@ CANONICAL = {
 # The exact state, surrogate keys included: what a rerun must not change at all.
 EXACT = {
     **{name: query for name, query in CANONICAL.items() if name.startswith(("ucj", "coverage", "units"))},
+    "ucj_regency_month": "select * from mart.ucj_regency_month",
+    "ucj_revision": "select * from mart.ucj_revision",
     "roster_row_status": "select * from mart.roster_row_status",
     "dim_worker": "select * from dw.dim_worker",
     "fact_coverage": "select * from dw.fact_coverage",
@@ -194,8 +203,14 @@ def test_months_loaded_newest_first_give_the_same_numbers(reference, warehouse: 
 
 
 def assert_same_numbers(warehouse: str, reference: dict[str, dict[str, str]]) -> None:
-    """Every mart count, every submission and every row's state equal the reference."""
-    counted = {name: q for name, q in CANONICAL.items() if name not in ("roster_row_status", "dim_worker")}
+    """Every mart count, every submission and every row's state equal the reference.
+
+    Churn follows workers from month to month, so it depends on the grouping
+    too: it is compared with the chronological runs only (issue: identity
+    that does not depend on month order).
+    """
+    grouping = ("roster_row_status", "dim_worker", "coverage_churn_month", "coverage_churn_segment_month")
+    counted = {name: q for name, q in CANONICAL.items() if name not in grouping}
     counted["row_states"] = "select source_file, source_row, status, reason from mart.roster_row_status"
     with psycopg.connect(warehouse, autocommit=True) as conn:
         got = checksums(conn, counted)

@@ -61,7 +61,9 @@ USERS = {"admin": "admin", "steward": "admin", "reviewer": "admin"}
 ALWAYS_ON = ["ucj_arrivals", "ucj_publication_approval", "ucj_identity_review"]
 KINDS = ["opd", "village", "employer"]
 MARTS = {
-    "ucj_regency_month": "select * from mart.ucj_regency_month",
+    # When a figure was first published and whether it was revised are history: the two runs publish at other times.
+    "ucj_regency_month": "select to_jsonb(m) - array['first_published_at', 'revised'] from mart.ucj_regency_month as m",
+    "coverage_churn_month": "select * from mart.coverage_churn_month",
     "coverage_program_month": "select * from mart.coverage_program_month",
     "units_not_reported": "select * from mart.units_not_reported",
     "ucj_regency_year_change": "select * from mart.ucj_regency_year_change",

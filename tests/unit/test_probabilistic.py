@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from bench import identity as bench_identity  # the resolvers and scores of make bench-identity
 from ucj.identity import probabilistic
 from ucj.settings import settings
+from ucj_dev import identity_eval as bench_identity  # the resolvers and scores of make bench-identity
 from ucj_dev.labelled import LEVELS, people, realistic_records, records
 
 

@@ -83,16 +83,25 @@ def test_a_regency_role_cannot_widen_its_scope_or_read_around_the_views(two_rege
     try:
         for statement in (
             "select access.grant_regency_reader('pemkab_dharmasraya', array['1310', '1311'])",
-            "insert into access.regency_scope values ('pemkab_dharmasraya', '1311')",
+            "insert into access.regency_scope (role_name, scope, regency_code)"
+            " values ('pemkab_dharmasraya', 'reader', '1311')",
             "select * from access.regency_scope",
             "select * from dw.agg_regency_month",
             "select * from ingest.roster_row",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
                 conn.execute(statement)
-        assert conn.execute("select count(*) from mart.ucj_regency_month where regency_code = '1311'").fetchone() == (
-            0,
-        )
+        other = conn.execute("select count(*) from mart.ucj_regency_month where regency_code = '1311'").fetchone()
+        assert other == (0,)
+        # Through a join of two views: still only its own.
+        joined = conn.execute(
+            """select distinct left(w.nik_masked, 4), left(split_part(r.source_file, '/', 3), 4)
+               from mart.roster_row_status as r join mart.worker as w using (worker_key)"""
+        ).fetchall()
+        assert joined == [("1310", "1310")]
+        # Nor through a function of its own that would see rows the filter drops (no schema to create it in).
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+            conn.execute("create function public.peek(text) returns boolean language sql cost 0.0001 as 'select true'")
     finally:
         conn.execute("reset role")
 

@@ -10,7 +10,7 @@ with regencies as (
 
 select e.regency_code, e.source_kind, count(*) as units_missing
 from dw.expected_unit as e
-join regencies as g using (regency_code)
+join regencies using (regency_code)
 where e.period_month = %(period)s
   and not exists (
       select from dw.unit_reported as r

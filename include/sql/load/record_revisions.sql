@@ -20,7 +20,7 @@ compared as (
         on p.regency_code = c.regency_code
 ),
 month_published as (
-    select exists (select from dw.published_figure where period_month = %(period)s) as yes
+    select exists(select from dw.published_figure where period_month = %(period)s) as yes
 )
 insert into dw.ucj_revision
     (period_month, regency_code, covered_workers_before, covered_workers_after, cause, dag_id, run_id)

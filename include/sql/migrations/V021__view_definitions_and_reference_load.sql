@@ -3,9 +3,9 @@
 -- checksum differs from what is recorded here (Flyway's repeatable
 -- migrations). Migrations from V021 on hold tables, indexes and data only.
 create table meta.view_definition (
-    view_name  text primary key,
-    file_name  text not null,
-    checksum   text not null,
+    view_name text primary key,
+    file_name text not null,
+    checksum text not null,
     applied_at timestamptz not null default now()
 );
 comment on table meta.view_definition is
@@ -14,7 +14,7 @@ comment on table meta.view_definition is
 -- Which reference files (regions, working population) were last loaded;
 -- created by the loader itself before V021.
 create table if not exists meta.reference_load (
-    name     text primary key,
+    name text primary key,
     checksum text not null
 );
 comment on table meta.reference_load is

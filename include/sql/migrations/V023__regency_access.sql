@@ -9,10 +9,10 @@ comment on schema access is
     'Who may see which regency in mart: scopes per role, and the function that grants them.';
 
 create table access.regency_scope (
-    role_name    text not null,
-    scope        text not null check (scope in ('reader', 'caseworker')),
+    role_name text not null,
+    scope text not null check (scope in ('reader', 'caseworker')),
     regency_code text not null,
-    granted_at   timestamptz not null default now(),
+    granted_at timestamptz not null default now(),
     primary key (role_name, scope, regency_code)
 );
 comment on table access.regency_scope is

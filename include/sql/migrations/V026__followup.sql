@@ -8,13 +8,14 @@ comment on schema followup is
     'Lapsed workers with names, birth dates and masked NIKs for follow-up; personal data, for caseworkers only.';
 
 create table followup.lapse (
-    period_month        date not null,
-    regency_code        text not null,
-    worker_key          bigint not null,
-    reason              text not null check (reason in ('status_non_aktif', 'enrollment_ended',
-                                                        'unit_not_reported', 'dropped_from_snapshot')),
-    last_covered_month  date not null,
-    last_unit_sk        bigint,
+    period_month date not null,
+    regency_code text not null,
+    worker_key bigint not null,
+    reason text not null check (
+        reason in ('status_non_aktif', 'enrollment_ended', 'unit_not_reported', 'dropped_from_snapshot')
+    ),
+    last_covered_month date not null,
+    last_unit_sk bigint,
     primary key (period_month, regency_code, worker_key)
 );
 comment on table followup.lapse is

@@ -25,7 +25,7 @@ select
             then 'covered workers exceed registered population: data error'
     end as rate_note,
     pub.first_published_at,
-    exists (
+    exists(
         select from dw.ucj_revision as rev where rev.period_month = a.period_month and rev.regency_code = a.regency_code
     ) as revised
 from dw.agg_regency_month as a
