@@ -78,7 +78,7 @@ def months(n: int) -> list[dt.date]:
 
 def synthesise(conn: Any, workers: int, month_list: list[dt.date]) -> dict[str, Any]:
     """Units, submissions and coverage facts for ``workers`` people over the months."""
-    from ucj.facts import ensure_partition
+    from ucj.partitions import ensure_partition
 
     conn.execute(
         """insert into dw.dim_reporting_unit (source_kind, unit_key, unit_code, unit_name, regency_code, first_period)

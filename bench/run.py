@@ -205,10 +205,10 @@ def reset_warehouse() -> None:
             "select inhrelid::regclass::text from pg_inherits where inhparent = 'identity.row_link'::regclass"
         ).fetchall():
             conn.execute(f"drop table {partition}")
-        from ucj import facts
+        from ucj import reference_load
 
-        facts.load_regions(conn)
-        facts.load_labor_force(conn, None)
+        reference_load.load_regions(conn)
+        reference_load.load_labor_force(conn, None)
 
 
 def cpu_reference() -> float:

@@ -36,13 +36,13 @@ from outputs import OUTPUT_TABLES  # noqa: E402  (after the environment is set)
 
 @pytest.fixture(scope="session")
 def warehouse() -> str:
-    from ucj import facts
+    from ucj import reference_load
     from ucj.warehouse import connect, migrate, warehouse_uri
 
     migrate()
     with connect() as conn:
-        facts.load_regions(conn)
-        facts.load_labor_force(conn, None)
+        reference_load.load_regions(conn)
+        reference_load.load_labor_force(conn, None)
     return warehouse_uri()
 
 

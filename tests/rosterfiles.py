@@ -126,13 +126,13 @@ def land_village(root: Path, period: str, name: str, rows: Grid, mtime: int = 1_
 def publish_and_settle(conn: Any, kind: str, period: str) -> int:
     """What ucj_ingest does after loading a month that passed validation: publish its held files, then settle.
 
-    Returns the rows whose superseded state changed (``facts.settle_snapshots``).
+    Returns the rows whose superseded state changed (``snapshots.settle_snapshots``).
     """
-    from ucj import facts, publication
+    from ucj import publication, snapshots
     from ucj.period import parse_period
 
     publication.gate(conn, kind, parse_period(period), True, [], (None, None))
-    return facts.settle_snapshots(conn, kind, period)
+    return snapshots.settle_snapshots(conn, kind, period)
 
 
 def land_bytes(root: Path, period: str, name: str, data: bytes, mtime: int = 1_700_000_000) -> str:

@@ -1,11 +1,12 @@
-"""Load the star schema: reference dimensions, and one month of facts at a time."""
+"""Load one month of the star schema: facts, aggregates, worker dimension, revisions; churn; stale months.
+
+Reference dimensions are loaded by ``ucj.reference_load``, snapshots settled
+by ``ucj.snapshots``, partitions built by ``ucj.partitions``.
+"""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
-import io
 import logging
 import os
 import time
@@ -13,167 +14,12 @@ from typing import Any
 
 import psycopg
 
+from ucj.partitions import ensure_partition, month_bounds_check, swap_in_partition
 from ucj.period import next_month, parse_period, period_end
 from ucj.publication import held_files
-from ucj.reference import LABOR_FORCE_CSV, POPULATION_CSV, REGIONS_CSV, undot
-from ucj.roster.parse import parse_money
 from ucj.warehouse import PERIOD_LOAD_LOCK, WORKER_DIMENSION_LOCK, analyze_if_stale, run_sql_file, serialise
 
 log = logging.getLogger(__name__)
-
-LABOR_FORCE_COLUMNS = ("regency_code", "year", "working_population", "ucj_target_pct")
-
-
-class ReferenceFileError(ValueError):
-    """reference/labor_force.csv in the landing zone is not usable."""
-
-
-def _checksum(*blobs: bytes) -> str:
-    digest = hashlib.sha256()
-    for blob in blobs:
-        digest.update(blob)
-    return digest.hexdigest()
-
-
-def load_regions(conn: psycopg.Connection) -> bool:
-    """(Re)load dim_region when the shipped reference files changed; True if loaded."""
-    regions_bytes, population_bytes = REGIONS_CSV.read_bytes(), POPULATION_CSV.read_bytes()
-    checksum = _checksum(regions_bytes, population_bytes)
-    row = conn.execute("select checksum from meta.reference_load where name = 'dim_region'").fetchone()
-    if row and row[0] == checksum:
-        return False
-    population = {
-        undot(r["code"]): int(r["total"]) for r in csv.DictReader(io.StringIO(population_bytes.decode("utf-8")))
-    }
-    conn.execute("create temp table region_load (like dw.dim_region) on commit drop")
-    with conn.cursor().copy(
-        "copy region_load (region_code, name, level, province_code, regency_code, district_code, "
-        "registered_population) from stdin"
-    ) as copy:
-        for r in csv.DictReader(io.StringIO(regions_bytes.decode("utf-8"))):
-            code = undot(r["code"])
-            copy.write_row(
-                (
-                    code, r["name"], r["level"], code[:2],
-                    code[:4] if len(code) >= 4 else None,
-                    code[:6] if len(code) >= 6 else None,
-                    population.get(code),
-                )
-            )  # fmt: skip
-    conn.execute(
-        """insert into dw.dim_region select * from region_load
-           on conflict (region_code) do update set name = excluded.name, level = excluded.level,
-             registered_population = excluded.registered_population"""
-    )
-    conn.execute(
-        """insert into meta.reference_load values ('dim_region', %s)
-           on conflict (name) do update set checksum = excluded.checksum""",
-        (checksum,),
-    )
-    return True
-
-
-def _number(text: str | None, column: str) -> float | int | None:
-    """Figures as people type them: ``134.390``, ``134,390``, ``28,3``, ``28.3 %``."""
-    if not (text or "").strip():
-        return None
-    value = parse_money(text)
-    if value is None:
-        raise ValueError(f"{column} {text!r} is not a number")
-    return int(value) if column == "working_population" else float(value)
-
-
-def _labor_force_rows(text: str, origin: str, source_label: str) -> list[tuple[Any, ...]]:
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = [c for c in LABOR_FORCE_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ReferenceFileError(f"{source_label}: missing column(s) {', '.join(missing)}")
-    rows = []
-    for line, r in enumerate(reader, start=2):
-        try:
-            population = _number(r["working_population"], "working_population")
-            target = _number(r["ucj_target_pct"], "ucj_target_pct")
-            rows.append(
-                (
-                    undot(r["regency_code"].strip()), int(r["year"]), population, target,
-                    (r.get("denominator") or "").strip() or None,
-                    (r.get("source") or "").strip() or source_label, origin,
-                )
-            )  # fmt: skip
-        except (TypeError, ValueError) as exc:
-            raise ReferenceFileError(f"{source_label} line {line}: {exc}") from exc
-    return rows
-
-
-def load_labor_force(conn: psycopg.Connection, landing_override: str | None) -> int:
-    """Shipped figures, then the landing zone's reference/labor_force.csv on top."""
-    rows = _labor_force_rows(LABOR_FORCE_CSV.read_text(encoding="utf-8"), "shipped", "include/reference")
-    if landing_override is not None:
-        override = _labor_force_rows(landing_override, "landing", "reference/labor_force.csv")
-        keys = {(r[0], r[1]) for r in override}
-        rows = [r for r in rows if (r[0], r[1]) not in keys] + override
-    conn.execute("delete from dw.labor_force")
-    with conn.cursor() as cur:
-        cur.executemany("insert into dw.labor_force values (%s, %s, %s, %s, %s, %s, %s)", rows)
-    return len(rows)
-
-
-def _month_partition(parent: str, period_month: dt.date) -> tuple[str, str, str]:
-    """``parent``'s partition for the month: schema, table name, and its bounds as ATTACH and CREATE spell them."""
-    schema, table = parent.split(".")
-    bounds = f"from ('{period_month.isoformat()}') to ('{next_month(period_month).isoformat()}')"
-    return schema, f"{table}_{period_month:%Y%m}", bounds
-
-
-def ensure_partition(conn: psycopg.Connection, period_month: dt.date, parent: str = "dw.fact_coverage") -> str:
-    """The month's partition of ``parent`` (schema.table, partitioned by month), created if missing; its name."""
-    schema, name, bounds = _month_partition(parent, period_month)
-    conn.execute(f"create table if not exists {schema}.{name} partition of {parent} for values {bounds}")
-    return name
-
-
-def swap_in_partition(conn: psycopg.Connection, parent: str, stage: str, period_month: dt.date) -> None:
-    """Put ``stage`` (schema.table, built and indexed in full) in place of ``parent``'s partition for the month.
-
-    A table filled without indexes and indexed once is several times faster
-    to build than inserting into an indexed partition, and the old
-    partition's bloat goes with it. ``stage`` must carry the check
-    constraint ``<stage table>_month`` on the month's bounds: it lets ATTACH
-    skip scanning the rows, and is dropped once the partition bound holds
-    instead. The caller owns the transaction and has created the partition
-    (:func:`ensure_partition`).
-    """
-    schema, name, _ = _month_partition(parent, period_month)
-    partition = f"{schema}.{name}"
-    conn.execute(f"alter table {parent} detach partition {partition}")
-    conn.execute(f"drop table {partition}")
-    conn.execute(f"alter table {stage} rename to {name}")
-    attach_partition(conn, parent, period_month, constraint=f"{stage.split('.')[1]}_month")
-
-
-def month_partition(parent: str, period_month: dt.date) -> str:
-    """The name (schema.table) ``parent``'s partition for the month has, or would have."""
-    schema, name, _ = _month_partition(parent, period_month)
-    return f"{schema}.{name}"
-
-
-def month_bounds_check(period_month: dt.date) -> str:
-    """The CHECK that lets :func:`attach_partition` skip scanning a month's table (its ``constraint``)."""
-    first, following = period_month.isoformat(), next_month(period_month).isoformat()
-    return f"check (period_month >= '{first}' and period_month < '{following}')"
-
-
-def attach_partition(conn: psycopg.Connection, parent: str, period_month: dt.date, constraint: str) -> None:
-    """Attach the table named as the month's partition (:func:`month_partition`), filled and indexed in full.
-
-    Its ``constraint`` (:func:`month_bounds_check`) proves the rows are in the
-    month, so ATTACH need not read them; it is dropped once the partition
-    bound holds instead. Indexes matching the parent's are adopted, not
-    built again.
-    """
-    schema, name, bounds = _month_partition(parent, period_month)
-    conn.execute(f"alter table {parent} attach partition {schema}.{name} for values {bounds}")
-    conn.execute(f"alter table {schema}.{name} drop constraint {constraint}")
 
 
 # What the load reads besides the dimensions it writes. Identity resolution
@@ -186,22 +32,6 @@ LOAD_INPUTS = ("ingest.roster_row", "ingest.source_file", "identity.row_link", "
 
 def analyze_load_inputs(conn: psycopg.Connection) -> None:
     analyze_if_stale(conn, *LOAD_INPUTS)
-
-
-def load_period(conn: psycopg.Connection, period: str) -> dict[str, Any]:
-    """Replace one month of facts, aggregates and worker dimension in the caller's transaction.
-
-    The pipeline's load task does the same on two connections at once
-    (``ucj.pipeline_tasks.load_period``): the worker dimension reads only
-    committed identity links, never the facts. Here the caller's
-    transaction keeps its turn at analysing the inputs until it commits.
-    """
-    period_month = parse_period(period)
-    analyze_load_inputs(conn)
-    result = load_facts(conn, period)
-    result.update(refresh_worker_dimension(conn, period_month))
-    finish_load(conn, period_month)
-    return result
 
 
 def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
@@ -379,54 +209,3 @@ def stale_periods(conn: psycopg.Connection) -> list[str]:
 
 def coverage_fact_count(conn: psycopg.Connection, period_month: dt.date) -> int:
     return conn.execute("select count(*) from dw.fact_coverage where period_month = %s", (period_month,)).fetchone()[0]
-
-
-def analyze_settle_inputs(conn: psycopg.Connection) -> None:
-    analyze_if_stale(conn, "ingest.source_file", "ingest.roster_row")
-
-
-def settle_snapshots(conn: psycopg.Connection, kind: str, period: str, check_statistics: bool = True) -> int:
-    """Mark superseded rows for one kind and month; return rows whose state changed.
-
-    ``check_statistics=False``: the caller has already run (and committed)
-    :func:`analyze_settle_inputs`. Checking again here would take the
-    ANALYZE lock for this whole transaction, and the other kinds' settle
-    tasks, waiting for it, would settle one after the other.
-    """
-    # Fresh statistics first: right after a bulk COPY the planner still
-    # believes the table is tiny and picks nested loops (30 s instead of 0.1 s).
-    if check_statistics:
-        analyze_settle_inputs(conn)
-    return run_sql_file(conn, "load/settle_snapshots.sql", {"kind": kind, "period": parse_period(period)})
-
-
-def ucj_table(conn: psycopg.Connection, periods: list[str] | None = None) -> list[dict[str, Any]]:
-    query = """select to_char(period_month, 'YYYY-MM') as period, regency_code, regency_name, covered_workers,
-                      working_population, ucj_rate_pct, ucj_target_pct, gap_pct_points,
-                      units_reported, units_expected
-               from mart.ucj_regency_month"""
-    params: tuple[Any, ...] = ()
-    if periods:
-        query += " where period_month = any(%s)"
-        params = ([parse_period(p) for p in periods],)
-    query += " order by period_month, regency_code"
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        return cur.execute(query, params).fetchall()
-
-
-def format_ucj_table(rows: list[dict[str, Any]]) -> str:
-    header = ("period", "regency", "covered", "working pop.", "UCJ %", "target %", "gap pts", "units")
-    lines = [header]
-    for r in rows:
-        lines.append(
-            (
-                r["period"], f"{r['regency_code']} {r['regency_name']}"[:34], str(r["covered_workers"]),
-                "-" if r["working_population"] is None else f"{r['working_population']:,}",
-                "-" if r["ucj_rate_pct"] is None else f"{r['ucj_rate_pct']:.2f}",
-                "-" if r["ucj_target_pct"] is None else f"{r['ucj_target_pct']:.2f}",
-                "-" if r["gap_pct_points"] is None else f"{r['gap_pct_points']:.2f}",
-                f"{r['units_reported']}/{r['units_expected']}",
-            )
-        )  # fmt: skip
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in lines)

@@ -13,7 +13,7 @@ import logging
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from ucj import arrivals, facts, fingerprint, ingest, landing, publication
+from ucj import arrivals, facts, fingerprint, ingest, landing, publication, reference_load, snapshots, ucj_table
 from ucj.dag_support import APPROVE_OPTION, PeriodError, resolve_period
 from ucj.period import parse_period
 from ucj.settings import settings
@@ -93,9 +93,9 @@ def settle(kind: str, period: str, force: bool = False) -> int:
         if not force and fingerprint.reusable(conn, "settle", scope, mark) is not None:
             return 0
         # The other kinds' settle tasks wait for these statistics, not for this settle.
-        facts.analyze_settle_inputs(conn)
+        snapshots.analyze_settle_inputs(conn)
         conn.commit()
-        changed = facts.settle_snapshots(conn, kind, period, check_statistics=False)
+        changed = snapshots.settle_snapshots(conn, kind, period, check_statistics=False)
         fingerprint.record(conn, "settle", scope, mark, changed)
     log.info("%s %s: %d rows changed superseded state", kind, period, changed)
     return changed
@@ -110,7 +110,7 @@ def validate(kind: str, period: str, dag_id: str, run_id: str | None, force: boo
         if not force and (stored := fingerprint.reusable(conn, "validate", scope, mark)) is not None:
             return {**stored, "reused": True}
         # The month was just loaded: the candidate rows' query needs its statistics.
-        facts.analyze_settle_inputs(conn)
+        snapshots.analyze_settle_inputs(conn)
         conn.commit()
         summary = validate_period(conn, kind, period, dag_id, run_id).summary()
         fingerprint.record(conn, "validate", scope, mark, summary)
@@ -257,10 +257,10 @@ def prepare_consolidation() -> dict[str, Any]:
     override_path = root / "reference" / "labor_force.csv"
     override = override_path.read_text(encoding="utf-8-sig") if override_path.exists() else None
     with connect() as conn:
-        regions_loaded = facts.load_regions(conn)
+        regions_loaded = reference_load.load_regions(conn)
         try:
-            figures = facts.load_labor_force(conn, override)
-        except facts.ReferenceFileError as exc:
+            figures = reference_load.load_labor_force(conn, override)
+        except reference_load.ReferenceFileError as exc:
             _fail(str(exc))
     return {"migrations": applied, "regions_reloaded": regions_loaded, "labor_force_rows": figures}
 
@@ -368,8 +368,8 @@ def followup_reports(periods: list[str]) -> list[str]:
 
 def report(periods: list[str]) -> list[dict[str, Any]]:
     with connect() as conn:
-        rows = facts.ucj_table(conn, periods)
-    log.info("UCJ per regency and month\n%s", facts.format_ucj_table(rows))
+        rows = ucj_table.ucj_table(conn, periods)
+    log.info("UCJ per regency and month\n%s", ucj_table.format_ucj_table(rows))
     return [{k: (float(v) if hasattr(v, "as_tuple") else v) for k, v in r.items()} for r in rows]
 
 

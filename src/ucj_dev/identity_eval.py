@@ -17,9 +17,9 @@ from ucj_dev.labelled import Record
 
 # ---------------------------------------------------------------- resolvers
 def resolve_project(recs: list[Record]) -> list[int]:
-    """The clustering the pipeline runs (ucj.identity.resolve.cluster_rows) on every record at once."""
+    """The clustering the pipeline runs (ucj.identity.cluster.cluster_rows) on every record at once."""
+    from ucj.identity.cluster import Row, cluster_rows
     from ucj.identity.names import name_key
-    from ucj.identity.resolve import Row, cluster_rows
     from ucj.settings import settings
 
     rows = [Row(0, r.rid, r.nik, name_key(r.full_name) or "", r.birth_date, r.gender) for r in recs]
@@ -35,9 +35,9 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
     """The rules, then the probabilistic pass the pipeline runs over the workers they produce
     (ucj.identity.probabilistic), with the shipped configuration; queued pairs stay apart, as
     they do until a person accepts them."""
+    from ucj.identity.cluster import Row, cluster_rows
     from ucj.identity.names import name_key
     from ucj.identity.probabilistic import auto_mergeable, score_workers
-    from ucj.identity.resolve import Row, cluster_rows
     from ucj.settings import settings
 
     cfg = settings().identity

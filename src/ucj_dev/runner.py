@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import psycopg
 
-    from ucj.facts import format_ucj_table, ucj_table
+    from ucj.ucj_table import format_ucj_table, ucj_table
     from ucj.warehouse import WarehouseConfigError, connect
 
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rosterfiles import land_village, publish_and_settle, village_row
 
-from ucj import completeness, facts, ingest
+from ucj import completeness, ingest, pipeline_tasks
 from ucj.identity.resolve import resolve_identities
 
 
@@ -27,7 +27,7 @@ def one_village_reported(conn, tmp_path: Path) -> Path:
     publish_and_settle(conn, "village", "2025-03")
     with conn.transaction():
         resolve_identities(conn)
-        facts.load_period(conn, "2025-03")
+    pipeline_tasks.load_period("2025-03", force=True)
     return tmp_path
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ucj.identity.cluster import Row, cluster_rows, cluster_sequential, niks_compatible
 from ucj.identity.names import display_name, name_key
 from ucj.identity.nik import nik_agrees, nik_structure_ok
-from ucj.identity.resolve import Row, cluster_rows, cluster_sequential, niks_compatible
 
 BORN = dt.date(1985, 3, 12)
 

@@ -26,9 +26,9 @@ def test_the_pipeline_runs_as_a_role_that_owns_its_schemas_but_is_no_superuser(w
     url = f"postgresql://ucj_pipeline_test:Pw8xLq2v@/ucj_least_privilege?{where}"
     env = {**os.environ, "AIRFLOW_CONN_WAREHOUSE": url}
     script = (
-        "from ucj import facts; from ucj.warehouse import connect, migrate; applied = migrate()\n"
+        "from ucj import reference_load; from ucj.warehouse import connect, migrate; applied = migrate()\n"
         "with connect() as conn:\n"
-        "    facts.load_regions(conn); facts.load_labor_force(conn, None)\n"
+        "    reference_load.load_regions(conn); reference_load.load_labor_force(conn, None)\n"
         "print(len(applied))"
     )
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)

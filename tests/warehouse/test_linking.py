@@ -23,7 +23,8 @@ from rosterfiles import land_village, publish_and_settle, village_row
 
 from ucj import ingest
 from ucj import settings as ucj_settings
-from ucj.identity.resolve import Row, cluster_sequential, niks_compatible, resolve_identities, same_person_by_nik
+from ucj.identity.cluster import Row, cluster_sequential, niks_compatible, same_person_by_nik
+from ucj.identity.resolve import resolve_identities
 
 THRESHOLD = ucj_settings.settings().identity.nik_name_similarity
 

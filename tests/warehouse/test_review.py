@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rosterfiles import land_village, publish_and_settle, village_row
 
-from ucj import facts, ingest
+from ucj import facts, ingest, pipeline_tasks
 from ucj.identity.resolve import resolve_identities
 from ucj.identity.review import KeptApart
 
@@ -46,8 +46,7 @@ def covered_workers(conn, period: str) -> int:
 
 
 def load(conn, period: str) -> None:
-    with conn.transaction():
-        facts.load_period(conn, period)
+    pipeline_tasks.load_period(period, force=True)
 
 
 def test_rows_split_off_a_worker_stay_apart_and_take_their_evidence(conn, tmp_path: Path) -> None:
@@ -143,8 +142,8 @@ def test_a_merge_the_rules_made_can_be_undone_and_stays_undone(conn, tmp_path: P
 
 
 def test_undoing_one_merge_of_a_chain_keeps_the_others(conn) -> None:
-    from ucj.identity.resolve import merge_workers
     from ucj.identity.review import apply_corrections
+    from ucj.identity.store import merge_workers
 
     conn.execute(
         """insert into identity.worker (worker_key, name_key, display_name, birth_date)

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 from rosterfiles import land_village, publish_and_settle, village_row
 
-from ucj import facts, ingest
+from ucj import ingest, pipeline_tasks
 from ucj.identity.resolve import resolve_identities
 from ucj.warehouse import MIGRATIONS_DIR, migrations
 
@@ -93,8 +93,7 @@ def test_a_months_links_get_their_own_partition_and_a_late_file_joins_it(conn, t
 
     # The load reads them: the late file replaced the village's roster (Budi's
     # row is superseded), and Siti is covered as the worker she already was.
-    with conn.transaction():
-        facts.load_period(conn, JULY)
+    pipeline_tasks.load_period(JULY, force=True)
     covered = conn.execute(
         "select distinct worker_key from dw.fact_coverage where period_month = '2031-07-01'"
     ).fetchall()

@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz.fuzz import token_sort_ratio
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
 
 from ucj.identity.nik import nik_structure_ok, nik_structure_ok_many
 
@@ -213,9 +215,6 @@ def cluster_batch(batch: Batch, name_threshold: float) -> Clustering:
     a time. The NIK joins are the sequential ones exactly: each row joins
     the first earlier row with its NIK that is the same person.
     """
-    from scipy.sparse import coo_array
-    from scipy.sparse.csgraph import connected_components
-
     n = batch.n
     if n == 0:
         return Clustering(*(np.zeros(0, dtype=np.int64) for _ in range(4)), {})

@@ -25,16 +25,22 @@ import json
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import pandas as pd
 import psycopg
+import pyarrow as pa
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
+from ucj.bulk import fetch_arrow
+from ucj.fingerprint import bump_identity_generation
+from ucj.identity.review import KeptApart, apply_corrections, kept_apart
+from ucj.identity.store import current_root, merge_workers
 from ucj.settings import ProbabilisticSettings, settings
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from ucj.identity.review import KeptApart
+from ucj.warehouse import IDENTITY_LOCK, serialise
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +59,6 @@ class Pair:
 
 def niks_conflict(nik_a: str | None, nik_b: str | None, name_a: str | None, name_b: str | None) -> bool:
     """Two NIKs that are neither equal nor one typo apart with agreeing names."""
-    from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
-
     if not nik_a or not nik_b or nik_a == nik_b:
         return False
     typo = DamerauLevenshtein.distance(nik_a, nik_b) <= 1
@@ -71,8 +75,6 @@ def blocks(training: bool = False) -> list[Any]:
     whenever its first roster had none (most employer rosters), and EM on a
     block with few or no pairs degrades the weights the other blocks learnt.
     """
-    from splink import block_on
-
     rules = [
         block_on("substr(nik, 1, 12)"),
         block_on("name_key", "substr(birth_date, 1, 4)"),
@@ -85,10 +87,6 @@ def blocks(training: bool = False) -> list[Any]:
 
 
 def _settings(prior: float) -> Any:
-    import splink.comparison_level_library as cll
-    import splink.comparison_library as cl
-    from splink import SettingsCreator
-
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="evidence_id",
@@ -135,9 +133,6 @@ def score_workers(
     """
     if len(workers) < 3:
         return []
-    import pandas as pd
-    from splink import DuckDBAPI, Linker
-
     logging.getLogger("splink").setLevel(logging.WARNING)
     if isinstance(workers, pd.DataFrame):
         frame = workers.reindex(columns=["worker_key", *FIELDS, "village_code"])
@@ -200,8 +195,6 @@ def _with_evidence_ids(frame: pd.DataFrame) -> pd.DataFrame:
     apart by their rank among themselves, which changes nothing a
     comparison sees.
     """
-    import pandas as pd
-
     # SipHash under pandas' fixed key: the same value in every process and on every machine.
     digest = pd.util.hash_pandas_object(frame[[*FIELDS, "village_code"]].astype("string"), index=False)
     digest = digest.map("{:016x}".format)
@@ -230,10 +223,6 @@ def auto_mergeable(pair: Pair, cfg: ProbabilisticSettings) -> bool:
 
 def _survivors(conn: psycopg.Connection) -> pd.DataFrame:
     """The workers nobody was merged into, as a frame of strings (by COPY: no Python object per value)."""
-    import pyarrow as pa
-
-    from ucj.bulk import fetch_arrow
-
     types = {"worker_key": pa.int64(), **{f: pa.string() for f in (*FIELDS, "village_code")}}
     return fetch_arrow(
         conn,
@@ -249,16 +238,9 @@ def _merge(conn: psycopg.Connection, a: int, b: int, rule: str, apart: KeptApart
 
     False when they are one already, or a reviewer kept them apart.
     """
-    (ra, rb) = (
-        conn.execute(
-            "select coalesce(merged_into, worker_key) from identity.worker where worker_key = %s", (k,)
-        ).fetchone()[0]
-        for k in (a, b)
-    )
+    ra, rb = current_root(conn, a), current_root(conn, b)
     if ra == rb or apart.apart(ra, rb):
         return False
-    from ucj.identity.resolve import merge_workers
-
     merge_workers(conn, min(ra, rb), [max(ra, rb)], rule)
     apart.merged(min(ra, rb), [max(ra, rb)])
     return True
@@ -266,15 +248,10 @@ def _merge(conn: psycopg.Connection, a: int, b: int, rule: str, apart: KeptApart
 
 def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
     """Score, merge the certain, queue the doubtful, apply reviewers' decisions. Caller owns the transaction."""
-    from ucj.fingerprint import bump_identity_generation
-    from ucj.warehouse import IDENTITY_LOCK, serialise
-
     cfg = settings().identity.probabilistic
     if not cfg.enabled:
         return {"scored": 0, "merged": 0, "queued": 0, "accepted": 0}
     serialise(conn, IDENTITY_LOCK)
-    from ucj.identity.review import apply_corrections, kept_apart
-
     apply_corrections(conn)  # decisions made since the rules ran
     apart = kept_apart(conn)
     decided = {

@@ -46,7 +46,6 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ucj import facts
 from ucj.bulk import copy_columns, copy_in_background, fetch_arrow, in_background, without_cyclic_gc
 from ucj.fingerprint import bump_identity_generation
 from ucj.identity.cluster import (
@@ -59,22 +58,16 @@ from ucj.identity.cluster import (
     Clustering,
     Row,
     cluster_batch,
-    cluster_rows,
-    cluster_sequential,
     niks_compatible,
     same_person_by_nik,
 )
 from ucj.identity.names import display_name
-from ucj.identity.privacy import nik_key, nik_token, nik_tokens
+from ucj.identity.privacy import nik_key, nik_tokens
 from ucj.identity.review import KeptApart, apply_corrections, kept_apart
+from ucj.identity.store import CURRENT_ROOT, merge_workers, reserve_worker_keys, write_links
 from ucj.publication import held_files
 from ucj.settings import settings
 from ucj.warehouse import IDENTITY_LOCK, serialise
-
-__all__ = [
-    "Cluster", "Row", "cluster_rows", "cluster_sequential", "merge_workers", "new_worker_rows", "niks_compatible",
-    "reserve_worker_keys", "resolve_identities", "same_person_by_nik",
-]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -86,54 +79,6 @@ FETCHED = {
 }  # fmt: skip
 # Stored evidence as the batch's keys find it.
 KNOWN = {"evidence_key": TEXT, "worker_key": KEY, "nik": TEXT, "name_key": TEXT, "birth_date": pa.date32()}
-
-
-def merge_workers(conn: psycopg.Connection, survivor: int, others: list[int], rule: str) -> None:
-    """Redirect ``others``, and every key already redirected to them, to ``survivor``.
-
-    Each merge is also kept as an edge in identity.worker_merge, so a
-    reviewer can undo exactly this one later (ucj.identity.review).
-    """
-    conn.execute(
-        """insert into identity.worker_merge (worker_key, merged_into, rule)
-           select unnest(%s::bigint[]), %s, %s
-           on conflict (worker_key) do update set merged_into = excluded.merged_into, rule = excluded.rule,
-                                                  merged_at = now()""",
-        (others, survivor, rule),
-    )
-    conn.execute(
-        "update identity.worker set merged_into = %s where worker_key = any(%s) or merged_into = any(%s)",
-        (survivor, others, others),
-    )
-
-
-def new_worker_rows(
-    worker_key: int, rows: list[Row], full_names: list[str], villages: list[str | None], key: bytes | None = None
-) -> tuple:
-    """identity.worker's columns for a worker made of ``rows`` (its first row describes it); ``key``: the NIK key."""
-    niks = [r.strong_nik for r in rows if r.strong_nik]
-    nik = min(niks) if niks else None
-    first = rows[0]
-    village = next((v for v in villages if v), None)
-    return (
-        worker_key, nik, nik_token(nik, key), first.name_key, display_name(full_names[0]), first.birth_date,
-        first.gender, village,
-    )  # fmt: skip
-
-
-def reserve_worker_keys(conn: psycopg.Connection, count: int) -> range:
-    """A block of ``count`` fresh worker keys from the table's sequence in two calls.
-
-    Safe because only this module creates workers and it holds IDENTITY_LOCK;
-    drawing half a million keys one ``nextval`` at a time took 2 s.
-    """
-    if count == 0:
-        return range(0)
-    sequence = "pg_get_serial_sequence('identity.worker', 'worker_key')"
-    (first,) = conn.execute(f"select nextval({sequence})").fetchone()
-    if count > 1:
-        conn.execute(f"select setval({sequence}, %s)", (first + count - 1,))
-    return range(first, first + count)
 
 
 Known = dict[str, tuple[int, str | None, str | None, dt.date | None]]
@@ -235,39 +180,6 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     return {**linking.write(), **corrections}
 
 
-def write_links(conn: psycopg.Connection, links: dict[str, pa.Array]) -> list[str]:
-    """Store ``links`` (identity.row_link's columns) in their months' partitions; the partitions written.
-
-    A month whose partition does not exist yet (every month's first run) gets
-    it built whole: filled without indexes, indexed in one sorted pass and
-    attached, under half the time of inserting its links through the
-    indexes. Later rows of that month (a late file) are inserted into it.
-    """
-    months = sorted(pc.unique(links["period_month"]).to_pylist())
-    written = []
-    for month in months:
-        partition = facts.month_partition("identity.row_link", month)
-        rows = links
-        if len(months) > 1:
-            mask = pc.equal(links["period_month"], pa.scalar(month, pa.date32()))
-            rows = {name: pc.filter(column, mask) for name, column in links.items()}
-        (exists,) = conn.execute("select to_regclass(%s) is not null", (partition,)).fetchone()
-        if exists:
-            copy_columns(conn, partition, rows)
-        else:
-            name = partition.split(".")[1]
-            conn.execute(f"create table {partition} (like identity.row_link including defaults)")
-            copy_columns(conn, partition, rows)
-            conn.execute(
-                f"alter table {partition} add constraint {name}_month {facts.month_bounds_check(month)}, "
-                "add primary key (file_id, source_row, period_month)"
-            )
-            conn.execute(f"create index on {partition} (worker_key)")
-            facts.attach_partition(conn, "identity.row_link", month, f"{name}_month")
-        written.append(partition)
-    return written
-
-
 class _Linking:
     """One batch's clusters linked to stored workers: new ones, merges, links and evidence, as arrays.
 
@@ -307,8 +219,7 @@ class _Linking:
         copy_columns(conn, "wanted_evidence", {"evidence_key": pc.unique(self.pair_key)})
         return fetch_arrow(
             conn,
-            """select e.evidence_key, coalesce(w.merged_into, w.worker_key) as worker_key, w.nik, w.name_key,
-                      w.birth_date
+            f"""select e.evidence_key, {CURRENT_ROOT} as worker_key, w.nik, w.name_key, w.birth_date
                from identity.worker_evidence as e
                join wanted_evidence using (evidence_key)
                join identity.worker as w using (worker_key)""",

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
 
-if TYPE_CHECKING:
-    from ucj.identity.cluster import Row
+from ucj.fingerprint import bump_identity_generation
+from ucj.identity.cluster import Row
+from ucj.identity.privacy import nik_token
+from ucj.identity.store import CURRENT_ROOT, current_root, insert_worker, new_worker_rows, reserve_worker_keys
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,7 @@ class KeptApart:
 def _apart_pairs(conn: psycopg.Connection) -> list[tuple[int, int, int, int]]:
     """Every pair decided apart (keep-apart or a rejected model pair), with the workers each side now is."""
     return conn.execute(
-        """select p.worker_a, p.worker_b,
-                  coalesce(a.merged_into, a.worker_key), coalesce(b.merged_into, b.worker_key)
+        """select p.worker_a, p.worker_b, coalesce(a.merged_into, a.worker_key), coalesce(b.merged_into, b.worker_key)
            from (select worker_a, worker_b from identity.keep_apart
                  union
                  select worker_a, worker_b from identity.match_candidate where status = 'rejected') as p
@@ -98,100 +99,111 @@ def apply_corrections(conn: psycopg.Connection) -> dict[str, int]:
     moved = _apply_row_decisions(conn)
     unmerged = _apply_keep_apart(conn)
     if moved or unmerged:
-        from ucj.fingerprint import bump_identity_generation
-
         bump_identity_generation(conn)
         log.info("reviewers' corrections applied: %d rows moved to their own worker, %d merges undone",
                  moved, unmerged)  # fmt: skip
     return {"rows_moved": moved, "merges_undone": unmerged}
 
 
-def _root(conn: psycopg.Connection, worker_key: int) -> int | None:
-    row = conn.execute(
-        "select coalesce(merged_into, worker_key) from identity.worker where worker_key = %s", (worker_key,)
-    ).fetchone()
-    return row[0] if row else None
-
-
 def _apply_row_decisions(conn: psycopg.Connection) -> int:
-    from ucj.identity.resolve import Row, new_worker_rows, reserve_worker_keys
+    """Move the rows of each pending split group off the worker they were wrongly linked to; rows moved."""
+    moved = 0
+    for wrong_root, rows in _pending_splits(conn):
+        moved += _split_off(conn, wrong_root, rows)
+    return moved
 
+
+def _pending_splits(conn: psycopg.Connection) -> list[tuple[int, list[Any]]]:
+    """Undecided rows per split group, with the worker they still belong to; rows already elsewhere are closed.
+
+    A decision names the worker the rows are not; if an earlier correction
+    or merge already moved them off it, there is nothing to undo.
+    """
     with conn.cursor(row_factory=namedtuple_row) as cur:
         decisions = cur.execute(
-            """select d.file_id, d.source_row, d.not_worker_key, d.split_group, d.decided_by,
-                      coalesce(w.merged_into, w.worker_key) as current_root,
-                      r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
-               from identity.row_decision as d
-               join identity.row_link as l using (file_id, source_row)
-               join identity.worker as w on w.worker_key = l.worker_key
-               join ingest.roster_row as r using (file_id, source_row)
-               where d.applied_at is null
-               order by d.split_group, d.file_id, d.source_row"""
+            f"""select d.file_id, d.source_row, d.not_worker_key, d.split_group, d.decided_by,
+                       {CURRENT_ROOT} as current_root,
+                       r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code
+                from identity.row_decision as d
+                join identity.row_link as l using (file_id, source_row)
+                join identity.worker as w on w.worker_key = l.worker_key
+                join ingest.roster_row as r using (file_id, source_row)
+                where d.applied_at is null
+                order by d.split_group, d.file_id, d.source_row"""
         ).fetchall()
     groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for decision in decisions:
-        wrong_root = _root(conn, decision.not_worker_key)
+        wrong_root = current_root(conn, decision.not_worker_key)
         if wrong_root is None or decision.current_root != wrong_root:
-            # Already elsewhere (an earlier correction moved it): nothing to undo.
-            conn.execute(
-                """update identity.row_decision set applied_worker_key = %s, applied_at = now()
-                   where file_id = %s and source_row = %s""",
-                (decision.current_root, decision.file_id, decision.source_row),
-            )
+            _mark_applied(conn, decision.current_root, [(decision.file_id, decision.source_row)])
             continue
         groups[(decision.split_group, wrong_root)].append(decision)
-    moved = 0
-    for (_, wrong_root), rows in groups.items():
-        (new_key,) = reserve_worker_keys(conn, 1)
-        parsed = [Row(r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender) for r in rows]
-        conn.execute(
-            """insert into identity.worker
-                 (worker_key, nik, nik_token, name_key, display_name, birth_date, gender, village_code)
-               overriding system value values (%s, %s, %s, %s, %s, %s, %s, %s)""",
-            new_worker_rows(new_key, parsed, [r.full_name for r in rows], [r.village_code for r in rows]),
-        )
-        positions = ([r.file_id for r in rows], [r.source_row for r in rows])
-        conn.execute(
-            """update identity.row_link as l set worker_key = %s, rule = 'reviewer', score = null, linked_at = now()
-               from unnest(%s::bigint[], %s::int[]) as m (file_id, source_row)
-               where l.file_id = m.file_id and l.source_row = m.source_row""",
-            (new_key, *positions),
-        )
-        # Evidence only the moved rows carried now leads to the new worker.
-        staying = conn.execute(
-            """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender
-               from identity.row_link as l
-               join identity.worker as w on w.worker_key = l.worker_key
-               join ingest.roster_row as r using (file_id, source_row)
-               where coalesce(w.merged_into, w.worker_key) = %s""",
+    return [(root, rows) for (_, root), rows in groups.items()]
+
+
+def _split_off(conn: psycopg.Connection, wrong_root: int, rows: list[Any]) -> int:
+    """One split group: a new worker for its rows, their links and the evidence only they carried, kept apart."""
+    (new_key,) = reserve_worker_keys(conn, 1)
+    parsed = [Row(r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender) for r in rows]
+    insert_worker(conn, new_worker_rows(new_key, parsed, [r.full_name for r in rows], [r.village_code for r in rows]))
+    positions = [(r.file_id, r.source_row) for r in rows]
+    conn.execute(
+        """update identity.row_link as l set worker_key = %s, rule = 'reviewer', score = null, linked_at = now()
+           from unnest(%s::bigint[], %s::int[]) as m (file_id, source_row)
+           where l.file_id = m.file_id and l.source_row = m.source_row""",
+        (new_key, *_columns(positions)),
+    )
+    staying = _move_own_evidence(conn, wrong_root, new_key, parsed)
+    _describe_from_rows(conn, wrong_root, staying)
+    conn.execute(
+        """insert into identity.keep_apart (worker_a, worker_b, decided_by, note, applied_at)
+           values (%s, %s, %s, 'rows split off by a reviewer', now())
+           on conflict (worker_a, worker_b) do nothing""",
+        (min(wrong_root, new_key), max(wrong_root, new_key), rows[0].decided_by),
+    )
+    _mark_applied(conn, new_key, positions)
+    queue_reload(conn, [wrong_root], "reviewer split rows off a worker")
+    return len(rows)
+
+
+def _move_own_evidence(conn: psycopg.Connection, wrong_root: int, new_key: int, moved: list[Row]) -> list[Row]:
+    """Evidence only the moved rows carried now leads to the new worker; returns the rows that stayed.
+
+    So the next roster row of the person split off follows them, not the worker they left.
+    """
+    staying = [
+        Row(*s)
+        for s in conn.execute(
+            f"""select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender
+                from identity.row_link as l
+                join identity.worker as w on w.worker_key = l.worker_key
+                join ingest.roster_row as r using (file_id, source_row)
+                where {CURRENT_ROOT} = %s""",
             (wrong_root,),
         ).fetchall()
-        staying_rows = [Row(*s) for s in staying]
-        kept = {k for row in staying_rows for k in row.keys}
-        conn.execute(
-            """update identity.worker_evidence as e set worker_key = %s
-               from identity.worker as w
-               where w.worker_key = e.worker_key and coalesce(w.merged_into, w.worker_key) = %s
-                 and e.evidence_key = any(%s)""",
-            (new_key, wrong_root, sorted({k for row in parsed for k in row.keys} - kept)),
-        )
-        _describe_from_rows(conn, wrong_root, staying_rows)
-        decided_by = rows[0].decided_by
-        conn.execute(
-            """insert into identity.keep_apart (worker_a, worker_b, decided_by, note, applied_at)
-               values (%s, %s, %s, 'rows split off by a reviewer', now())
-               on conflict (worker_a, worker_b) do nothing""",
-            (min(wrong_root, new_key), max(wrong_root, new_key), decided_by),
-        )
-        conn.execute(
-            """update identity.row_decision set applied_worker_key = %s, applied_at = now()
-               from unnest(%s::bigint[], %s::int[]) as m (file_id, source_row)
-               where row_decision.file_id = m.file_id and row_decision.source_row = m.source_row""",
-            (new_key, *positions),
-        )
-        queue_reload(conn, [wrong_root], "reviewer split rows off a worker")
-        moved += len(rows)
-    return moved
+    ]
+    kept = {k for row in staying for k in row.keys}
+    conn.execute(
+        f"""update identity.worker_evidence as e set worker_key = %s
+            from identity.worker as w
+            where w.worker_key = e.worker_key and {CURRENT_ROOT} = %s and e.evidence_key = any(%s)""",
+        (new_key, wrong_root, sorted({k for row in moved for k in row.keys} - kept)),
+    )
+    return staying
+
+
+def _columns(positions: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """(file ids, source rows) as two lists: the arrays the ``unnest`` of these statements reads."""
+    return [f for f, _ in positions], [r for _, r in positions]
+
+
+def _mark_applied(conn: psycopg.Connection, worker_key: int, positions: list[tuple[int, int]]) -> None:
+    conn.execute(
+        """update identity.row_decision set applied_worker_key = %s, applied_at = now()
+           from unnest(%s::bigint[], %s::int[]) as m (file_id, source_row)
+           where row_decision.file_id = m.file_id and row_decision.source_row = m.source_row""",
+        (worker_key, *_columns(positions)),
+    )
 
 
 def _describe_from_rows(conn: psycopg.Connection, worker_key: int, rows: list[Row]) -> None:
@@ -203,8 +215,6 @@ def _describe_from_rows(conn: psycopg.Connection, worker_key: int, rows: list[Ro
     ).fetchone()
     if any((r.strong_nik, r.name_key, r.birth_date) == tuple(current) for r in rows):
         return
-    from ucj.identity.privacy import nik_token
-
     first = min(rows, key=lambda r: (r.file_id, r.source_row))
     conn.execute(
         """update identity.worker set nik = %s, nik_token = %s, name_key = %s, birth_date = %s, gender = %s

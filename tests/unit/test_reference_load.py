@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ucj.facts import ReferenceFileError, _labor_force_rows
+from ucj.reference_load import ReferenceFileError, _labor_force_rows
 
 
 def test_labor_force_numbers_as_typed() -> None:

@@ -1,0 +1,128 @@
+"""The identity tables' writes: worker keys, new workers, merges, links, and which worker a key now is.
+
+Rules (``resolve``), reviewers (``review``) and the model (``probabilistic``)
+each decide that rows are a person or that two workers are one; this module
+is the one place that turns such a decision into rows of
+``identity.worker``, ``identity.worker_merge`` and ``identity.row_link``, so
+a merge is recorded the same way whoever made it, and a reviewer can undo
+exactly that one later. Callers hold IDENTITY_LOCK and own the transaction.
+
+A merged worker keeps its key and points at the survivor
+(``merged_into``); "the worker a key now is" is that pointer, or the key
+itself (:data:`CURRENT_ROOT`).
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ucj.bulk import copy_columns
+from ucj.identity.cluster import Row
+from ucj.identity.names import display_name
+from ucj.identity.privacy import nik_token
+from ucj.partitions import attach_partition, month_bounds_check, month_partition
+
+# The worker a row of identity.worker (aliased w) now stands for, in SQL.
+CURRENT_ROOT = "coalesce(w.merged_into, w.worker_key)"
+
+WORKER_COLUMNS = ("worker_key", "nik", "nik_token", "name_key", "display_name", "birth_date", "gender", "village_code")
+
+
+def current_root(conn: psycopg.Connection, worker_key: int) -> int | None:
+    """The worker ``worker_key`` now stands for (itself unless merged); None if there is no such key."""
+    row = conn.execute(
+        f"select {CURRENT_ROOT} from identity.worker as w where w.worker_key = %s", (worker_key,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def reserve_worker_keys(conn: psycopg.Connection, count: int) -> range:
+    """A block of ``count`` fresh worker keys from the table's sequence in two calls.
+
+    Safe because only this module creates workers and callers hold
+    IDENTITY_LOCK; drawing half a million keys one ``nextval`` at a time took 2 s.
+    """
+    if count == 0:
+        return range(0)
+    sequence = "pg_get_serial_sequence('identity.worker', 'worker_key')"
+    (first,) = conn.execute(f"select nextval({sequence})").fetchone()
+    if count > 1:
+        conn.execute(f"select setval({sequence}, %s)", (first + count - 1,))
+    return range(first, first + count)
+
+
+def new_worker_rows(
+    worker_key: int, rows: list[Row], full_names: list[str], villages: list[str | None], key: bytes | None = None
+) -> tuple:
+    """identity.worker's columns for a worker made of ``rows`` (its first row describes it); ``key``: the NIK key."""
+    niks = [r.strong_nik for r in rows if r.strong_nik]
+    nik = min(niks) if niks else None
+    first = rows[0]
+    village = next((v for v in villages if v), None)
+    return (
+        worker_key, nik, nik_token(nik, key), first.name_key, display_name(full_names[0]), first.birth_date,
+        first.gender, village,
+    )  # fmt: skip
+
+
+def insert_worker(conn: psycopg.Connection, columns: tuple) -> None:
+    """One new worker, its key drawn by :func:`reserve_worker_keys` (a batch's new workers are copied in)."""
+    conn.execute(
+        f"""insert into identity.worker ({", ".join(WORKER_COLUMNS)})
+            overriding system value values ({", ".join(["%s"] * len(WORKER_COLUMNS))})""",
+        columns,
+    )
+
+
+def merge_workers(conn: psycopg.Connection, survivor: int, others: list[int], rule: str) -> None:
+    """Redirect ``others``, and every key already redirected to them, to ``survivor``.
+
+    Each merge is also kept as an edge in identity.worker_merge, so a
+    reviewer can undo exactly this one later (ucj.identity.review).
+    """
+    conn.execute(
+        """insert into identity.worker_merge (worker_key, merged_into, rule)
+           select unnest(%s::bigint[]), %s, %s
+           on conflict (worker_key) do update set merged_into = excluded.merged_into, rule = excluded.rule,
+                                                  merged_at = now()""",
+        (others, survivor, rule),
+    )
+    conn.execute(
+        "update identity.worker set merged_into = %s where worker_key = any(%s) or merged_into = any(%s)",
+        (survivor, others, others),
+    )
+
+
+def write_links(conn: psycopg.Connection, links: dict[str, pa.Array]) -> list[str]:
+    """Store ``links`` (identity.row_link's columns) in their months' partitions; the partitions written.
+
+    A month whose partition does not exist yet (every month's first run) gets
+    it built whole: filled without indexes, indexed in one sorted pass and
+    attached, under half the time of inserting its links through the
+    indexes. Later rows of that month (a late file) are inserted into it.
+    """
+    months = sorted(pc.unique(links["period_month"]).to_pylist())
+    written = []
+    for month in months:
+        partition = month_partition("identity.row_link", month)
+        rows = links
+        if len(months) > 1:
+            mask = pc.equal(links["period_month"], pa.scalar(month, pa.date32()))
+            rows = {name: pc.filter(column, mask) for name, column in links.items()}
+        (exists,) = conn.execute("select to_regclass(%s) is not null", (partition,)).fetchone()
+        if exists:
+            copy_columns(conn, partition, rows)
+        else:
+            name = partition.split(".")[1]
+            conn.execute(f"create table {partition} (like identity.row_link including defaults)")
+            copy_columns(conn, partition, rows)
+            conn.execute(
+                f"alter table {partition} add constraint {name}_month {month_bounds_check(month)}, "
+                "add primary key (file_id, source_row, period_month)"
+            )
+            conn.execute(f"create index on {partition} (worker_key)")
+            attach_partition(conn, "identity.row_link", month, f"{name}_month")
+        written.append(partition)
+    return written
