@@ -218,28 +218,55 @@ def cluster_batch(batch: Batch, name_threshold: float) -> Clustering:
     n = batch.n
     if n == 0:
         return Clustering(*(np.zeros(0, dtype=np.int64) for _ in range(4)), {})
-    idx = np.arange(n)
-    born = batch.born
-    # NIK joins. A row joins the first earlier row with its NIK that is the
-    # same person; when the NIK's first row has the same birth date that is
-    # it (no name to compare), else the rows before it are tried in order.
     encoded = batch.strong_nik.dictionary_encode()
     nik_codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int64)
     nik_values = encoded.dictionary.to_numpy(zero_copy_only=False)
+    nik_sources, nik_targets = _nik_joins(batch, nik_codes, len(nik_values), name_threshold)
+    name_sources, name_targets = _name_birth_date_joins(batch)
+    graph = coo_array(
+        (
+            np.ones(len(nik_targets) + len(name_targets), dtype=np.int8),
+            (np.concatenate([nik_sources, name_sources]), np.concatenate([nik_targets, name_targets])),
+        ),
+        shape=(n, n),
+    )
+    count, labels = connected_components(graph, directed=False)
+    labels = labels.astype(np.int64)
+    size = np.bincount(labels, minlength=count)
+    with_nik_join = np.zeros(count, dtype=bool)
+    with_nik_join[labels[nik_targets]] = True
+    rule = np.where(size == 1, NEW, np.where(with_nik_join, NIK, NAME_BIRTH_DATE))
+    nik_count, nik_code = _component_niks(labels, nik_codes, count, len(nik_values))
+    several: dict[int, set[str]] = {}
+    rule, nik_code, next_label = _replay_conflicts(
+        batch, labels, nik_codes, nik_values, nik_count, rule, nik_code, several, name_threshold
+    )
+    return _numbered_by_first_row(labels, next_label, rule, nik_code, nik_values, several)
+
+
+def _nik_joins(
+    batch: Batch, nik_codes: np.ndarray, nik_count: int, name_threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier row, later row) for each row that joins an earlier row with its NIK.
+
+    A row joins the first earlier row with its NIK that is the same person;
+    when the NIK's first row has the same birth date that is it (no name to
+    compare), else the rows before it are tried in order.
+    """
+    n, born = batch.n, batch.born
+    idx = np.arange(n)
     has_nik = nik_codes >= 0
-    first_with_nik = np.full(len(nik_values) + 1, n, dtype=np.int64)
+    first_with_nik = np.full(nik_count + 1, n, dtype=np.int64)
     np.minimum.at(first_with_nik, nik_codes[has_nik], idx[has_nik])
     first_nik = np.where(has_nik, first_with_nik[nik_codes], idx)
     later = np.flatnonzero(first_nik != idx)
     same_day = born[later] == born[first_nik[later]]
-    sources = [first_nik[later[same_day]]]
-    targets = [later[same_day]]
+    sources, targets = [first_nik[later[same_day]]], [later[same_day]]
     doubtful = later[~same_day].tolist()
     if doubtful:
         names = batch.names
-        codes_in_doubt = np.unique(nik_codes[doubtful])
         group: dict[int, list[int]] = defaultdict(list)
-        for i in np.flatnonzero(np.isin(nik_codes, codes_in_doubt)).tolist():
+        for i in np.flatnonzero(np.isin(nik_codes, np.unique(nik_codes[doubtful]))).tolist():
             group[int(nik_codes[i])].append(i)
         extra_sources, extra_targets = [], []
         for i in doubtful:
@@ -252,36 +279,46 @@ def cluster_batch(batch: Batch, name_threshold: float) -> Clustering:
                     break
         sources.append(np.asarray(extra_sources, dtype=np.int64))
         targets.append(np.asarray(extra_targets, dtype=np.int64))
-    nik_joined = np.concatenate(targets)  # rows a NIK join reached: their cluster's rule is "nik"
-    # Name + birth date: every row of a key joins the key's first row.
+    return np.concatenate(sources), np.concatenate(targets)
+
+
+def _name_birth_date_joins(batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of the key, row) for every later row sharing a name key and birth date."""
+    idx = np.arange(batch.n)
     codes = batch.by_name.dictionary_encode().indices.to_numpy().astype(np.int64)
-    first_of_code = np.full(codes.max() + 1, n, dtype=np.int64)
+    first_of_code = np.full(codes.max() + 1, batch.n, dtype=np.int64)
     np.minimum.at(first_of_code, codes, idx)
     firsts = first_of_code[codes]
     others = np.flatnonzero(firsts != idx)
-    graph = coo_array(
-        (
-            np.ones(len(nik_joined) + len(others), dtype=np.int8),
-            (np.concatenate([*sources, firsts[others]]), np.concatenate([nik_joined, others])),
-        ),
-        shape=(n, n),
-    )
-    count, labels = connected_components(graph, directed=False)
-    labels = labels.astype(np.int64)
-    size = np.bincount(labels, minlength=count)
-    with_nik_join = np.zeros(count, dtype=bool)
-    with_nik_join[labels[nik_joined]] = True
-    rule = np.where(size == 1, NEW, np.where(with_nik_join, NIK, NAME_BIRTH_DATE))
-    # Distinct NIKs per component: none, one (its code), or several (checked below).
-    width = np.int64(len(nik_values) + 1)
+    return firsts[others], others
+
+
+def _component_niks(
+    labels: np.ndarray, nik_codes: np.ndarray, count: int, nik_values: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct NIKs per component, and its one NIK's code (-1 none, -2 several)."""
+    has_nik = nik_codes >= 0
+    width = np.int64(nik_values + 1)
     label_nik = np.unique(labels[has_nik] * width + nik_codes[has_nik])
     nik_count = np.bincount(label_nik // width, minlength=count)
     nik_code = np.full(count, -1, dtype=np.int64)
     single = nik_count[label_nik // width] == 1
     nik_code[label_nik[single] // width] = label_nik[single] % width
     nik_code[nik_count > 1] = -2
-    several: dict[int, set[str]] = {}
-    # Components with several NIKs: one cluster if the NIKs are compatible, else replayed.
+    return nik_count, nik_code
+
+
+def _replay_conflicts(
+    batch: Batch, labels: np.ndarray, nik_codes: np.ndarray, nik_values: np.ndarray, nik_count: np.ndarray,
+    rule: np.ndarray, nik_code: np.ndarray, several: dict[int, set[str]], name_threshold: float,
+) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+    """Components with several NIKs: one cluster if they are compatible, else replayed union by union.
+
+    Replayed parts get new labels after the components' (``labels`` and
+    ``several`` are updated in place); returns the rule and NIK code of
+    every label, and the number of labels.
+    """
+    count = len(rule)
     rules, codes_of = [rule], [nik_code]
     next_label = count
     by_label = np.argsort(labels, kind="stable")  # rows ascending inside each component
@@ -303,13 +340,20 @@ def cluster_batch(batch: Batch, name_threshold: float) -> Clustering:
                 if part.niks:
                     several[next_label] = part.niks
             next_label += 1
-    rule, nik_code = np.concatenate(rules), np.concatenate(codes_of)
-    # Number the clusters by their first row (replayed components are left empty).
-    first_row = np.full(next_label, n, dtype=np.int64)
-    np.minimum.at(first_row, labels, idx)
+    return np.concatenate(rules), np.concatenate(codes_of), next_label
+
+
+def _numbered_by_first_row(
+    labels: np.ndarray, label_count: int, rule: np.ndarray, nik_code: np.ndarray, nik_values: np.ndarray,
+    several: dict[int, set[str]],
+) -> Clustering:  # fmt: skip
+    """The clusters numbered by their first row (labels a replay left empty dropped)."""
+    n = len(labels)
+    first_row = np.full(label_count, n, dtype=np.int64)
+    np.minimum.at(first_row, labels, np.arange(n))
     present = np.flatnonzero(first_row < n)
     present = present[np.argsort(first_row[present], kind="stable")]
-    number = np.full(next_label, -1, dtype=np.int64)
+    number = np.full(label_count, -1, dtype=np.int64)
     number[present] = np.arange(len(present))
     return Clustering(
         number[labels], rule[present], nik_code[present], nik_values,

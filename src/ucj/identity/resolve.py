@@ -264,26 +264,73 @@ class _Linking:
         }
 
     def write(self) -> dict[str, int]:
-        conn, batch, clustering, apart = self.conn, self.batch, self.clustering, self.apart
-        count = clustering.count
+        """Match, merge, create, link: the batch's identity written in this transaction."""
+        conn, batch = self.conn, self.batch
+        candidates, cand_count, rule, by_nik_of = self._candidates()
+        worker_of = self._single_matches(candidates, cand_count)
+        merged, parts = self._merge_matched(candidates, cand_count, rule, by_nik_of, worker_of)
+        # New workers for the clusters that matched nobody: keys drawn in one go, in cluster order.
+        unmatched = np.flatnonzero(cand_count == 0)
+        new_keys = reserve_worker_keys(conn, len(unmatched))
+        worker_of[unmatched] = np.arange(new_keys.start, new_keys.stop, dtype=np.int64)
+        row_worker, emitted, links = self._links(worker_of, rule, parts)
+        # PostgreSQL writes and indexes each table on its own core while the
+        # next one is built here (no foreign key orders them: all three land
+        # in this one transaction). The merges above touched only existing workers.
+        with in_background(lambda: write_links(conn, links)) as linked:
+            workers = self._new_workers(unmatched, worker_of[unmatched])
+        with copy_in_background(conn, "identity.worker", workers):
+            evidence = self._new_evidence(row_worker, emitted)
+        copy_columns(conn, "identity.worker_evidence", evidence)
+        # Statistics committed with the links: the load and the worker dimension
+        # read these tables next, on connections of their own, and plan nested
+        # loops over "empty" tables otherwise (the worker dimension took twice as long).
+        conn.execute(f"analyze {', '.join(linked.result())}, identity.worker, identity.worker_evidence")
+        bump_identity_generation(conn)  # every month's facts may have changed
+        log.info("linked %d rows: %d new workers, %d merged", batch.n, len(unmatched), merged)
+        return {"rows": batch.n, "new_workers": len(unmatched), "merged_workers": merged}
+
+    def _candidates(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict[int, set[int]]]:
+        """Candidate workers per cluster (sorted), their count, each cluster's rule, and NIK hits where several."""
+        count = self.clustering.count
         h_cluster, h_worker, h_nik = self._valid_hits()
-        # Distinct candidate workers per cluster, and the rule each cluster's links carry.
         candidates = pd.DataFrame({"cluster": h_cluster, "worker": h_worker}).drop_duplicates()
         candidates = candidates.sort_values(["cluster", "worker"], kind="stable")
         cand_count = np.bincount(candidates["cluster"].to_numpy(), minlength=count)
         nik_hit = np.zeros(count, dtype=bool)
         nik_hit[h_cluster[h_nik]] = True
         rule = np.where(
-            (clustering.rule == NIK) | nik_hit, NIK, np.where(cand_count > 0, NAME_BIRTH_DATE, clustering.rule)
+            (self.clustering.rule == NIK) | nik_hit,
+            NIK,
+            np.where(cand_count > 0, NAME_BIRTH_DATE, self.clustering.rule),
         )
-        worker_of = np.full(count, -1, dtype=np.int64)
+        by_nik_of: dict[int, set[int]] = {}
+        for c, w in zip(h_cluster[h_nik].tolist(), h_worker[h_nik].tolist(), strict=True):
+            if cand_count[c] > 1:
+                by_nik_of.setdefault(c, set()).add(w)
+        return candidates, cand_count, rule, by_nik_of
+
+    def _single_matches(self, candidates: pd.DataFrame, cand_count: np.ndarray) -> np.ndarray:
+        """Each cluster's worker where its evidence leads to exactly one; -1 elsewhere."""
+        worker_of = np.full(self.clustering.count, -1, dtype=np.int64)
         one = candidates[cand_count[candidates["cluster"].to_numpy()] == 1]
         worker_of[one["cluster"].to_numpy()] = one["worker"].to_numpy()
+        return worker_of
 
-        # Merges, in cluster order: when evidence joins several workers, the
-        # oldest key survives, except between workers a reviewer kept apart:
-        # then the cluster joins the worker its NIK points to (else the oldest)
-        # and merges only what may be merged with it.
+    def _merge_matched(
+        self, candidates: pd.DataFrame, cand_count: np.ndarray, rule: np.ndarray, by_nik_of: dict[int, set[int]],
+        worker_of: np.ndarray,
+    ) -> tuple[int, list[tuple[list[int], int, int]]]:  # fmt: skip
+        """Clusters whose evidence leads to several workers, in cluster order: merged, or divided.
+
+        The oldest key survives, except between workers a reviewer kept
+        apart: then the cluster joins the worker its NIK points to (else the
+        oldest) and merges only what may be merged with it; a cluster
+        reaching both sides of a keep-apart is divided row by row. Fills
+        ``worker_of``; returns the merges made and the divided clusters'
+        parts (rows, worker, rule code).
+        """
+        conn, batch, clustering, apart = self.conn, self.batch, self.clustering, self.apart
         merged = 0
         redirect: dict[int, int] = {}  # merged in this run -> survivor
         merged_at: dict[int, int] = {}  # ... by the cluster at this position
@@ -293,12 +340,8 @@ class _Linking:
                 worker_key = redirect[worker_key]
             return worker_key
 
-        row_worker_parts: list[tuple[list[int], int, int]] = []  # rows of a divided cluster, worker, rule
+        parts: list[tuple[list[int], int, int]] = []
         several = candidates[cand_count[candidates["cluster"].to_numpy()] > 1]
-        by_nik_of: dict[int, set[int]] = {}
-        for c, w in zip(h_cluster[h_nik].tolist(), h_worker[h_nik].tolist(), strict=True):
-            if cand_count[c] > 1:
-                by_nik_of.setdefault(c, set()).add(w)
         known_dict = None
         for c, group in several.groupby("cluster", sort=True)["worker"]:
             workers, by_nik = group.tolist(), by_nik_of.get(c, set())
@@ -307,9 +350,9 @@ class _Linking:
                 members = clustering.rows(c)
                 rows = {i: batch.row(i) for i in members}
                 cluster = Cluster(members, clustering.niks(c), RULES[clustering.rule[c]])
-                parts = _split_between_kept_apart(cluster, rows, known_dict, self.threshold, set(workers), by_nik)
-                for part_rows, target, part_rule in parts:
-                    row_worker_parts.append((part_rows, current(target, c), RULE_CODE[part_rule]))
+                divided = _split_between_kept_apart(cluster, rows, known_dict, self.threshold, set(workers), by_nik)
+                for part_rows, target, part_rule in divided:
+                    parts.append((part_rows, current(target, c), RULE_CODE[part_rule]))
                 continue
             roots = sorted({current(w, c) for w in workers})
             group_keys = roots
@@ -329,22 +372,26 @@ class _Linking:
         if redirect:  # a cluster matching one worker that an earlier cluster merged joins the survivor
             for c in np.flatnonzero((cand_count == 1) & np.isin(worker_of, list(redirect))).tolist():
                 worker_of[c] = current(int(worker_of[c]), c)
+        return merged, parts
 
-        # New workers for the clusters that matched nobody: keys drawn in one go, in cluster order.
-        unmatched = np.flatnonzero(cand_count == 0)
-        new_keys = reserve_worker_keys(conn, len(unmatched))
-        worker_of[unmatched] = np.arange(new_keys.start, new_keys.stop, dtype=np.int64)
+    def _links(
+        self, worker_of: np.ndarray, rule: np.ndarray, parts: list[tuple[list[int], int, int]]
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, pa.Array]]:
+        """Each row's worker, the order rows claim evidence in, and identity.row_link's columns in that order.
+
+        Links and evidence are claimed in cluster order, a divided cluster part by part.
+        """
+        batch, clustering = self.batch, self.clustering
         row_worker = worker_of[clustering.cluster]
         row_rule = rule[clustering.cluster]
-        # Links and evidence are claimed in cluster order, a divided cluster part by part.
         emitted = np.empty(batch.n, dtype=np.int64)
         emitted[clustering.order] = np.arange(batch.n)
-        for rows, worker_key, part_rule in row_worker_parts:
+        for rows, worker_key, part_rule in parts:
             row_worker[rows] = worker_key
             row_rule[rows] = part_rule
-        for c in {int(clustering.cluster[rows[0]]) for rows, _, _ in row_worker_parts}:
+        for c in {int(clustering.cluster[rows[0]]) for rows, _, _ in parts}:
             start = clustering.starts[c]
-            in_parts = [r for rows, _, _ in row_worker_parts for r in rows if clustering.cluster[r] == c]
+            in_parts = [r for rows, _, _ in parts for r in rows if clustering.cluster[r] == c]
             emitted[in_parts] = np.arange(start, start + len(in_parts))
         in_order = np.argsort(emitted)
         links = {
@@ -354,21 +401,7 @@ class _Linking:
             "worker_key": pa.array(row_worker[in_order]),
             "rule": pa.array(RULES[row_rule[in_order]], type=TEXT),
         }
-        # PostgreSQL writes and indexes each table on its own core while the
-        # next one is built here (no foreign key orders them: all three land
-        # in this one transaction). The merges above touched only existing workers.
-        with in_background(lambda: write_links(conn, links)) as linked:
-            workers = self._new_workers(unmatched, worker_of[unmatched])
-        with copy_in_background(conn, "identity.worker", workers):
-            evidence = self._new_evidence(row_worker, emitted)
-        copy_columns(conn, "identity.worker_evidence", evidence)
-        # Statistics committed with the links: the load and the worker dimension
-        # read these tables next, on connections of their own, and plan nested
-        # loops over "empty" tables otherwise (the worker dimension took twice as long).
-        conn.execute(f"analyze {', '.join(linked.result())}, identity.worker, identity.worker_evidence")
-        bump_identity_generation(conn)  # every month's facts may have changed
-        log.info("linked %d rows: %d new workers, %d merged", batch.n, len(unmatched), merged)
-        return {"rows": batch.n, "new_workers": len(unmatched), "merged_workers": merged}
+        return row_worker, emitted, links
 
     def _new_workers(self, clusters: np.ndarray, keys: np.ndarray) -> dict[str, pa.Array]:
         """identity.worker's columns for new workers: each described by its cluster's first row.

@@ -230,8 +230,6 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     its distinct values cost, not thousands of small DataFrames.
     ``file_index`` says which of ``raws`` a row came from.
     """
-    cfg = settings().validation
-    end = period_end(period)
     fields = sorted({f for raw in raws for f in raw.columns})
     columns = _Columns(raws, fields)
     n = len(columns)
@@ -242,18 +240,31 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
         "file_index": file_index,
         "source_row": np.array([row for raw in raws for row in raw.row_numbers], dtype=object),
     }
-    reasons: dict[str, np.ndarray] = {}
-
     # Exact duplicates: identical cells in every mapped column of one file.
     texts = {f: columns.texts(f) for f in fields}
     hashes = _row_hashes([texts[f] for f in fields], n)
     out["row_hash"] = np.frombuffer(hashes.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16").astype(str)
+    reasons = {
+        **_person(columns, out, period_end(period)),
+        **_coverage(columns, out),
+        **_reporting_units(kind, columns, out),
+    }
+    out["segment"] = _segments(kind, out)
+    bad, duplicate = _states(out, reasons, file_index, hashes)
+    out["original"] = _originals(raws, texts, file_index, out, bad & ~duplicate)
+    frame_out = pd.DataFrame({c: out[c] for c in ROW_COLUMNS}, dtype=object)
+    frame_out["file_index"] = file_index
+    return frame_out
 
+
+def _person(columns: _Columns, out: dict[str, Any], end: dt.date) -> dict[str, np.ndarray]:
+    """Who the row is: NIK, name, birth date and place, gender; the reasons those are unusable."""
+    cfg = settings().validation
+    reasons: dict[str, np.ndarray] = {}
     codes, uniques = columns.factors("nik")
     niks, qualities = _parse_niks(uniques)
     out["nik"] = niks[codes]
     out["nik_quality"] = qualities[codes]
-
     # Each distinct name parsed once, for the name shown and for its key.
     codes, uniques = columns.factors("full_name")
     parsed = np.empty(len(uniques), dtype=object)
@@ -261,7 +272,6 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     out["full_name"] = parsed[codes]
     out["name_key"] = _apply((codes, parsed), name_key)
     reasons["missing_name"] = _isnull(out["name_key"])
-
     born = columns.map("birth_date", parse_date)
     out["birth_date"] = born
     blank_birth = columns.map("birth_date", is_blank).astype(bool)
@@ -278,10 +288,14 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
             for a, f in zip(ages, in_future, strict=True)
         ]
     )
-
     out["birth_place"] = columns.map("birth_place", parse_text)
     out["gender"] = columns.map("gender", parse_gender)
+    return reasons
 
+
+def _coverage(columns: _Columns, out: dict[str, Any]) -> dict[str, np.ndarray]:
+    """What the row covers: programs, enrollment, status, funding, money, job; the reasons they are unusable."""
+    reasons: dict[str, np.ndarray] = {}
     # Each row's programs as a bit mask (bit j: PROGRAMS[j]), listed or flagged,
     # then spelt from a table of every combination.
     mask = columns.map("programs", _program_mask).astype(np.int64)
@@ -290,7 +304,6 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
             mask |= columns.map(f"flag_{p}", parse_flag).astype(bool).astype(np.int64) << j
     out["programs"] = _PROGRAM_SETS[mask]
     reasons["no_known_program"] = _isnull(out["programs"])
-
     for name in ("enrollment_start", "enrollment_end"):
         parsed = columns.map(name, parse_date)
         out[name] = parsed
@@ -298,16 +311,19 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     active = columns.map("status", parse_status)
     out["is_active"] = active
     reasons["unknown_status"] = _isnull(active)
-
     out["funding_source"] = columns.map("funding_source", parse_funding)
     out["contribution"] = columns.map("contribution", parse_money)
     out["wage"] = columns.map("wage", parse_money)
     for f in ("employment_status", "position", "category", "occupation", "sector"):
         out[f] = columns.map(f, parse_text)
+    return reasons
 
-    reasons.update(_reporting_units(kind, columns, out))
-    out["segment"] = _segments(kind, out)
 
+def _states(
+    out: dict[str, Any], reasons: dict[str, np.ndarray], file_index: np.ndarray, hashes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's status and reasons (in REASON_ORDER); returns which rows are bad and which duplicates."""
+    n = len(file_index)
     order = [code for code in REASON_ORDER if code in reasons]
     matrix = np.column_stack([reasons[c] for c in order]) if n else np.zeros((0, len(order)), dtype=bool)
     bad = matrix.any(axis=1) if n else np.zeros(0, dtype=bool)
@@ -317,19 +333,25 @@ def interpret_many(raws: list[RawRoster], kind: str, period: dt.date) -> pd.Data
     for i in np.flatnonzero(bad & ~duplicate):
         reason_text[i] = ";".join(c for c, hit in zip(order, matrix[i], strict=True) if hit)
     out["reason"] = reason_text
-    # Original cells travel with the rows a clerk must correct: quarantined
-    # rows, and counted rows whose NIK is broken. Other rows are fully
-    # described by their parsed values.
+    return bad, duplicate
+
+
+def _originals(
+    raws: list[RawRoster], texts: dict[str, Any], file_index: np.ndarray, out: dict[str, Any], quarantined: np.ndarray
+) -> np.ndarray:
+    """The original cells (by the file's own headers) of the rows a clerk must correct.
+
+    Quarantined rows, and counted rows whose NIK is broken; other rows are
+    fully described by their parsed values.
+    """
     nik_problem = np.isin(np.asarray(out["nik_quality"], dtype=object), list(NIK_PROBLEMS))
-    original = np.empty(n, dtype=object)
-    for i in np.flatnonzero((bad | nik_problem) & ~duplicate):
+    nik_problem &= out["status"] != "duplicate"
+    original = np.empty(len(file_index), dtype=object)
+    for i in np.flatnonzero(quarantined | nik_problem):
         headers = raws[file_index[i]].columns
         cells = {f: texts[f][1][texts[f][0][i]] for f in headers}
         original[i] = json.dumps({headers[f]: v for f, v in cells.items() if v}, ensure_ascii=False, sort_keys=True)
-    out["original"] = original
-    frame_out = pd.DataFrame({c: out[c] for c in ROW_COLUMNS}, dtype=object)
-    frame_out["file_index"] = file_index
-    return frame_out
+    return original
 
 
 NIK_PROBLEMS = ("invalid", "lost_digits", "excel_number")
