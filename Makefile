@@ -34,7 +34,7 @@ venv: $(STAMP)  ## create .venv and install pinned dependencies
 
 sample: $(STAMP)  ## (re)generate the sample landing zone in var/landing/sample
 	rm -rf $(SAMPLE_LANDING)
-	$(PY) -m ucj_dev.sample $(SAMPLE_LANDING)
+	$(PY) -m ucj_dev.synthetic sample $(SAMPLE_LANDING)
 
 demo: $(STAMP)  ## install, generate sample rosters, run the real DAGs for 3 months, print the UCJ table
 	@test -f $(SAMPLE_LANDING)/ground_truth.json || $(MAKE) --no-print-directory sample

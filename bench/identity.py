@@ -1,6 +1,6 @@
 """``make bench-identity``: how well are rows resolved into people?
 
-Labelled records (``ucj_dev.labelled``) are generated independently of the
+Labelled records (``ucj_dev.synthetic``, levels clean/realistic/hostile) are generated independently of the
 sample generator and with their own seed, at three difficulty levels; each
 record knows the person it stands for. The resolvers and scores live in
 ``ucj_dev.identity_eval``, which the identity tests share. The project's resolver (``ucj.identity``: name keys,
@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import random
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from ucj_dev import synthetic
 from ucj_dev.identity_eval import (
     QUEUED,
     RESOLVERS,
@@ -39,7 +39,7 @@ from ucj_dev.identity_eval import (
     resolve_project_with_model,
     score,
 )
-from ucj_dev.labelled import LEVELS, people, records
+from ucj_dev.synthetic.labelled import LEVELS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "benchmarks-identity.md"
@@ -48,11 +48,9 @@ SEED = 4242
 
 def run(n_people: int) -> dict[str, Any]:
     results: dict[str, Any] = {"people": n_people, "levels": {}}
-    for name, level in LEVELS.items():
-        rng = random.Random(f"{SEED}-{name}")  # noqa: S311 - reproducible test data
-        persons = people(n_people, level, rng)
-        recs = records(persons, level, rng)
-        entry: dict[str, Any] = {"records": len(recs), "people": len(persons), "resolvers": {}}
+    for name in LEVELS:
+        recs = synthetic.records(name, n_people, seed=str(SEED))
+        entry: dict[str, Any] = {"records": len(recs), "people": len({r.pid for r in recs}), "resolvers": {}}
         for resolver_name, resolver in RESOLVERS.items():
             started = time.perf_counter()
             label = resolver(recs)

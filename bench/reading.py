@@ -1,7 +1,7 @@
 """What reading in a child process costs: the same landing zone read in this process and through the reader child.
 
 ``make bench-reading`` (``python -m bench.reading --rows N``) generates one
-month with ``ucj_dev.bulk`` (the shape of ``make bench``), reads every file
+month with ``ucj_dev.synthetic.bulk`` (the shape of ``make bench``), reads every file
 with ``read_roster`` here, then with ``ucj.roster.isolated`` (the way the
 ingest task reads), in batches of ``ingest.files_per_batch`` like the ingest
 DAG's mapped tasks, and writes ``docs/benchmarks-reading.md``. Only reading is
@@ -34,7 +34,7 @@ def measure(rows: int, fmt: str) -> dict[str, float]:
     from ucj.roster.isolated import IsolatedReader
     from ucj.roster.read import ReadLimits, read_roster
     from ucj.settings import settings
-    from ucj_dev.bulk import generate
+    from ucj_dev.synthetic.bulk import generate
 
     limits = ReadLimits.from_config()
     per_batch = int(settings().ingest.files_per_batch)

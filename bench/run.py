@@ -252,7 +252,7 @@ def main() -> int:
     os.environ.setdefault("UCJ_NIK_HMAC_KEY", "benchmark-only-key")
 
     from ucj.settings import SOURCE_KINDS
-    from ucj_dev.bulk import generate
+    from ucj_dev.synthetic.bulk import generate
 
     report: dict[str, Any] = {"machine": machine(), "date": dt.date.today().isoformat(), "rows": args.rows, "runs": []}
     report["cpu_reference"] = [cpu_reference()]

@@ -81,7 +81,7 @@ def airflow_db() -> None:
 
 @pytest.fixture(scope="session")
 def sample_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ucj_dev.sample import generate
+    from ucj_dev.synthetic.sample import generate
 
     root = tmp_path_factory.mktemp("landing")
     generate(root)

@@ -1,9 +1,7 @@
-"""Build roster files in memory, the way clerks' tools write them."""
+"""Build roster files in memory, the way clerks' tools write them (with ``ucj_dev.synthetic.writers``)."""
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import io
 import os
 import re
@@ -11,58 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-Grid = list[list[Any]]
-
-
-def xlsx(*sheets: tuple[str, Grid], hidden: tuple[str, ...] = (), merge: tuple[str, ...] = ()) -> bytes:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, grid in sheets:
-        ws = wb.create_sheet(name)
-        for row in grid:
-            ws.append(row)
-        for cell_row in ws.iter_rows():
-            for cell in cell_row:
-                if isinstance(cell.value, dt.date):
-                    cell.number_format = "DD/MM/YYYY"
-        if name in hidden:
-            ws.sheet_state = "hidden"
-    for spec in merge:
-        sheet, ref = spec.split("!")
-        wb[sheet].merge_cells(ref)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
-def xls(grid: Grid, sheet: str = "Data") -> bytes:
-    import xlwt
-
-    wb = xlwt.Workbook()
-    ws = wb.add_sheet(sheet)
-    date_style = xlwt.easyxf(num_format_str="DD/MM/YYYY")
-    for r, row in enumerate(grid):
-        for c, value in enumerate(row):
-            if value is None:
-                continue
-            if isinstance(value, dt.date):
-                ws.write(r, c, dt.datetime.combine(value, dt.time()), date_style)
-            else:
-                ws.write(r, c, value)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
-def csv_bytes(grid: Grid, delimiter: str = ",", encoding: str = "utf-8") -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    for row in grid:
-        writer.writerow(["" if v is None else v for v in row])
-    return buffer.getvalue().encode(encoding)
-
+from ucj_dev.synthetic.writers import Grid, csv_bytes
 
 VILLAGE_HEADER = [
     "No",

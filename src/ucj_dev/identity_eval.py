@@ -2,7 +2,7 @@
 
 The project's resolver (the pipeline's rules, then its splink model) and two
 baselines (exact NIK; splink with a default configuration) over labelled
-records (``ucj_dev.labelled``), and pairwise scores against the truth. The
+records (``ucj_dev.synthetic.labelled``), and pairwise scores against the truth. The
 last model run's review queue is kept in ``QUEUED``, ``REVIEW_PRECISION``
 and ``SCORED`` for the report.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from ucj_dev.labelled import Record
+from ucj_dev.synthetic.labelled import Record
 
 
 # ---------------------------------------------------------------- resolvers

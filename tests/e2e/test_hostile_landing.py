@@ -16,9 +16,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row, xlsx
+from rosterfiles import VILLAGE_HEADER, village_row
 
 from ucj_dev import runner
+from ucj_dev.synthetic.writers import csv_bytes, xlsx
 
 pytestmark = pytest.mark.e2e
 

@@ -599,7 +599,9 @@ def main() -> int:
     log(f"work directory {work}")
     try:
         sample, landing = work / "sample", work / "landing"
-        subprocess.run([sys.executable, "-m", "ucj_dev.sample", str(sample)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "ucj_dev.synthetic", "sample", str(sample)], check=True, stdout=subprocess.DEVNULL
+        )
         landing.mkdir()
         stack.start_postgres()
         stack.start_redis()

@@ -14,18 +14,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from rosterfiles import (
-    VILLAGE_HEADER,
-    csv_bytes,
-    land_bytes,
-    village_row,
-    village_workbook,
-    xls,
-    xlsx,
-)
+from rosterfiles import VILLAGE_HEADER, land_bytes, village_row, village_workbook
 
 from ucj.roster.isolated import IsolatedReader
 from ucj.roster.read import ReadLimits, RosterReadError, read_roster
+from ucj_dev.synthetic.writers import csv_bytes, xls, xlsx
 
 PERIOD = "2025-01"
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,14 +9,13 @@ import pytest
 from ucj.identity import probabilistic
 from ucj.settings import settings
 from ucj_dev import identity_eval as bench_identity  # the resolvers and scores of make bench-identity
-from ucj_dev.labelled import LEVELS, people, realistic_records, records
+from ucj_dev import synthetic
+from ucj_dev.synthetic.labelled import realistic_records
 
 
 @pytest.mark.parametrize("level", ["realistic", "hostile"])
 def test_the_shipped_model_mends_splits_without_false_merges(level: str) -> None:
-    rng = random.Random(f"probabilistic-test-{level}")  # noqa: S311 - reproducible test data
-    settings = LEVELS[level]
-    recs = records(people(1500, settings, rng), settings, rng)
+    recs = synthetic.records(level, 1500, seed="probabilistic-test")
     rules = bench_identity.score(recs, bench_identity.resolve_project(recs))
     model = bench_identity.score(recs, bench_identity.resolve_project_with_model(recs))
     assert model["false_merges"] <= rules["false_merges"]

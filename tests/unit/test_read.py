@@ -9,10 +9,11 @@ import zipfile
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rosterfiles import VILLAGE_HEADER, csv_bytes, encrypted, village_row, with_cached_formula_values, xls, xlsx
+from rosterfiles import VILLAGE_HEADER, encrypted, village_row, with_cached_formula_values
 
 from ucj.roster.parse import parse_date
 from ucj.roster.read import RosterReadError, read_roster
+from ucj_dev.synthetic.writers import csv_bytes, xls, xlsx
 
 TITLES = [["DAFTAR PESERTA BPJS KETENAGAKERJAAN NAGARI KOTO BARU"], ["KECAMATAN KOTO BARU"], [], ["BULAN JANUARI 2025"]]
 

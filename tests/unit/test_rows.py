@@ -8,10 +8,11 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
+from rosterfiles import VILLAGE_HEADER, village_row
 
 from ucj.roster.read import read_roster
 from ucj.roster.rows import interpret, interpret_many
+from ucj_dev.synthetic.writers import csv_bytes
 
 JAN = dt.date(2025, 1, 1)
 
@@ -172,7 +173,7 @@ def test_distinct_niks_are_parsed_as_one_by_one(texts: list, numbers: list) -> N
 
 
 def test_a_typed_regency_code_that_is_no_code_is_unknown_not_missing() -> None:
-    from rosterfiles import csv_bytes as to_csv
+    from ucj_dev.synthetic.writers import csv_bytes as to_csv
 
     header = ["No", "NIK", "Nama", "Tgl Lahir", "JK", "Kode Kab/Kota", "Kode OPD", "OPD", "Program", "Sumber Dana"]
     rows = [
@@ -185,7 +186,7 @@ def test_a_typed_regency_code_that_is_no_code_is_unknown_not_missing() -> None:
 
 def test_a_cell_that_is_no_unit_name_never_names_a_unit() -> None:
     """A NIK typed in the village-name column, or a formula as an OPD name: the row keeps its unit, not the text."""
-    from rosterfiles import csv_bytes as to_csv
+    from ucj_dev.synthetic.writers import csv_bytes as to_csv
 
     village = [VILLAGE_HEADER, village_row(1), village_row(2)]
     village[1][6], village[2][6] = "1310014503850009", '=HYPERLINK("http://x")'

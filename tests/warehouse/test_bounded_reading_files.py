@@ -14,19 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from rosterfiles import (
-    VILLAGE_HEADER,
-    csv_bytes,
-    land_bytes,
-    land_village,
-    loaded_rows,
-    village_row,
-    village_workbook,
-)
+from rosterfiles import VILLAGE_HEADER, land_bytes, land_village, loaded_rows, village_row, village_workbook
 
 from ucj import ingest
 from ucj.roster.isolated import IsolatedReader
 from ucj.roster.read import RosterReadError
+from ucj_dev.synthetic.writers import csv_bytes
 
 PERIOD = "2025-01"
 ROOT = Path(__file__).resolve().parents[2]

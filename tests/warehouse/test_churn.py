@@ -12,9 +12,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
+from rosterfiles import VILLAGE_HEADER, village_row
 
 from ucj import pipeline_tasks
+from ucj_dev.synthetic.writers import csv_bytes
 
 KOTO_BARU, SIALANG = "13.10.01.2002", "13.10.01.2003"
 PEOPLE = {

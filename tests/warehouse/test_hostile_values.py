@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rosterfiles import VILLAGE_HEADER, csv_bytes, land_bytes, land_village, loaded_rows, village_row
+from rosterfiles import VILLAGE_HEADER, land_bytes, land_village, loaded_rows, village_row
 
 from ucj import ingest
+from ucj_dev.synthetic.writers import csv_bytes
 
 PERIOD = "2025-01"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ucj.identity import probabilistic
-from ucj_dev.labelled import realistic_records
+from ucj_dev.synthetic.labelled import realistic_records
 
 
 @pytest.fixture

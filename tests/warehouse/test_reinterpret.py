@@ -17,9 +17,10 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
-from rosterfiles import VILLAGE_HEADER, csv_bytes, village_row
+from rosterfiles import VILLAGE_HEADER, village_row
 
 from ucj import settings
+from ucj_dev.synthetic.writers import csv_bytes
 
 PERIOD = "2025-01"
 NAMES = ["Siti Aminah", "Budi Santoso", "Rahmat Hidayat"]

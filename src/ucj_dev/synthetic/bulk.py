@@ -8,14 +8,13 @@ accuracy is the sample generator's job, this one is about volume.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import random
 from pathlib import Path
 
 from ucj.reference import regions
-from ucj_dev.sample import FAMILY, FEMALE_FIRST, MALE_FIRST
+from ucj_dev.synthetic.sample import FAMILY, FEMALE_FIRST, MALE_FIRST
+from ucj_dev.synthetic.writers import write_roster
 
 PROVINCES = ("13", "16", "72", "12")
 
@@ -51,19 +50,7 @@ def _rows(rng: random.Random, people: list, count: int) -> list[list[str]]:
 
 def _write(path: Path, header: list[str], rows: list[list[str]], fmt: str) -> None:
     titles = [["DAFTAR PESERTA BPJS KETENAGAKERJAAN"], [path.stem.upper()]]
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
-        writer.writerows([*titles, header, *rows])
-        path.write_text(buffer.getvalue(), encoding="utf-8")
-        return
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("Peserta")
-    for line in [*titles, header, *rows]:
-        ws.append(line)
-    wb.save(path)
+    write_roster(path, [*titles, header, *rows], "csv:;:utf-8" if fmt == "csv" else fmt, write_only=True)
 
 
 def generate(root: Path, total_rows: int, fmt: str, period: str = "2025-01", seed: int = 7) -> dict[str, int]:

@@ -9,19 +9,16 @@ titles, degrees, other word orders and spellings, footers and signature
 blocks, exact duplicate rows, and corrected files that supersede earlier
 ones. The ground truth is computed from the meaning, never from the pipeline.
 
-    python -m ucj_dev.sample /path/to/landing      # writes rosters + ground_truth.json
+    python -m ucj_dev.synthetic sample /path/to/landing      # writes rosters + ground_truth.json
 """
 
 from __future__ import annotations
 
 import calendar
-import csv
 import datetime as dt
-import io
 import json
 import os
 import random
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import islice
@@ -30,6 +27,7 @@ from typing import Any
 
 from ucj.reference import regions
 from ucj.roster.parse import MONTH_NAMES_ID
+from ucj_dev.synthetic.writers import write_roster
 
 SAMPLE_REGENCIES = ("1310", "1311", "1303", "7208", "1610")
 SAMPLE_PERIODS = ("2025-01", "2025-02", "2025-03")
@@ -475,46 +473,8 @@ def _unit_columns(gen: Generator, unit: Unit, m: Meaning) -> dict[str, object]:
 
 
 def _write(path: Path, headers: list[str], title: list[str], rows: list[list[object]], fmt: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     grid: list[list[object]] = [[t] for t in title] + [headers] + rows
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "Peserta"
-        for line in grid:
-            ws.append([None if v == "" else v for v in line])
-        for row in ws.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, dt.date):
-                    cell.number_format = "DD/MM/YYYY"
-        wb.save(path)
-    elif fmt == "xls":
-        import xlwt
-
-        wb = xlwt.Workbook()
-        ws = wb.add_sheet("Data")
-        date_style = xlwt.easyxf(num_format_str="DD/MM/YYYY")
-        for r, line in enumerate(grid):
-            for c, v in enumerate(line):
-                if v == "" or v is None:
-                    continue
-                if isinstance(v, dt.date):
-                    ws.write(r, c, dt.datetime.combine(v, dt.time()), date_style)
-                else:
-                    ws.write(r, c, v)
-        wb.save(str(path))
-    else:
-        delimiter, encoding = fmt.split(":")[1:]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
-        for line in grid:
-            writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in line])
-        text = buffer.getvalue()
-        if encoding == "cp1252":
-            text = text.replace("√", "v")  # no check mark in Windows-1252: clerks type v
-        path.write_bytes(text.encode(encoding))
+    write_roster(path, [[None if v == "" else v for v in line] for line in grid], fmt)
 
 
 def _emit_file(
@@ -672,10 +632,3 @@ def generate(root: Path, seed: int = DEFAULT_SEED, people_per_regency: int = 110
     }
     (root / "ground_truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
     return truth
-
-
-if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "var/landing").resolve()
-    result = generate(target)
-    files = sum(len(v) for v in result["row_states"].values())
-    print(f"wrote {len(result['row_states'])} roster files ({files} data rows) and ground_truth.json to {target}")
