@@ -167,6 +167,24 @@ def test_a_regency_caseworker_reads_only_its_regency(three_months) -> None:
             conn.execute(f"drop role {role}")
 
 
+def test_roles_that_read_every_regency_or_must_never_read_the_list_are_refused(three_months) -> None:
+    """The checks the two regency grants share (access.prepare_scoped_role), seen from the caseworker side."""
+    conn = three_months
+    for role in ("caseworker", "bi_reader"):
+        with pytest.raises(psycopg.errors.RaiseException, match="already reads every regency"), conn.transaction():
+            conn.execute(f"select access.grant_regency_caseworker('{role}', array['1310'])")
+    conn.execute("create role kasus_semua nologin in role caseworker")
+    try:
+        with pytest.raises(psycopg.errors.RaiseException, match="member of caseworker"), conn.transaction():
+            conn.execute("select access.grant_regency_caseworker('kasus_semua', array['1310'])")
+        with pytest.raises(psycopg.errors.RaiseException, match="unknown regency codes"), conn.transaction():
+            conn.execute("select access.grant_regency_caseworker('kasus_baru', array['13.10'])")
+        assert conn.execute("select count(*) from pg_roles where rolname = 'kasus_baru'").fetchone() == (0,)
+        assert conn.execute("select count(*) from access.regency_scope").fetchone() == (0,)
+    finally:
+        conn.execute("drop role kasus_semua")
+
+
 def test_the_follow_up_workbook_is_in_indonesian(three_months) -> None:
     from openpyxl import load_workbook
 
