@@ -1,8 +1,12 @@
 """The static coverage report: one HTML page per month, rendered from the marts.
 
 For people who would rather look than query: UCJ against target per regency
-over the months, coverage by program and funding source, and who has not
-reported. It reads only the ``mart`` views (what ``bi_reader`` sees), so the
+over the months, who came into coverage and who fell out of it (churn, with
+the reasons), which published figures were revised and why, coverage by
+program and funding source, and who has not reported. In Indonesian
+throughout: Pemkab and branch staff read it; the marts' English notes and
+codes are translated here (:data:`RATE_NOTES`, :data:`LAPSE_REASONS`,
+:data:`REVISION_CAUSES`). It reads only the ``mart`` views (what ``bi_reader`` sees), so the
 page can never show more than a BI tool could. Charts are inline SVG with the
 text kept as text, so the page works offline, prints, and can be searched.
 """
@@ -29,6 +33,29 @@ log = logging.getLogger(__name__)
 HISTORY_MONTHS = 12
 UNITS_LISTED_PER_REGENCY = 50
 
+# mart.ucj_regency_month.rate_note, as the page says it (an unknown note is shown as it is).
+RATE_NOTES = {
+    "no cited working population for this regency": "belum ada angka penduduk bekerja yang dapat dikutip",
+    "covered workers exceed registered population: data error":
+        "pekerja terlindungi melebihi penduduk terdaftar: kesalahan data",
+}  # fmt: skip
+# mart.coverage_churn_month's lapse columns (lapsed_<reason>), in the order the page lists them.
+LAPSE_REASONS = {
+    "status_non_aktif": "status non aktif",
+    "enrollment_ended": "masa kepesertaan berakhir",
+    "unit_not_reported": "unit tidak melapor",
+    "dropped_from_snapshot": "tidak ada lagi di daftar unit",
+}
+# mart.ucj_revision.cause.
+REVISION_CAUSES = {
+    "identity_merge": "dua catatan ternyata satu orang",
+    "identity_split": "satu pekerja dipisah oleh peninjau",
+    "review_decision": "keputusan peninjau",
+    "late_file": "berkas terlambat",
+    "corrected_file": "berkas perbaikan",
+    "reference_change": "perubahan data rujukan atau cara baca",
+}
+
 
 def month_label(month: dt.date) -> str:
     return f"{MONTH_NAMES_ID[month.month - 1]} {month.year}"
@@ -42,6 +69,8 @@ class ReportData:
     programs: list[dict[str, Any]]
     missing_units: dict[str, list[dict[str, Any]]]
     missing_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    churn: list[dict[str, Any]] = field(default_factory=list)
+    revisions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _rows(conn: psycopg.Connection, query: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -87,7 +116,31 @@ def collect(conn: psycopg.Connection, period: str) -> ReportData:
         counts[row["regency_code"]][row["source_kind"]] += 1
         if len(missing[row["regency_code"]]) < UNITS_LISTED_PER_REGENCY:
             missing[row["regency_code"]].append(row)
-    return ReportData(month, regencies, dict(history), programs, dict(missing), {k: dict(v) for k, v in counts.items()})
+    churn = _rows(
+        conn,
+        "select * from mart.coverage_churn_month where period_month = %s order by regency_code",
+        (month,),
+    )
+    # Revisions of the months the page shows, newest first: what changed since a figure was published.
+    revisions = _rows(
+        conn,
+        """select period_month, regency_code, regency_name, covered_workers_before, covered_workers_after,
+                  covered_workers_change, revised_at, cause
+           from mart.ucj_revision
+           where period_month between %s and %s
+           order by revised_at desc, period_month desc, regency_code""",
+        (first, month),
+    )
+    for row in regencies:
+        row["rate_note_id"] = RATE_NOTES.get(row["rate_note"], row["rate_note"]) if row["rate_note"] else None
+    for row in churn:
+        row["lapse_reasons"] = [(label, row[f"lapsed_{code}"]) for code, label in LAPSE_REASONS.items()]
+    for row in revisions:
+        row["cause_id"] = REVISION_CAUSES.get(row["cause"], row["cause"])
+    return ReportData(
+        month, regencies, dict(history), programs, dict(missing), {k: dict(v) for k, v in counts.items()},
+        churn, revisions,
+    )  # fmt: skip
 
 
 def _svg(fig: Any) -> str:

@@ -185,6 +185,27 @@ def test_roles_that_read_every_regency_or_must_never_read_the_list_are_refused(t
         conn.execute("drop role kasus_semua")
 
 
+def test_the_coverage_report_shows_churn_with_lapse_reasons_in_indonesian(three_months, tmp_path: Path) -> None:
+    from pages import rows_by
+
+    from ucj.coverage_report import write_report
+
+    conn = three_months
+    html = write_report(conn, "2025-02", tmp_path / "laporan").read_text(encoding="utf-8")
+    mart = conn.execute(
+        """select covered_workers, new_workers, continuing_workers, returning_workers, lapsed_workers
+           from mart.coverage_churn_month where period_month = '2025-02-01' and regency_code = '1310'"""
+    ).fetchone()
+    cells = rows_by(html, "data-churn-regency")["1310"]
+    assert [int(c.replace(".", "")) for c in cells[1:6]] == list(mart)
+    assert mart[4] == 4
+    assert cells[6] == (
+        "status non aktif: 1; masa kepesertaan berakhir: 1; unit tidak melapor: 1; tidak ada lagi di daftar unit: 1"
+    )
+    for english in ("status_non_aktif", "dropped_from_snapshot", "no cited working population", "data error"):
+        assert english not in html
+
+
 def test_the_follow_up_workbook_is_in_indonesian(three_months) -> None:
     from openpyxl import load_workbook
 

@@ -78,6 +78,19 @@ def test_late_and_corrected_files_revise_the_published_figure(conn, landing: Pat
     (run_id,) = conn.execute("select distinct dag_id is null from mart.ucj_revision").fetchone()
     assert run_id is True  # outside Airflow no run made it; inside a task it is the DAG run's id
 
+    # The coverage page lists both revisions, in Indonesian, and marks the month revised.
+    from pages import rows_by
+
+    from ucj.coverage_report import write_report
+
+    html = write_report(conn, "2025-01", landing / "laporan").read_text(encoding="utf-8")
+    listed = rows_by(html, "data-revision-regency")["1310"]
+    assert [listed[i : i + 7][2:6] for i in range(0, len(listed), 7)] == [
+        ["4", "3", "-1", "berkas perbaikan"],
+        ["3", "4", "+1", "berkas terlambat"],
+    ]
+    assert rows_by(html, "data-regency")["1310"][-1].endswith("direvisi")
+
 
 def test_a_later_month_that_joins_two_workers_revises_the_earlier_month(conn, landing: Path) -> None:
     nik = "1310014503850011"
