@@ -157,8 +157,32 @@ def revision_cause(conn: psycopg.Connection, period_month: dt.date, since: dt.da
     return "reference_change"
 
 
+REVISION_CAUSES = (
+    "identity_merge", "identity_split", "review_decision", "late_file", "corrected_file", "reference_change",
+)  # fmt: skip
+
+
+class RevisionError(RuntimeError):
+    """A load would publish what cannot be true: a revision without a known cause, or a negative count."""
+
+
 def record_revisions(conn: psycopg.Connection, period_month: dt.date, cause: str) -> int:
-    """Record the published regency-month figures this load changed; return how many."""
+    """Record the published regency-month figures this load changed; return how many.
+
+    Either is a bug upstream, and publishing it would put a wrong number on
+    record: the task fails (its transaction, the month's load, rolls back)
+    naming the month, and the figures stay as last published.
+    """
+    label = period_month.strftime("%Y-%m")
+    if cause not in REVISION_CAUSES:
+        raise RevisionError(f"{label}: revision cause {cause!r} is not one of {', '.join(REVISION_CAUSES)}")
+    negative = conn.execute(
+        """select regency_code, covered_workers from dw.agg_regency_month
+           where period_month = %s and covered_workers < 0""",
+        (period_month,),
+    ).fetchall()
+    if negative:
+        raise RevisionError(f"{label}: covered workers would be negative for regency {negative}; nothing published")
     before = conn.execute("select count(*) from dw.ucj_revision").fetchone()[0]
     run_sql_file(
         conn,

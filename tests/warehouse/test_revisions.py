@@ -103,3 +103,20 @@ def test_a_later_month_that_joins_two_workers_revises_the_earlier_month(conn, la
     run_month("2025-02", [land_village(landing, "2025-02", "a.csv", february)])
     assert ("2025-01", 2, 1, "identity_merge") in revisions(conn)
     assert published(conn) == (1, True, True)
+
+
+def test_a_revision_without_a_cause_or_below_zero_fails_naming_the_month(conn, landing: Path) -> None:
+    import datetime as dt
+
+    from ucj import facts
+
+    run_month("2025-01", [land_village(landing, "2025-01", "a.csv", [person(n) for n in (1, 2)])])
+    january = dt.date(2025, 1, 1)
+    with pytest.raises(facts.RevisionError, match=r"2025-01: revision cause 'because' is not one of"):
+        facts.record_revisions(conn, january, "because")
+    with conn.transaction(force_rollback=True):
+        conn.execute("update dw.agg_regency_month set covered_workers = -1 where period_month = '2025-01-01'")
+        with pytest.raises(facts.RevisionError, match=r"2025-01: covered workers would be negative"):
+            facts.record_revisions(conn, january, "late_file")
+    assert published(conn) == (2, True, False), "the published figure is untouched"
+    assert revisions(conn) == []
