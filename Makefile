@@ -48,8 +48,9 @@ reinterpret: $(STAMP)  ## after a vocabulary/header change: interpret loaded fil
 	@test -n "$(PERIODS)" || { echo "usage: make reinterpret PERIODS=YYYY-MM[:YYYY-MM] [LANDING_ROOT=/abs/path]"; exit 2; }
 	$(PY) -m ucj_dev.runner --reinterpret --landing-root "$(or $(LANDING_ROOT),$(SAMPLE_LANDING))" --periods "$(PERIODS)"
 
-test: $(STAMP)  ## the whole default suite: every tier below, in one run
-	$(PY) -m pytest tests/unit tests/warehouse tests/dags tests/e2e
+TEST_WORKERS ?= 2
+test: $(STAMP)  ## the whole default suite: every tier below, in one run, on TEST_WORKERS processes (2)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests/e2e tests/unit tests/warehouse tests/dags
 
 test-unit: $(STAMP)  ## tier 1: pure functions, reading, GX suites; no database, no Airflow
 	$(PY) -m pytest tests/unit

@@ -34,6 +34,19 @@ if os.environ.get("UCJ_TEST_WAREHOUSE"):
 from outputs import OUTPUT_TABLES  # noqa: E402  (after the environment is set)
 
 
+@pytest.fixture(autouse=True)
+def _outside_any_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts outside any Airflow task.
+
+    A task run in this process (``dag.test``, the runner) leaves Airflow's
+    ``AIRFLOW_CTX_*`` variables in ``os.environ``; code that asks "am I in a
+    task?" (the warehouse connection, the run a revision names) would then
+    answer for whichever test ran before in the same worker.
+    """
+    for name in [n for n in os.environ if n.startswith("AIRFLOW_CTX_")]:
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session")
 def warehouse() -> str:
     from ucj import reference_load
