@@ -1,8 +1,9 @@
-"""Reruns of one history are safe: clearing any task of a finished run, or
-rerunning every period forced, leaves the warehouse exactly as the clean run
-left it, surrogate keys included. Real DAGs, real Airflow, real PostgreSQL.
-(Other histories - backfills, months in reverse, two runs at once - are in
-``test_any_order.py``; the two modules run side by side under ``make test``.)
+"""Reruns are safe: clearing any task of a finished run, or rerunning every
+period forced, leaves the warehouse exactly as the clean run left it,
+surrogate keys included; a backfill after going live gives the same warehouse
+(canonical form). Real DAGs, real Airflow, real PostgreSQL. (Months in
+reverse and two runs at once are in ``test_any_order.py``; the two modules run
+side by side under ``make test``.)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from rerun_checks import EXACT, PERIODS, ROOT, checksums, clean_run
+from rerun_checks import CANONICAL, EXACT, PERIODS, ROOT, checksums, clean_run, truncate
 
 from ucj_dev import runner
 
@@ -96,3 +97,12 @@ def test_rerunning_every_period_forced_changes_nothing(reference, warehouse: str
     not_redone = sorted(key for key, done in before.items() if after[key] <= done)
     assert not_redone == [], f"force=true reused these stages instead of redoing them: {not_redone}"
     assert len([key for key in after if key[0] == "load"]) == len(PERIODS)
+
+
+def test_a_backfill_after_going_live_gives_the_same_warehouse(reference, warehouse: str, sample_landing: Path) -> None:
+    """Live for January first, then February..March backfilled as one range."""
+    truncate(warehouse)
+    assert runner.run(str(sample_landing), PERIODS[:1]) == []
+    assert runner.run(str(sample_landing), PERIODS[1:]) == []
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        assert checksums(conn, CANONICAL) == reference["canonical"]
