@@ -20,8 +20,10 @@ oldest key and the others point at it (``merged_into``, each merge kept in
 identity.worker_merge), so no key ever changes meaning. Only rows without a
 link are processed, so rerunning a period re-keys no one. A month is a
 million rows and more, so all of it runs as array operations over the
-month's columns; ``tests/test_linking.py`` holds the same rules written
+month's columns; ``tests/warehouse/test_linking.py`` holds the same rules written
 cluster by cluster, and the two must agree.
+The writes themselves (keys, new workers, merges, links) go through
+``store.py``, as the reviewers' and the model's do.
 
 Reviewers' corrections (``review.py``) are applied first, and two workers a
 reviewer kept apart are never merged: a cluster reaching both is divided

@@ -1,7 +1,7 @@
 """Labelled worker records at three difficulty levels, for measuring identity resolution.
 
 Each record knows the person it stands for, so a resolver's grouping can be
-scored pair by pair. Independent of the sample generator (``ucj_dev.sample``)
+scored pair by pair. Independent of the sample generator (``ucj_dev.synthetic.sample``)
 and of the pipeline's own name rules, so the benchmark and the tests that use
 it do not grade the resolver against itself.
 """
