@@ -1,8 +1,8 @@
 """Other histories of the same files give the same numbers: months newest
 first, two periods running at once. Compared with a clean chronological run of
-the same two months through the canonical form (``rerun_checks``); two months
-are enough for either order to differ, and keep this module beside
-``test_reruns.py`` (where the backfill is) within the suite's time.
+the same two months through the canonical form (``rerun_checks``). Two
+months are enough for the order to matter, and keep this module, which runs
+beside ``test_reruns.py`` (where the backfill is), within the suite's time.
 """
 
 from __future__ import annotations
