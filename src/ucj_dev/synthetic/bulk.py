@@ -58,6 +58,9 @@ def generate(root: Path, total_rows: int, fmt: str, period: str = "2025-01", see
     rng = random.Random(seed)  # noqa: S311 - benchmark data
     villages = sorted(c for c, r in regions().items() if r.level == "village" and c[:2] in PROVINCES)
     regencies = sorted(c for c, r in regions().items() if r.level == "regency" and c[:2] in PROVINCES)
+    # Every village sends a file, and employers take what villages and OPDs leave: below this the shape breaks.
+    if total_rows < 5 * len(villages):
+        raise ValueError(f"bulk needs at least {5 * len(villages):,} rows: one roster per village of {PROVINCES}")
     people = _people(rng, int(total_rows * 0.8), regencies)
     person = ["NIK", "Nama", "Tgl Lahir", "JK", "Program", "Status"]
     counts = {"opd": 0, "village": 0, "employer": 0}
