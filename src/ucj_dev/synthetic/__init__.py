@@ -14,10 +14,14 @@ level                     what it is for                             made by
                           knowing who it is, at rising difficulty
 ========================  =========================================  ==========================
 
-All files are written by :mod:`.writers`, which the tests' hand-built files
-use too. The labelled records keep names and rules of their own, apart from
-the sample's and from the pipeline's, so identity is never graded against
-itself.
+Every level draws its people from :mod:`.people`, the one population model
+(names, sex, birth date, district and village, and the NIK they imply), and
+every file is written by :mod:`.writers`, which the tests' hand-built files
+use too. What differs between levels is what happens to people afterwards:
+the units and the clerk's mess of the sample, the volume of bulk, the twins,
+namesakes and typing errors of the labelled records. The labelled records
+draw from a name pool of their own and are corrupted without the pipeline's
+name rules, so identity is never graded against itself.
 
     python -m ucj_dev.synthetic sample var/landing
     python -m ucj_dev.synthetic bulk /tmp/landing --rows 1000000 --format xlsx

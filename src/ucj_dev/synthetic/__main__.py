@@ -22,7 +22,10 @@ def main() -> int:
         rows = sum(len(v) for v in truth["row_states"].values())
         print(f"wrote {len(truth['row_states'])} roster files ({rows} data rows) and ground_truth.json to {root}")
     else:
-        counts = generate("bulk", root, total_rows=args.rows, fmt=args.format, period=args.period)
+        try:
+            counts = generate("bulk", root, total_rows=args.rows, fmt=args.format, period=args.period)
+        except ValueError as exc:  # a month too small for its shape: say so, not a traceback
+            parser.error(str(exc))
         print(f"wrote {counts['rows']:,} rows to {root}: {counts}")
     return 0
 

@@ -13,24 +13,22 @@ import random
 from pathlib import Path
 
 from ucj.reference import regions
-from ucj_dev.synthetic.sample import FAMILY, FEMALE_FIRST, MALE_FIRST
+from ucj_dev.synthetic.people import SAMPLE_NAMES, Shape, draw
 from ucj_dev.synthetic.writers import write_roster
 
 PROVINCES = ("13", "16", "72", "12")
+SHAPE = Shape(SAMPLE_NAMES, dt.date(1962, 1, 1), born_years=38, serials=9999)
 
 
 def _people(rng: random.Random, n: int, regencies: list[str]) -> list[tuple[str, str, str, str]]:
-    base = dt.date(1962, 1, 1)
-    people = []
+    """``n`` people, the i-th with serial i (mod 9999): a million distinct NIKs without checking."""
+    rows = []
     for i in range(n):
-        gender = "L" if rng.random() < 0.5 else "P"
-        first = rng.choice(MALE_FIRST if gender == "L" else FEMALE_FIRST)
-        name = f"{first} {rng.choice(FAMILY)} {rng.choice(FAMILY)}"
-        born = base + dt.timedelta(days=rng.randrange(38 * 365))
-        day = born.day + (40 if gender == "P" else 0)
-        nik = f"{regencies[i % len(regencies)]}01{day:02d}{born.month:02d}{born.year % 100:02d}{(i % 9999) + 1:04d}"
-        people.append((nik, name, f"{born.day:02d}/{born.month:02d}/{born.year}", gender))
-    return people
+        p = draw(rng, i, SHAPE, [f"{regencies[i % len(regencies)]}01"], serial=(i % 9999) + 1)
+        # A second family name (a father's or husband's name), as most adults in a village roster carry.
+        name = f"{p.name} {rng.choice(SAMPLE_NAMES.family)}"
+        rows.append((p.nik, name, f"{p.born.day:02d}/{p.born.month:02d}/{p.born.year}", p.gender))
+    return rows
 
 
 def _rows(rng: random.Random, people: list, count: int) -> list[list[str]]:

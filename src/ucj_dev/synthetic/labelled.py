@@ -1,9 +1,10 @@
 """Labelled worker records at three difficulty levels, for measuring identity resolution.
 
 Each record knows the person it stands for, so a resolver's grouping can be
-scored pair by pair. Independent of the sample generator (``ucj_dev.synthetic.sample``)
-and of the pipeline's own name rules, so the benchmark and the tests that use
-it do not grade the resolver against itself.
+scored pair by pair. People come from the shared population model
+(:mod:`.people`) with a name pool of their own; the errors below are written
+without the pipeline's name rules, so the benchmark and the tests that use
+them do not grade the resolver against itself.
 """
 
 from __future__ import annotations
@@ -13,17 +14,10 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 
-MALE = ["Muhammad", "Ahmad", "Rudi", "Joko", "Agus", "Hendra", "Yusuf", "Irfan", "Fajar", "Dedi", "Rizki", "Arif",
-        "Bambang", "Slamet", "Wahyu", "Eko", "Andi", "Syaiful", "Ilham", "Zulkifli"]  # fmt: skip
-FEMALE = ["Siti", "Nur", "Dewi", "Sri", "Rina", "Fitri", "Yuni", "Ratna", "Wati", "Lestari", "Aisyah", "Nurhayati",
-          "Suryani", "Rahmawati", "Fatimah", "Indah", "Desi", "Putri", "Ani", "Mega"]  # fmt: skip
-FAMILY = ["Saputra", "Siregar", "Nasution", "Harahap", "Lubis", "Tanjung", "Piliang", "Chaniago", "Sikumbang",
-          "Koto", "Lamasitudju", "Lasahido", "Pettalolo", "Wijaya", "Hidayat", "Kurniawan", "Setiawan", "Pratama",
-          "Gunawan", "Susanto", "Rahman", "Hasibuan", "Daulay", "Simatupang"]  # fmt: skip
-TITLES_BEFORE = ["H.", "Hj.", "Dr.", "Ir.", "Drs."]
-TITLES_AFTER = ["S.Pd.", "S.E.", "S.Kom.", "A.Md.", "S.H.", "M.Pd."]
-SPELLING = {"Muhammad": ["M.", "Muhamad", "Moh.", "Mohammad"], "Ahmad": ["Achmad", "Akhmad"],
-            "Yusuf": ["Yusup"], "Syaiful": ["Saiful"]}  # fmt: skip
+from ucj_dev.synthetic.people import RECORD_NAMES, TITLES_AFTER, TITLES_BEFORE, Person, Shape, draw, namesake, sibling
+
+# Born 1960-2004; a NIK serial below 9000; three in ten with two first names ("Siti Nur").
+SHAPE = Shape(RECORD_NAMES, dt.date(1960, 1, 1), born_years=45, serials=9000, second_first_name=0.3)
 
 LEVELS = {
     # share of records with: no NIK, a one-digit NIK typo, a title, a spelling variant, word order swapped,
@@ -36,18 +30,6 @@ LEVELS = {
     "hostile": {"missing": 0.2, "typo": 0.05, "title": 0.3, "spelling": 0.7, "order": 0.15, "letter": 0.08,
                 "dob_swap": 0.04, "relative_nik": 0.02, "twins": 0.02, "namesakes": 0.05},
 }  # fmt: skip
-
-
-@dataclass
-class Person:
-    pid: int
-    first: str
-    family: str
-    gender: str
-    born: dt.date
-    nik: str
-    village: str
-    relative: int | None = None
 
 
 @dataclass
@@ -77,50 +59,28 @@ def _villages() -> dict[str, list[str]]:
     return {district: sorted(codes) for district, codes in by_district.items()}
 
 
-def _nik(district: str, gender: str, born: dt.date, serial: int) -> str:
-    day = born.day + (40 if gender == "P" else 0)
-    return f"{district}{day:02d}{born.month:02d}{born.year % 100:02d}{serial:04d}"
-
-
 def people(n: int, level: dict[str, float], rng: random.Random) -> list[Person]:
     villages = _villages()
     districts = [d for d in _districts() if d in villages]
     out: list[Person] = []
     niks: set[str] = set()
     while len(out) < n:
-        pid = len(out)
-        gender = rng.choice("LP")
-        first = rng.choice(MALE if gender == "L" else FEMALE)
-        if rng.random() < 0.3:
-            first += " " + rng.choice(MALE if gender == "L" else FEMALE)
-        family = rng.choice(FAMILY)
-        born = dt.date(1960, 1, 1) + dt.timedelta(days=rng.randrange(0, 45 * 365))
-        district = rng.choice(districts)
-        nik = _nik(district, gender, born, rng.randrange(1, 9000))
-        if nik in niks:
+        person = draw(rng, len(out), SHAPE, districts, villages)
+        if person.nik in niks:
             continue
-        niks.add(nik)
-        village = rng.choice(villages[district])
-        person = Person(pid, first, family, gender, born, nik, village)
+        niks.add(person.nik)
         out.append(person)
         roll = rng.random()
         if roll < level["twins"] and len(out) < n:
-            # A twin: same family name, birth date, district and village; NIK serial next to the sibling's.
-            g = rng.choice("LP")
-            twin_first = rng.choice([f for f in (MALE if g == "L" else FEMALE) if f != first.split()[0]])
-            twin_nik = _nik(district, g, born, int(nik[-4:]) + 1)
-            if twin_nik not in niks:
-                niks.add(twin_nik)
-                out.append(Person(len(out), twin_first, family, g, born, twin_nik, village, relative=pid))
+            twin = sibling(rng, len(out), person, RECORD_NAMES)
+            if twin.nik not in niks:
+                niks.add(twin.nik)
+                out.append(twin)
         elif roll < level["twins"] + level["namesakes"] and len(out) < n:
-            # Same name, another person born elsewhere and another day.
-            other_born = born + dt.timedelta(days=rng.randrange(30, 4000))
-            other_district = rng.choice(districts)
-            other_nik = _nik(other_district, gender, other_born, rng.randrange(1, 9000))
-            if other_nik not in niks:
-                niks.add(other_nik)
-                out.append(Person(len(out), first, family, gender, other_born, other_nik,
-                                  rng.choice(villages[other_district])))  # fmt: skip
+            other = namesake(rng, len(out), person, SHAPE, districts, villages)
+            if other.nik not in niks:
+                niks.add(other.nik)
+                out.append(other)
     # Relatives for the "relative's NIK typed by mistake" error: someone of the same family name.
     by_family: dict[str, list[int]] = defaultdict(list)
     for p in out:
@@ -134,7 +94,7 @@ def people(n: int, level: dict[str, float], rng: random.Random) -> list[Person]:
 def render_name(p: Person, level: dict[str, float], rng: random.Random) -> str:
     words = [*p.first.split(), p.family]
     if rng.random() < level["spelling"]:
-        words = [rng.choice(SPELLING[w]) if w in SPELLING else w for w in words]
+        words = [rng.choice(RECORD_NAMES.spelling[w]) if w in RECORD_NAMES.spelling else w for w in words]
     if rng.random() < level["order"]:
         words = words[-1:] + words[:-1]
     if rng.random() < level["letter"]:

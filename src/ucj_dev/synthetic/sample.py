@@ -27,118 +27,15 @@ from typing import Any
 
 from ucj.reference import regions
 from ucj.roster.parse import MONTH_NAMES_ID
+from ucj_dev.synthetic.people import SAMPLE_NAMES, Person, Shape, draw
 from ucj_dev.synthetic.writers import write_roster
 
 SAMPLE_REGENCIES = ("1310", "1311", "1303", "7208", "1610")
 SAMPLE_PERIODS = ("2025-01", "2025-02", "2025-03")
 DEFAULT_SEED = 2025
+# Born 1962-1999: of working age in the sample months.
+SHAPE = Shape(SAMPLE_NAMES, dt.date(1962, 1, 1), born_years=38, serials=9999)
 
-MALE_FIRST = [
-    "Muhammad",
-    "Ahmad",
-    "Budi",
-    "Rizki",
-    "Andi",
-    "Fajar",
-    "Hendra",
-    "Yusuf",
-    "Arif",
-    "Dedi",
-    "Irwan",
-    "Rahmat",
-    "Syafri",
-    "Zulkifli",
-    "Hasan",
-    "Ilham",
-    "Putra",
-    "Agus",
-    "Joko",
-    "Rudi",
-    "Taufik",
-    "Wahyu",
-    "Fauzan",
-    "Hidayat",
-    "Iqbal",
-    "Reza",
-    "Surya",
-    "Yogi",
-    "Aldi",
-    "Bayu",
-]
-FEMALE_FIRST = [
-    "Siti",
-    "Nur",
-    "Dewi",
-    "Rina",
-    "Fitri",
-    "Yuliana",
-    "Sri",
-    "Ani",
-    "Lestari",
-    "Rahmawati",
-    "Putri",
-    "Indah",
-    "Wulan",
-    "Desi",
-    "Eka",
-    "Maya",
-    "Novi",
-    "Ratna",
-    "Sari",
-    "Yeni",
-    "Zahra",
-    "Aisyah",
-    "Fatimah",
-    "Hana",
-    "Intan",
-    "Melati",
-    "Nadia",
-    "Rosmawati",
-    "Susanti",
-    "Yusnidar",
-]
-FAMILY = [
-    "Saputra",
-    "Hidayat",
-    "Nasution",
-    "Siregar",
-    "Harahap",
-    "Lubis",
-    "Putri",
-    "Wahyuni",
-    "Rahman",
-    "Syahputra",
-    "Pratama",
-    "Kurniawan",
-    "Wijaya",
-    "Susanto",
-    "Hakim",
-    "Aminah",
-    "Fauzi",
-    "Yusra",
-    "Chaniago",
-    "Piliang",
-    "Tanjung",
-    "Koto",
-    "Sikumbang",
-    "Caniago",
-    "Lamasi",
-    "Lasadi",
-    "Pakaya",
-    "Manoppo",
-    "Daeng",
-    "Ramli",
-    "Effendi",
-    "Gunawan",
-    "Halim",
-    "Irawan",
-    "Junaidi",
-    "Marlina",
-    "Nofriadi",
-    "Oktaviani",
-    "Prasetyo",
-]
-SPELLING = {"Muhammad": ["M.", "Muhamad", "Moh."], "Ahmad": ["Achmad", "Akhmad"]}
 OCCUPATIONS = ["Petani", "Pedagang", "Guru Mengaji", "Garin Masjid", "Pengemudi Ojek", "Nelayan", "Buruh Tani"]
 PROGRAM_BY_SEGMENT = {"PU": ["JKK", "JKM", "JHT"], "BPU": ["JKK", "JKM"], "JAKON": ["JKK", "JKM"]}
 FUNDING_WORDS = {
@@ -149,18 +46,10 @@ FUNDING_WORDS = {
     "APBD": ["APBD", "APBD Kabupaten"],
     "EMPLOYER": ["Perusahaan", "Pemberi Kerja"],
 }
+# Each regency's units draw distinct people: 4 villages of 4 officials and 10 vulnerable workers,
+# 2 OPDs of 9 honorer staff, 2 employers of 10 workers (build_units).
+PEOPLE_NEEDED = 4 * (4 + 10) + 2 * 9 + 2 * 10
 BAD_KINDS = ("missing_birth_date", "invalid_birth_date", "no_known_program", "missing_name", "age_out_of_range")
-
-
-@dataclass
-class Person:
-    pid: int
-    nik: str
-    first: str
-    family: str
-    gender: str
-    birth_date: dt.date
-    birth_place: str
 
 
 @dataclass
@@ -196,31 +85,26 @@ class Meaning:
 
 class Generator:
     def __init__(self, seed: int = DEFAULT_SEED, people_per_regency: int = 110) -> None:
+        if people_per_regency < PEOPLE_NEEDED:
+            raise ValueError(f"the sample needs at least {PEOPLE_NEEDED} people per regency to fill its units")
         self.rng = random.Random(seed)  # noqa: S311 - reproducible sample data, not security
         self.people_per_regency = people_per_regency
         self.people: dict[int, Person] = {}
         self._niks: set[str] = set()
         self._name_dob: set[tuple[str, dt.date]] = set()
+        self.birth_place: dict[int, str] = {}
 
     # ------------------------------------------------------------------ people and units
     def _person(self, regency: str, districts: list[str]) -> Person:
-        rng = self.rng
         while True:
-            gender = rng.choice("LP")
-            first = rng.choice(MALE_FIRST if gender == "L" else FEMALE_FIRST)
-            family = rng.choice(FAMILY)
-            born = dt.date(1962, 1, 1) + dt.timedelta(days=rng.randrange(0, 38 * 365))
-            key = (" ".join(sorted([first.lower(), family.lower()])), born)
-            day = born.day + (40 if gender == "P" else 0)
-            nik = f"{rng.choice(districts)}{day:02d}{born.month:02d}{born.year % 100:02d}{rng.randrange(1, 9999):04d}"
-            if key in self._name_dob or nik in self._niks:
+            person = draw(self.rng, len(self.people) + 1, SHAPE, districts)
+            key = (" ".join(sorted([person.first.lower(), person.family.lower()])), person.born)
+            if key in self._name_dob or person.nik in self._niks:
                 continue
             self._name_dob.add(key)
-            self._niks.add(nik)
-            pid = len(self.people) + 1
-            place = regions()[regency].name.replace("Kabupaten ", "").title()
-            person = Person(pid, nik, first, family, gender, born, place)
-            self.people[pid] = person
+            self._niks.add(person.nik)
+            self.people[person.pid] = person
+            self.birth_place[person.pid] = regions()[regency].name.replace("Kabupaten ", "").title()
             return person
 
     def build_units(self) -> list[Unit]:
@@ -297,8 +181,8 @@ class Generator:
     def render_name(self, person: Person, typo: bool) -> str:
         rng = self.rng
         first, family = person.first, person.family
-        if first in SPELLING and rng.random() < 0.4:
-            first = rng.choice(SPELLING[first])
+        if first in SAMPLE_NAMES.spelling and rng.random() < 0.4:
+            first = rng.choice(SAMPLE_NAMES.spelling[first])
         if typo and len(family) > 4:
             i = rng.randrange(1, len(family) - 1)
             family = family[:i] + family[i + 1] + family[i] + family[i + 2 :]  # swapped letters
@@ -370,14 +254,14 @@ class Generator:
         person = self.people[m.pid]
         nik_value, nik_exact = self.render_nik(person, excel)
         name = self.render_name(person, typo=nik_exact and rng.random() < 0.1)
-        born: object = self.render_date(person.birth_date, excel)
+        born: object = self.render_date(person.born, excel)
         programs = list(m.programs)
         if m.bad == "missing_birth_date":
             born = ""
         elif m.bad == "invalid_birth_date":
-            born = f"31/02/{person.birth_date.year}"
+            born = f"31/02/{person.born.year}"
         elif m.bad == "age_out_of_range":
-            born = f"{person.birth_date.day:02d}/{person.birth_date.month:02d}/2019"
+            born = f"{person.born.day:02d}/{person.born.month:02d}/2019"
         elif m.bad == "no_known_program":
             programs = ["JKN"]
         elif m.bad == "missing_name":
@@ -386,7 +270,7 @@ class Generator:
         row: dict[str, object] = {
             "nik": nik_value,
             "name": name,
-            "birth_place": person.birth_place,
+            "birth_place": self.birth_place[person.pid],
             "birth_date": born,
             "gender": gender,
             "status": ("" if rng.random() < 0.3 else rng.choice(["Aktif", "AKTIF"]))
@@ -527,7 +411,7 @@ def _emit_file(
                 body.append([""] * len(headers))
                 row_number += 1
     footer = [["", "JUMLAH", number], [""], ["", "Mengetahui,"], ["", f"Kepala {units[0].name}"], [""],
-              ["", rng.choice(FAMILY).upper() + ", S.E."], ["", "NIP. 19720512 199803 1 004"]]  # fmt: skip
+              ["", rng.choice(SAMPLE_NAMES.family).upper() + ", S.E."], ["", "NIP. 19720512 199803 1 004"]]  # fmt: skip
     if rng.random() < 0.6:
         body += footer
     path = root / rel
