@@ -1,9 +1,9 @@
 """Reruns are safe: clearing any task of a finished run, or rerunning every
 period forced, leaves the warehouse exactly as the clean run left it,
-surrogate keys included; a backfill after going live gives the same warehouse
-(canonical form). Real DAGs, real Airflow, real PostgreSQL. (Months in
-reverse and two runs at once are in ``test_any_order.py``; the two modules run
-side by side under ``make test``.)
+surrogate keys included; earlier months backfilled after going live with a
+later one give the same numbers. Real DAGs, real Airflow, real PostgreSQL.
+(Two runs at once are in ``test_any_order.py``; the two modules run side by
+side under ``make test``.)
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from rerun_checks import CANONICAL, EXACT, PERIODS, ROOT, checksums, clean_run, truncate
+from rerun_checks import EXACT, PERIODS, ROOT, assert_same_numbers, checksums, clean_run, truncate
 
 from ucj_dev import runner
 
@@ -99,10 +99,17 @@ def test_rerunning_every_period_forced_changes_nothing(reference, warehouse: str
     assert len([key for key in after if key[0] == "load"]) == len(PERIODS)
 
 
-def test_a_backfill_after_going_live_gives_the_same_warehouse(reference, warehouse: str, sample_landing: Path) -> None:
-    """Live for January first, then February..March backfilled as one range."""
+def test_a_backfill_after_going_live_gives_the_same_numbers(reference, warehouse: str, sample_landing: Path) -> None:
+    """Live for March first, then January..February backfilled as one range: every count and every
+    row state as in the chronological run.
+
+    The earlier months arrive after a later one, so an ambiguous row (a
+    mistyped NIK and a spelling variant at once) can join another worker
+    than in the chronological run (README, "Worker identity"): which rows
+    share a worker, and churn that follows workers, are compared only for
+    the reruns above.
+    """
     truncate(warehouse)
-    assert runner.run(str(sample_landing), PERIODS[:1]) == []
-    assert runner.run(str(sample_landing), PERIODS[1:]) == []
-    with psycopg.connect(warehouse, autocommit=True) as conn:
-        assert checksums(conn, CANONICAL) == reference["canonical"]
+    assert runner.run(str(sample_landing), PERIODS[-1:]) == []
+    assert runner.run(str(sample_landing), PERIODS[:-1]) == []
+    assert_same_numbers(warehouse, reference)

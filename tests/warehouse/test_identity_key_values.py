@@ -1,13 +1,14 @@
-"""Same files, same groupings, whatever numbers the worker keys get (issue: deterministic identity, case b).
+"""Same files, same groupings, whatever numbers the worker keys get (issue: deterministic identity, cases b, e).
 
 The same landing zone goes through the real ingest, rules, model and load
 twice: once clean, once with the worker-key sequence moved on at seeded
 random points (as a run killed inside ``resolve_identities`` leaves it:
 sequence values are never rolled back). Which rows share a worker, and every
-count, must not change; only the key numbers may. Months in another order,
-a month split over two linking runs do not give the same grouping yet
-(README, "Worker identity"): the last test shows it and is marked to fail
-until they do.
+count, must not change; only the key numbers may. A late correction of
+January, applied after February was linked, groups as a clean run of the
+final files (case e). Months in another order and a month split over two
+linking runs do not give the same grouping yet (README, "Worker identity"):
+that test is marked to fail until they do.
 """
 
 from __future__ import annotations
@@ -32,23 +33,36 @@ def _dotted(code: str) -> str:
     return f"{code[:2]}.{code[2:4]}.{code[4:6]}.{code[6:]}"
 
 
-def _landing(root: Path) -> dict[str, list[str]]:
-    """Hostile labelled records as village rosters: two months, one file per regency and month."""
+CORRECTED = "village/2025-01/desa_1216.csv"
+
+
+def _landing(root: Path, corrected: bool = False) -> dict[str, list[str]]:
+    """Hostile labelled records as village rosters: two months, one file per regency and month.
+
+    ``corrected``: the clerk's second version of one January file (CORRECTED):
+    the NIKs left empty filled in from the person's other rows, the first two
+    rows deleted, as a village sends it after a follow-up call.
+    """
     records = synthetic.records("hostile", 500, seed="key-values")
     files: dict[tuple[str, str], list[list[object]]] = {}
     default_village = next(r.village for r in records if r.village)
+    known_nik = {r.pid: r.nik for r in sorted(records, key=lambda r: r.rid) if r.nik}
     for r in records:
         village = r.village or default_village
         period = MONTHS[r.rid % 2]
         nik = r.nik or ""
+        if corrected and f"village/{period}/desa_{village[:4]}.csv" == CORRECTED and not nik:
+            nik = known_nik.get(r.pid, "")
         row = [0, nik, r.full_name, r.birth_date.strftime("%d/%m/%Y"), r.gender, _dotted(village), "Desa",
                "JKK, JKM", "Dana Desa", ""]  # fmt: skip
         files.setdefault((period, village[:4]), []).append(row)
     landed: dict[str, list[str]] = {p: [] for p in MONTHS}
     for (period, regency), rows in sorted(files.items()):
+        rel = f"village/{period}/desa_{regency}.csv"
+        if corrected and rel == CORRECTED:
+            del rows[:2]
         for n, row in enumerate(rows, start=1):
             row[0] = n
-        rel = f"village/{period}/desa_{regency}.csv"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(csv_bytes([VILLAGE_HEADER, *rows]))
         landed[period].append(rel)
@@ -62,14 +76,16 @@ def _advance_keys(conn: psycopg.Connection, rng: random.Random) -> None:
 
 def _history(
     conn: psycopg.Connection, landed: dict[str, list[str]], rng: random.Random | None,
-    months: tuple[str, ...] = MONTHS, split: bool = False,
+    months: tuple[str, ...] = MONTHS, split: bool = False, fresh: bool = True,
 ) -> tuple:  # fmt: skip
     """Run the months (in ``months``' order) through the DAG tasks' code; the grouping and the counts it leaves.
 
     ``rng``: move the key sequence on at random points; ``split``: link each
-    month in two runs, its first files, then the rest.
+    month in two runs, its first files, then the rest; ``fresh``: start
+    from an empty warehouse (else go on from what is there, as a late file does).
     """
-    conn.execute(f"truncate {', '.join(OUTPUT_TABLES)}, meta.stage_fingerprint restart identity cascade")
+    if fresh:
+        conn.execute(f"truncate {', '.join(OUTPUT_TABLES)}, meta.stage_fingerprint restart identity cascade")
 
     def maybe_advance() -> None:
         if rng is not None and rng.random() < 0.7:
@@ -92,7 +108,8 @@ def _history(
                 pipeline_tasks.load_period(month)
     workers: dict[int, set[tuple[str, int]]] = {}
     for source_file, source_row, worker_key in conn.execute(
-        "select source_file, source_row, worker_key from mart.roster_row_status where worker_key is not null"
+        """select source_file, source_row, worker_key from mart.roster_row_status
+           where worker_key is not null and status <> 'superseded'"""
     ):
         workers.setdefault(worker_key, set()).add((source_file, source_row))
     grouping = sorted(sorted(rows) for rows in workers.values())
@@ -154,3 +171,24 @@ def test_other_histories_group_alike_once_identity_is_deterministic(conn, tmp_pa
         other = _history(conn, landed, None, split=True)
     assert other[1] == clean[1], "every regency-month count is the same"
     assert other[0] == clean[0], "the same rows share a worker"
+
+
+def test_a_late_correction_groups_as_a_clean_run_of_the_final_files(conn, tmp_path: Path, monkeypatch) -> None:
+    """Case e: January corrected after February was linked, against both months run on the final files."""
+    first, final = tmp_path / "first", tmp_path / "final"
+    landed = _landing(first)
+    assert _landing(final, corrected=True) == landed, "the correction replaces a file, it adds none"
+    assert (first / CORRECTED).read_bytes() != (final / CORRECTED).read_bytes()
+    monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(final))
+    clean = _history(conn, landed, None)
+    monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(first))
+    before = _history(conn, landed, None)
+    assert before[1] != clean[1], "the correction changes a published figure"
+    (first / CORRECTED).write_bytes((final / CORRECTED).read_bytes())  # the clerk sends the second version
+    late = _history(conn, landed, None, months=MONTHS[:1], fresh=False)
+    (replaced,) = conn.execute(
+        "select count(*) from mart.roster_row_status where source_file = %s and status = 'superseded'", (CORRECTED,)
+    ).fetchone()
+    assert replaced > 0, "the first version's rows are superseded, not counted"
+    assert late[1] == clean[1], "every regency-month count is the same"
+    assert late[0] == clean[0], "the same rows share a worker"
