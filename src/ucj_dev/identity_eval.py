@@ -4,7 +4,7 @@ The project's resolver (the pipeline's rules, then its splink model) and two
 baselines (exact NIK; splink with a default configuration) over labelled
 records (``ucj_dev.synthetic.labelled``), and pairwise scores against the truth. The
 last model run's review queue is kept in ``QUEUED``, ``REVIEW_PRECISION``
-and ``SCORED`` for the report.
+and ``SCORED``, and its blocking recall in ``BLOCKING``, for the report.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
             i = parent[i]
         return i
 
+    BLOCKING.append(blocking_recall(workers, [recs[cluster.rows[0]].pid for cluster in clusters]))
     model = cfg.probabilistic
     pairs = score_workers(workers, float(model.review_probability), float(model.expected_duplicate_share))
     SCORED.append([(p.probability, p.niks_conflict, same_person(recs, clusters, p.worker_a, p.worker_b))
@@ -76,6 +77,42 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
     return label
 
 
+def blocking_recall(workers: list[dict[str, Any]], person_of: list[int]) -> tuple[int, int]:
+    """Of the pairs of workers the rules left apart that are one person, how many any model block
+    brings together: (compared, all). A pair no block finds is never scored, so no threshold or
+    reviewer can join it.
+
+    The blocks' own SQL expressions (``probabilistic.BLOCKS``) run in DuckDB over the frame the
+    model scores, so this measures the blocking the pipeline really uses.
+    """
+    import itertools
+
+    import duckdb
+    import pandas as pd
+
+    from ucj.identity.probabilistic import BLOCKS
+
+    frame = pd.DataFrame(workers, columns=["worker_key", "nik", "name_key", "birth_date", "gender", "village_code"])
+    frame["village_code"] = frame["village_code"].astype("string")
+    frame["birth_date"] = frame["birth_date"].astype(str)
+    expressions = [f"({e})::varchar as b{i}_{j}" for i, block in enumerate(BLOCKS) for j, e in enumerate(block)]
+    keys = duckdb.sql(f"select worker_key, {', '.join(expressions)} from frame").fetchall()
+    names = [f"b{i}_{j}" for i, block in enumerate(BLOCKS) for j, _ in enumerate(block)]
+    by_key = {row[0]: dict(zip(names, row[1:], strict=True)) for row in keys}
+    spans = [[f"b{i}_{j}" for j, _ in enumerate(block)] for i, block in enumerate(BLOCKS)]
+
+    def compared(a: int, b: int) -> bool:
+        ka, kb = by_key[a], by_key[b]
+        return any(all(ka[c] is not None and ka[c] == kb[c] for c in span) for span in spans)
+
+    workers_of: dict[int, list[int]] = defaultdict(list)
+    for worker, person in enumerate(person_of):
+        workers_of[person].append(worker)
+    pairs = [pair for ws in workers_of.values() for pair in itertools.combinations(ws, 2)]
+    return sum(1 for a, b in pairs if compared(a, b)), len(pairs)
+
+
+BLOCKING: list[tuple[int, int]] = []
 QUEUED: list[int] = []
 REVIEW_PRECISION: list[int] = []
 SCORED: list[list[tuple[float, bool, bool]]] = []  # per call: probability, NIKs conflict, truly one person

@@ -91,3 +91,29 @@ def test_scores_depend_on_the_evidence_not_on_key_values_or_order() -> None:
     rng.shuffle(shuffled)
     assert scored(shifted, workers) == baseline
     assert scored(permuted, shuffled) == baseline
+
+
+def test_blocking_recall_counts_the_split_pairs_a_model_block_brings_together() -> None:
+    """Three workers of person 1: two share the NIK's first twelve digits, the third shares no block
+    with either (another NIK region, another name, another birth date, no village). Person 2 has one."""
+    import datetime as dt
+
+    def worker(key: int, nik: str | None, name: str, born: dt.date, village: str | None = None) -> dict:
+        return {"worker_key": key, "nik": nik, "name_key": name, "birth_date": born, "gender": "P",
+                "village_code": village}  # fmt: skip
+
+    born = dt.date(1985, 3, 12)
+    workers = [
+        worker(0, "1310015203850001", "aminah siti", born),
+        worker(1, "1310015203850009", "aminah sitti", dt.date(1985, 12, 3)),
+        worker(2, None, "ami", dt.date(1986, 3, 12)),
+        worker(3, "7208015203850002", "dewi rina", born),
+    ]
+    assert bench_identity.blocking_recall(workers, [1, 1, 1, 2]) == (1, 3)
+    # Same birth date and village: the fourth block finds the dropped-name pair too.
+    workers[2] = worker(2, None, "ami", born, "1310012001")
+    workers[0]["village_code"] = "1310012001"
+    assert bench_identity.blocking_recall(workers, [1, 1, 1, 2]) == (2, 3)
+    # The NIK rule ignores a missing NIK: two workers without one are not a NIK block.
+    workers[0]["nik"] = workers[1]["nik"] = None
+    assert bench_identity.blocking_recall(workers, [1, 1, 1, 2]) == (1, 3)

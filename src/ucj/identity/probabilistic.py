@@ -75,15 +75,20 @@ def blocks(training: bool = False) -> list[Any]:
     whenever its first roster had none (most employer rosters), and EM on a
     block with few or no pairs degrades the weights the other blocks learnt.
     """
-    rules = [
-        block_on("substr(nik, 1, 12)"),
-        block_on("name_key", "substr(birth_date, 1, 4)"),
-        block_on("birth_date", "substr(name_key, 1, 3)"),
-        # Same birth date in the same village: finds the pairs whose names
-        # differ from the first letters on (a nickname, a dropped first name).
-        block_on("birth_date", "village_code"),
-    ]
+    rules = [block_on(*columns) for columns in BLOCKS]
     return rules[:3] if training else rules
+
+
+# Two workers are compared when they agree on every expression of one block
+# (DuckDB SQL over the scored frame; a missing value agrees with nothing).
+BLOCKS = (
+    ("substr(nik, 1, 12)",),
+    ("name_key", "substr(birth_date, 1, 4)"),
+    ("birth_date", "substr(name_key, 1, 3)"),
+    # Same birth date in the same village: finds the pairs whose names
+    # differ from the first letters on (a nickname, a dropped first name).
+    ("birth_date", "village_code"),
+)
 
 
 def _settings(prior: float) -> Any:
