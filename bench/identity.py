@@ -31,11 +31,13 @@ from typing import Any
 
 from ucj_dev import synthetic
 from ucj_dev.identity_eval import (
+    AFTER_REVIEW,
     BLOCKING,
     QUEUED,
     RESOLVERS,
     REVIEW_PRECISION,
     SCORED,
+    WORKERS,
     merges_at,
     resolve_project_with_model,
     score,
@@ -62,6 +64,8 @@ def run(n_people: int) -> dict[str, Any]:
                 entry["queued_true_pairs"] = REVIEW_PRECISION[-1]
                 entry["merges_at"] = merges_at(SCORED[-1])
                 entry["blocking"] = BLOCKING[-1]
+                entry["workers_after_rules"] = WORKERS[-1]
+                entry["after_review"] = score(recs, AFTER_REVIEW[-1])
             print(f"{name:<10} {resolver_name:<30} {entry['resolvers'][resolver_name]}", flush=True)
         results["levels"][name] = entry
     return results
@@ -97,12 +101,21 @@ def render(results: dict[str, Any], machine: str) -> str:
                 f"| {name} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} | {r['false_merges']:,} | "
                 f"{r['splits']:,} | {r['seconds']:.1f} |"
             )
+            if RESOLVERS[name] is resolve_project_with_model and "after_review" in entry:
+                a = entry["after_review"]
+                lines.append(
+                    "| this project: rules + model, after review (every queued pair decided by the truth) | "
+                    f"{a['precision']:.4f} | {a['recall']:.4f} | {a['f1']:.4f} | {a['false_merges']:,} | "
+                    f"{a['splits']:,} | - |"
+                )
         if "queued_for_review" in entry:
+            queued, true = entry["queued_for_review"], entry["queued_true_pairs"]
+            per_thousand = 1000 * queued / entry["workers_after_rules"] if entry["workers_after_rules"] else 0.0
+            share = f"{true / queued:.0%}" if queued else "-"
             lines += [
                 "",
-                f"Worker pairs the model put in the review queue: {entry['queued_for_review']:,}, of which "
-                f"{entry['queued_true_pairs']:,} are truly one person (a reviewer accepting those would "
-                "remove as many splits).",
+                f"Review queue: {queued:,} worker pairs ({per_thousand:.1f} per 1,000 workers after the rules), "
+                f"of which {true:,} ({share}) are truly one person.",
             ]
         if "blocking" in entry:
             compared, split = entry["blocking"]

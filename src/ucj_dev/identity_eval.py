@@ -4,7 +4,8 @@ The project's resolver (the pipeline's rules, then its splink model) and two
 baselines (exact NIK; splink with a default configuration) over labelled
 records (``ucj_dev.synthetic.labelled``), and pairwise scores against the truth. The
 last model run's review queue is kept in ``QUEUED``, ``REVIEW_PRECISION``
-and ``SCORED``, and its blocking recall in ``BLOCKING``, for the report.
+and ``SCORED``, its blocking recall in ``BLOCKING`` and its result after a
+perfect reviewer in ``AFTER_REVIEW``, for the report.
 """
 
 from __future__ import annotations
@@ -66,15 +67,29 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
     queued = [p for p in pairs if not auto_mergeable(p, model)]
     REVIEW_PRECISION.append(sum(1 for p in queued if same_person(recs, clusters, p.worker_a, p.worker_b)))
     QUEUED.append(len(queued))
+
+    def labels() -> list[int]:
+        label = [0] * len(recs)
+        for c, cluster in enumerate(clusters):
+            for i in cluster.rows:
+                label[i] = find(c)
+        return label
+
+    def merge(pair: Any) -> None:
+        a, b = find(pair.worker_a), find(pair.worker_b)
+        parent[max(a, b)] = min(a, b)
+
     for pair in pairs:
         if auto_mergeable(pair, model):
-            a, b = find(pair.worker_a), find(pair.worker_b)
-            parent[max(a, b)] = min(a, b)
-    label = [0] * len(recs)
-    for c, cluster in enumerate(clusters):
-        for i in cluster.rows:
-            label[i] = find(c)
-    return label
+            merge(pair)
+    unattended = labels()
+    # A reviewer who decides every queued pair by the truth: accepted pairs merge, rejected stay apart.
+    for pair in queued:
+        if same_person(recs, clusters, pair.worker_a, pair.worker_b):
+            merge(pair)
+    AFTER_REVIEW.append(labels())
+    WORKERS.append(len(clusters))
+    return unattended
 
 
 def blocking_recall(workers: list[dict[str, Any]], person_of: list[int]) -> tuple[int, int]:
@@ -113,6 +128,8 @@ def blocking_recall(workers: list[dict[str, Any]], person_of: list[int]) -> tupl
 
 
 BLOCKING: list[tuple[int, int]] = []
+AFTER_REVIEW: list[list[int]] = []  # per call: the labels once every queued pair is decided by the truth
+WORKERS: list[int] = []  # per call: workers after the rules
 QUEUED: list[int] = []
 REVIEW_PRECISION: list[int] = []
 SCORED: list[list[tuple[float, bool, bool]]] = []  # per call: probability, NIKs conflict, truly one person

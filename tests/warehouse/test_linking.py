@@ -37,6 +37,7 @@ class Model:
         self.evidence: dict[str, int] = {}
         self.links: dict[tuple[int, int], tuple[int, str]] = {}
         self.merges: dict[int, tuple[int, str]] = {}
+        self.niks: dict[int, set[str]] = {}  # root -> every NIK its rows carry
 
     def root(self, key: int) -> int:
         return self.workers[key]["merged_into"] or key
@@ -47,8 +48,15 @@ class Model:
             worker = self.workers[self.evidence[key]]
             known[key] = (self.root(self.evidence[key]), worker["nik"], worker["name_key"], worker["birth_date"])
         matches = []
+        group: dict[int, int] = {}  # workers joined by an earlier cluster of this batch -> their group
+
+        def find(worker: int) -> int:
+            while worker in group:
+                worker = group[worker]
+            return worker
+
         for cluster in cluster_sequential(rows, THRESHOLD):
-            candidates, rule = set(), cluster.rule
+            hits: set[tuple[int, bool]] = set()
             for i in cluster.rows:
                 for key in rows[i].keys:
                     if key not in known:
@@ -58,12 +66,24 @@ class Model:
                     if key.startswith("N:"):
                         if not same_person_by_nik(row.name_key, row.birth_date, w_name, w_born, THRESHOLD):
                             continue
-                        rule = "nik"
-                    else:
-                        if w_nik and not niks_compatible(cluster.niks, {w_nik}):
-                            continue
-                        rule = rule if rule == "nik" else "name_birth_date"
-                    candidates.add(worker_key)
+                    elif w_nik and not niks_compatible(cluster.niks, {w_nik}):
+                        continue
+                    hits.add((worker_key, key.startswith("N:")))
+            # A worker never holds NIKs that cannot be one person's: oldest key first, each seeing the last.
+            held, kept = set(cluster.niks), []
+            for worker in sorted({find(w) for w, _ in hits}):
+                if niks_compatible(held, self.niks.get(worker, set())):
+                    kept.append(worker)
+                    held |= self.niks.get(worker, set())
+            for worker in kept[1:]:
+                group[worker] = kept[0]
+            if kept:
+                self.niks[kept[0]] = held
+            candidates = {w for w, _ in hits if find(w) in kept}
+            rule = cluster.rule
+            if candidates:
+                via_nik = any(through_nik for w, through_nik in hits if w in candidates)
+                rule = "nik" if rule == "nik" or via_nik else "name_birth_date"
             matches.append((cluster, candidates, rule))
         next_key = max(self.workers, default=0) + 1
         assigned = {}
@@ -76,6 +96,7 @@ class Model:
                     "nik": niks[0] if niks else None, "name_key": first.name_key, "birth_date": first.birth_date,
                     "merged_into": None,
                 }  # fmt: skip
+                self.niks[next_key] = set(cluster.niks)
                 next_key += 1
         for cluster, candidates, rule in matches:
             if candidates:
@@ -177,3 +198,44 @@ def test_model_sees_a_later_row_join_two_workers() -> None:
     model.link([Row(2, 1, "1310014503850001", "aminah siti", dt.date(1990, 1, 1), "P")])
     assert model.merges == {2: (1, "nik")}
     assert model.links[(2, 1)] == (1, "nik")
+
+
+# One name and birth date, three NIKs: A-B and A-C one edit apart, B-C two.
+NIK_A, NIK_B, NIK_C = "1310014503850001", "1310014503850007", "1310014503850201"
+
+
+def _groups_after(clean_warehouse: str, months: list[tuple[str, list[str]]]) -> set[frozenset[str]]:
+    import psycopg
+
+    root = Path(tempfile.mkdtemp(prefix="ucj-linking-"))
+    try:
+        with psycopg.connect(clean_warehouse, autocommit=True) as conn:
+            conn.execute(f"truncate {', '.join(OUTPUT_TABLES)}, meta.stage_fingerprint restart identity cascade")
+            for b, (period, niks) in enumerate(months):
+                rows = [village_row(i + 1, nik=n, name="Siti Aminah", born="05/03/1985") for i, n in enumerate(niks)]
+                rel = land_village(root, period, "roster.csv", rows, 1_700_000_000 + b)
+                ingest.ingest_batch(conn, root, "village", period, [rel])
+                publish_and_settle(conn, "village", period)
+                with conn.transaction():
+                    resolve_identities(conn)
+            groups: dict[int, set[str]] = {}
+            for nik, worker in conn.execute(
+                """select r.nik, coalesce(w.merged_into, w.worker_key)
+                   from identity.row_link as l join identity.worker as w using (worker_key)
+                   join ingest.roster_row as r using (period_month, file_id, source_row)"""
+            ):
+                groups.setdefault(worker, set()).add(nik)
+            return {frozenset(g) for g in groups.values()}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_worker_never_holds_niks_that_cannot_be_one_persons_whatever_month_comes_first(clean_warehouse) -> None:
+    """B and C each agree with A, not with each other. Linked after A they used to both join A's worker
+    (each was compared with the NIK the worker was created with), linked before A they stayed apart:
+    month order changed the grouping. Now a worker's every NIK counts, and both orders agree."""
+    january, february = ("2025-01", [NIK_A]), ("2025-02", [NIK_B, NIK_C])
+    chronological = _groups_after(clean_warehouse, [january, february])
+    reversed_order = _groups_after(clean_warehouse, [february, january])
+    assert chronological == {frozenset({NIK_A, NIK_B}), frozenset({NIK_C})}
+    assert reversed_order == chronological

@@ -29,11 +29,14 @@ Reviewers' corrections (``review.py``) are applied first, and two workers a
 reviewer kept apart are never merged: a cluster reaching both is divided
 row by row instead.
 
-Across batches the order rows arrive in still matters where evidence is
-ambiguous: a row whose NIK is one edit from worker A's and whose name and
-birth date are worker B's joins whichever it meets first in this batch's
-clustering, and a later batch finds that worker through the evidence
-stored. Such links carry the rule that made them and can be corrected.
+A worker never holds NIKs that cannot be one person's: a cluster joins or
+merges stored workers only if their NIKs (every NIK on their rows) and its
+own are pairwise compatible, so linking the months in another order gives
+the same workers. How a month's rows are split across linking runs still
+matters where evidence is ambiguous: a batch clusters its rows before they
+meet stored workers, so a row without a NIK joins a worker alone but not
+together with a row of the same name and birth date carrying a conflicting
+NIK. Such links carry the rule that made them and can be corrected.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ from ucj.identity.cluster import (
     same_person_by_nik,
 )
 from ucj.identity.names import display_name
+from ucj.identity.nik import nik_structure_ok
 from ucj.identity.privacy import nik_key, nik_tokens
 from ucj.identity.review import KeptApart, apply_corrections, kept_apart
 from ucj.identity.store import CURRENT_ROOT, merge_workers, reserve_worker_keys, write_links
@@ -229,8 +233,8 @@ class _Linking:
             KNOWN,
         )
 
-    def _valid_hits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(cluster, worker, through NIK) of every hit that passes its guard."""
+    def _valid_hits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(cluster, worker, through NIK, the stored worker's NIK) of every hit that passes its guard."""
         batch, clustering, known = self.batch, self.clustering, self.known
         hit = np.flatnonzero(self.pair_known)
         rows, through_nik, at = self.pair_row[hit], self.pair_is_nik[hit], self.pair_hit[hit]
@@ -257,7 +261,7 @@ class _Linking:
                     )
                 else:
                     valid[j] = niks_compatible(clustering.niks(int(clusters[j])), {w_nik[j]})
-        return clusters[valid], worker[valid], through_nik[valid]
+        return clusters[valid], worker[valid], through_nik[valid], w_nik[valid]
 
     def _known_dict(self) -> Known:
         return {
@@ -295,7 +299,9 @@ class _Linking:
     def _candidates(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict[int, set[int]]]:
         """Candidate workers per cluster (sorted), their count, each cluster's rule, and NIK hits where several."""
         count = self.clustering.count
-        h_cluster, h_worker, h_nik = self._valid_hits()
+        h_cluster, h_worker, h_nik, h_worker_nik = self._valid_hits()
+        keep = self._within_worker_niks(h_cluster, h_worker, h_worker_nik)
+        h_cluster, h_worker, h_nik = h_cluster[keep], h_worker[keep], h_nik[keep]
         candidates = pd.DataFrame({"cluster": h_cluster, "worker": h_worker}).drop_duplicates()
         candidates = candidates.sort_values(["cluster", "worker"], kind="stable")
         cand_count = np.bincount(candidates["cluster"].to_numpy(), minlength=count)
@@ -311,6 +317,79 @@ class _Linking:
             if cand_count[c] > 1:
                 by_nik_of.setdefault(c, set()).add(w)
         return candidates, cand_count, rule, by_nik_of
+
+    def _within_worker_niks(self, h_cluster: np.ndarray, h_worker: np.ndarray, h_worker_nik: np.ndarray) -> np.ndarray:
+        """Which hits survive the rule that a worker never holds NIKs that cannot be one person's.
+
+        The guards above compare a cluster with the NIK a worker was created
+        with; a worker holds every NIK its rows carry. Without this, two rows
+        whose NIKs are two edits apart, each one edit from a worker's NIK,
+        both joined it when they came after it, but stayed apart when they
+        came first (a batch never clusters them): month order changed the
+        grouping. So a cluster joins or merges only workers whose NIKs, with
+        its own, can all be one person's; among several, greedily, oldest key
+        first, and clusters in order, each seeing what earlier ones joined.
+        A cluster without a NIK, or whose one NIK is the worker's own, cannot
+        break the rule and is not looked at: the rest are few (typos, a
+        first roster without NIK), so only their workers' NIKs are read.
+        """
+        keep = np.ones(len(h_cluster), dtype=bool)
+        if len(h_cluster) == 0:
+            return keep
+        clustering = self.clustering
+        codes = clustering.nik_code[h_cluster]
+        own = np.zeros(len(h_cluster), dtype=bool)
+        single = codes >= 0
+        own[single] = clustering.nik_values[codes[single]] == h_worker_nik[single]
+        doubtful = (codes == -2) | (single & ~own)
+        pairs = pd.DataFrame({"cluster": h_cluster, "worker": h_worker}).drop_duplicates()
+        several = pairs["cluster"].value_counts()
+        affected = sorted(set(h_cluster[doubtful].tolist()) | set(several.index[several > 1].tolist()))
+        if not affected:
+            return keep
+        hits_of = pairs[pairs["cluster"].isin(affected)].groupby("cluster")["worker"].agg(list).to_dict()
+        niks = self._worker_niks({w for ws in hits_of.values() for w in ws})
+        group: dict[int, int] = {}  # workers joined by an earlier cluster of this batch -> their group
+
+        def find(worker: int) -> int:
+            while worker in group:
+                worker = group[worker]
+            return worker
+
+        refused: set[tuple[int, int]] = set()
+        for c in affected:
+            held = set(clustering.niks(c))
+            kept: list[int] = []
+            for worker in sorted({find(w) for w in hits_of[c]}):
+                if niks_compatible(held, niks.get(worker, set())):
+                    kept.append(worker)
+                    held |= niks.get(worker, set())
+            for worker in kept[1:]:
+                group[worker] = kept[0]
+            if kept:
+                niks[kept[0]] = held
+            refused |= {(c, w) for w in hits_of[c] if find(w) not in kept}
+        if refused:
+            keep = np.array([(c, w) not in refused for c, w in zip(h_cluster.tolist(), h_worker.tolist(), strict=True)])
+        return keep
+
+    def _worker_niks(self, workers: set[int]) -> dict[int, set[str]]:
+        """Every structurally valid NIK on the rows of these (root) workers."""
+        found: dict[int, set[str]] = {}
+        rows = self.conn.execute(
+            f"""select {CURRENT_ROOT} as root, r.nik
+                from identity.worker as w
+                join identity.row_link as l on l.worker_key = w.worker_key
+                join ingest.roster_row as r
+                    on r.period_month = l.period_month and r.file_id = l.file_id and r.source_row = l.source_row
+                where {CURRENT_ROOT} = any(%s) and r.nik is not null
+                group by 1, 2""",
+            (sorted(workers),),
+        )
+        for root, nik in rows:
+            if nik_structure_ok(nik):
+                found.setdefault(root, set()).add(nik)
+        return found
 
     def _single_matches(self, candidates: pd.DataFrame, cand_count: np.ndarray) -> np.ndarray:
         """Each cluster's worker where its evidence leads to exactly one; -1 elsewhere."""
