@@ -37,8 +37,9 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from ucj.bulk import fetch_arrow
 from ucj.fingerprint import bump_identity_generation
+from ucj.identity.cluster import niks_compatible
 from ucj.identity.review import KeptApart, apply_corrections, kept_apart
-from ucj.identity.store import current_root, merge_workers
+from ucj.identity.store import current_root, merge_workers, worker_niks
 from ucj.settings import ProbabilisticSettings, settings
 from ucj.warehouse import IDENTITY_LOCK, serialise
 
@@ -251,6 +252,19 @@ def _merge(conn: psycopg.Connection, a: int, b: int, rule: str, apart: KeptApart
     return True
 
 
+def _one_persons_niks(conn: psycopg.Connection, pair: Pair) -> bool:
+    """Whether every NIK on both workers' rows can be one person's, as the rules require of any worker.
+
+    ``niks_conflict`` compares the NIKs the two workers were created with; a
+    worker holds every NIK of its rows. A pair failing this waits for a person.
+    """
+    a, b = current_root(conn, pair.worker_a), current_root(conn, pair.worker_b)
+    if a is None or b is None or a == b:
+        return True
+    niks = worker_niks(conn, {a, b})
+    return niks_compatible(niks.get(a, set()), niks.get(b, set()))
+
+
 def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
     """Score, merge the certain, queue the doubtful, apply reviewers' decisions. Caller owns the transaction."""
     cfg = settings().identity.probabilistic
@@ -271,7 +285,7 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
         status = decided.get((pair.worker_a, pair.worker_b))
         if status == "rejected" or apart.apart(pair.worker_a, pair.worker_b):
             continue
-        auto = auto_mergeable(pair, cfg)
+        auto = auto_mergeable(pair, cfg) and _one_persons_niks(conn, pair)
         new_status = "merged" if auto else ("accepted" if status == "accepted" else "pending")
         conn.execute(
             """insert into identity.match_candidate

@@ -67,10 +67,9 @@ from ucj.identity.cluster import (
     same_person_by_nik,
 )
 from ucj.identity.names import display_name
-from ucj.identity.nik import nik_structure_ok
 from ucj.identity.privacy import nik_key, nik_tokens
 from ucj.identity.review import KeptApart, apply_corrections, kept_apart
-from ucj.identity.store import CURRENT_ROOT, merge_workers, reserve_worker_keys, write_links
+from ucj.identity.store import CURRENT_ROOT, merge_workers, reserve_worker_keys, worker_niks, write_links
 from ucj.publication import held_files
 from ucj.settings import settings
 from ucj.warehouse import IDENTITY_LOCK, serialise
@@ -348,7 +347,7 @@ class _Linking:
         if not affected:
             return keep
         hits_of = pairs[pairs["cluster"].isin(affected)].groupby("cluster")["worker"].agg(list).to_dict()
-        niks = self._worker_niks({w for ws in hits_of.values() for w in ws})
+        niks = worker_niks(self.conn, {w for ws in hits_of.values() for w in ws})
         group: dict[int, int] = {}  # workers joined by an earlier cluster of this batch -> their group
 
         def find(worker: int) -> int:
@@ -372,24 +371,6 @@ class _Linking:
         if refused:
             keep = np.array([(c, w) not in refused for c, w in zip(h_cluster.tolist(), h_worker.tolist(), strict=True)])
         return keep
-
-    def _worker_niks(self, workers: set[int]) -> dict[int, set[str]]:
-        """Every structurally valid NIK on the rows of these (root) workers."""
-        found: dict[int, set[str]] = {}
-        rows = self.conn.execute(
-            f"""select {CURRENT_ROOT} as root, r.nik
-                from identity.worker as w
-                join identity.row_link as l on l.worker_key = w.worker_key
-                join ingest.roster_row as r
-                    on r.period_month = l.period_month and r.file_id = l.file_id and r.source_row = l.source_row
-                where {CURRENT_ROOT} = any(%s) and r.nik is not null
-                group by 1, 2""",
-            (sorted(workers),),
-        )
-        for root, nik in rows:
-            if nik_structure_ok(nik):
-                found.setdefault(root, set()).add(nik)
-        return found
 
     def _single_matches(self, candidates: pd.DataFrame, cand_count: np.ndarray) -> np.ndarray:
         """Each cluster's worker where its evidence leads to exactly one; -1 elsewhere."""
