@@ -123,8 +123,8 @@ def render(results: dict[str, Any], machine: str) -> str:
             lines += [
                 "",
                 f"Blocking recall: of {split:,} pairs of workers the rules left apart that are one person, "
-                f"{compared:,} ({share}) share a model block and are scored; the others no threshold or reviewer "
-                "ever sees.",
+                f"{compared:,} ({share}) share a model block, so the model compares them; the others no threshold "
+                "or reviewer ever sees.",
             ]
         if entry.get("merges_at"):
             lines += [
