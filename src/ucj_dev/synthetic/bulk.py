@@ -8,20 +8,20 @@ accuracy is the sample generator's job, this one is about volume.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from pathlib import Path
 
 from ucj.reference import regions
-from ucj_dev.synthetic.people import SAMPLE_NAMES, Shape, draw
+from ucj_dev.synthetic.people import SAMPLE_NAMES, draw
+from ucj_dev.synthetic.sample import SHAPE
 from ucj_dev.synthetic.writers import write_roster
 
 PROVINCES = ("13", "16", "72", "12")
-SHAPE = Shape(SAMPLE_NAMES, dt.date(1962, 1, 1), born_years=38, serials=9999)
 
 
 def _people(rng: random.Random, n: int, regencies: list[str]) -> list[tuple[str, str, str, str]]:
-    """``n`` people, the i-th with serial i (mod 9999): a million distinct NIKs without checking."""
+    """``n`` people, the i-th with NIK serial i mod 9999 + 1: two share a NIK only with the same serial,
+    regency and birth date, so a million people need no uniqueness check (a rare repeat is one more typo)."""
     rows = []
     for i in range(n):
         p = draw(rng, i, SHAPE, [f"{regencies[i % len(regencies)]}01"], serial=(i % 9999) + 1)

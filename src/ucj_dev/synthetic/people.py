@@ -96,7 +96,7 @@ class Person:
 
 
 def nik(district: str, gender: str, born: dt.date, serial: int) -> str:
-    """The NIK a person with this district, sex and birth date would be issued (Permendagri 2016 layout)."""
+    """The NIK a person with this district, sex and birth date would carry (the layout ``ucj.identity.nik`` checks)."""
     day = born.day + (40 if gender == "P" else 0)
     return f"{district}{day:02d}{born.month:02d}{born.year % 100:02d}{serial:04d}"
 

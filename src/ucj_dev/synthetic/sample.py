@@ -92,10 +92,9 @@ class Generator:
         self.people: dict[int, Person] = {}
         self._niks: set[str] = set()
         self._name_dob: set[tuple[str, dt.date]] = set()
-        self.birth_place: dict[int, str] = {}
 
     # ------------------------------------------------------------------ people and units
-    def _person(self, regency: str, districts: list[str]) -> Person:
+    def _person(self, districts: list[str]) -> Person:
         while True:
             person = draw(self.rng, len(self.people) + 1, SHAPE, districts)
             key = (" ".join(sorted([person.first.lower(), person.family.lower()])), person.born)
@@ -104,7 +103,6 @@ class Generator:
             self._name_dob.add(key)
             self._niks.add(person.nik)
             self.people[person.pid] = person
-            self.birth_place[person.pid] = regions()[regency].name.replace("Kabupaten ", "").title()
             return person
 
     def build_units(self) -> list[Unit]:
@@ -113,7 +111,7 @@ class Generator:
         for regency in SAMPLE_REGENCIES:
             districts = sorted(c for c, r in regions().items() if r.level == "district" and c.startswith(regency))
             desa = sorted(c for c, r in regions().items() if r.level == "village" and c.startswith(regency))
-            pool = [self._person(regency, districts).pid for _ in range(self.people_per_regency)]
+            pool = [self._person(districts).pid for _ in range(self.people_per_regency)]
             rng.shuffle(pool)
             villages = [Unit("village", regency, c, regions()[c].name) for c in rng.sample(desa, 4)]
             opds = [
@@ -270,7 +268,7 @@ class Generator:
         row: dict[str, object] = {
             "nik": nik_value,
             "name": name,
-            "birth_place": self.birth_place[person.pid],
+            "birth_place": regions()[person.district[:4]].name.replace("Kabupaten ", "").title(),
             "birth_date": born,
             "gender": gender,
             "status": ("" if rng.random() < 0.3 else rng.choice(["Aktif", "AKTIF"]))
