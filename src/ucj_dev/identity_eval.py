@@ -36,7 +36,7 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
     """The rules, then the probabilistic pass the pipeline runs over the workers they produce
     (ucj.identity.probabilistic), with the shipped configuration; queued pairs stay apart, as
     they do until a person accepts them."""
-    from ucj.identity.cluster import Row, cluster_rows
+    from ucj.identity.cluster import Row, cluster_rows, niks_compatible
     from ucj.identity.names import name_key
     from ucj.identity.probabilistic import auto_mergeable, score_workers
     from ucj.settings import settings
@@ -64,9 +64,7 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
     pairs = score_workers(workers, float(model.review_probability), float(model.expected_duplicate_share))
     SCORED.append([(p.probability, p.niks_conflict, same_person(recs, clusters, p.worker_a, p.worker_b))
                    for p in pairs])  # fmt: skip
-    queued = [p for p in pairs if not auto_mergeable(p, model)]
-    REVIEW_PRECISION.append(sum(1 for p in queued if same_person(recs, clusters, p.worker_a, p.worker_b)))
-    QUEUED.append(len(queued))
+    niks = {c: set(cluster.niks) for c, cluster in enumerate(clusters)}  # every NIK of each group's rows
 
     def labels() -> list[int]:
         label = [0] * len(recs)
@@ -75,18 +73,25 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
                 label[i] = find(c)
         return label
 
-    def merge(pair: Any) -> None:
-        a, b = find(pair.worker_a), find(pair.worker_b)
-        parent[max(a, b)] = min(a, b)
+    def merge(pair: Any, by_model: bool) -> bool:
+        """As the pipeline: the model merges only groups whose NIKs can all be one person's; a person may."""
+        a, b = sorted((find(pair.worker_a), find(pair.worker_b)))
+        if a == b:
+            return True
+        if by_model and not niks_compatible(niks[a], niks[b]):
+            return False
+        parent[b] = a
+        niks[a] |= niks.pop(b)
+        return True
 
-    for pair in pairs:
-        if auto_mergeable(pair, model):
-            merge(pair)
+    queued = [p for p in pairs if not (auto_mergeable(p, model) and merge(p, by_model=True))]
+    REVIEW_PRECISION.append(sum(1 for p in queued if same_person(recs, clusters, p.worker_a, p.worker_b)))
+    QUEUED.append(len(queued))
     unattended = labels()
     # A reviewer who decides every queued pair by the truth: accepted pairs merge, rejected stay apart.
     for pair in queued:
         if same_person(recs, clusters, pair.worker_a, pair.worker_b):
-            merge(pair)
+            merge(pair, by_model=False)
     AFTER_REVIEW.append(labels())
     WORKERS.append(len(clusters))
     return unattended
@@ -110,11 +115,11 @@ def blocking_recall(workers: list[dict[str, Any]], person_of: list[int]) -> tupl
     frame = pd.DataFrame(workers, columns=["worker_key", "nik", "name_key", "birth_date", "gender", "village_code"])
     frame["village_code"] = frame["village_code"].astype("string")
     frame["birth_date"] = frame["birth_date"].astype(str)
-    expressions = [f"({e})::varchar as b{i}_{j}" for i, block in enumerate(BLOCKS) for j, e in enumerate(block)]
-    keys = duckdb.sql(f"select worker_key, {', '.join(expressions)} from frame").fetchall()
-    names = [f"b{i}_{j}" for i, block in enumerate(BLOCKS) for j, _ in enumerate(block)]
-    by_key = {row[0]: dict(zip(names, row[1:], strict=True)) for row in keys}
     spans = [[f"b{i}_{j}" for j, _ in enumerate(block)] for i, block in enumerate(BLOCKS)]
+    names = [name for span in spans for name in span]
+    expressions = [f"({e})::varchar as {name}" for e, name in zip((e for b in BLOCKS for e in b), names, strict=True)]
+    keys = duckdb.sql(f"select worker_key, {', '.join(expressions)} from frame").fetchall()
+    by_key = {row[0]: dict(zip(names, row[1:], strict=True)) for row in keys}
 
     def compared(a: int, b: int) -> bool:
         ka, kb = by_key[a], by_key[b]

@@ -368,8 +368,8 @@ class _Linking:
             if kept:
                 niks[kept[0]] = held
             refused |= {(c, w) for w in hits_of[c] if find(w) not in kept}
-        if refused:
-            keep = np.array([(c, w) not in refused for c, w in zip(h_cluster.tolist(), h_worker.tolist(), strict=True)])
+        if refused:  # one hash lookup per hit, not a Python loop over a month's hits
+            keep = ~pd.MultiIndex.from_arrays([h_cluster, h_worker]).isin(list(refused))
         return keep
 
     def _single_matches(self, candidates: pd.DataFrame, cand_count: np.ndarray) -> np.ndarray:
