@@ -1,4 +1,4 @@
-"""Same files, same groupings, whatever numbers the worker keys get (issue: deterministic identity, cases b, c, e).
+"""Same files, same groupings, whatever numbers the worker keys get (deterministic identity, cases b to e).
 
 The same landing zone goes through the real ingest, rules, model and load
 twice: once clean, once with the worker-key sequence moved on at seeded
@@ -6,9 +6,8 @@ random points (as a run killed inside ``resolve_identities`` leaves it:
 sequence values are never rolled back). Which rows share a worker, and every
 count, must not change; only the key numbers may. A late correction of
 January, applied after February was linked, groups as a clean run of the
-final files (case e), and so do the months linked newest first (case c). A
-month split over two linking runs does not give the same grouping yet
-(README, "Worker identity"): that test is marked to fail until it does.
+final files (case e), and so do the months linked newest first (case c)
+and each month linked in two runs (case d).
 """
 
 from __future__ import annotations
@@ -162,27 +161,23 @@ def test_months_newest_first_group_alike(conn, tmp_path: Path, monkeypatch) -> N
     # The review queue may differ: the model is trained on the workers each run finds.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="identity still depends on how a month is split across linking runs (open issue); "
-    "strict, so this fails the suite once that is fixed and the mark must go",
-)
-def test_a_month_linked_in_two_runs_groups_alike_once_identity_is_deterministic(
-    conn, tmp_path: Path, monkeypatch
-) -> None:  # fmt: skip
-    """Case d of the property: not true yet, kept to say so.
+def test_a_month_linked_in_two_runs_groups_alike(conn, tmp_path: Path, monkeypatch) -> None:
+    """Case d: each month linked in two runs, its first files, then the rest.
 
-    A batch clusters its own rows before they meet stored workers: a row
-    without a NIK and a row with a relative's NIK, both with a stored
-    worker's name and birth date, form one cluster that the worker's NIK
-    refuses when they arrive together; the NIK-less row joins the worker
-    when it arrives in the earlier run (README, "Worker identity").
+    Before the month's earlier rows were clustered again with its late ones
+    (``ucj.identity.reopen``), a row without a NIK that came first joined a
+    stored worker of the same name and birth date on its own, while with a
+    row of that name carrying a relative's NIK it was clustered with it and
+    both were refused: two people grouped differently.
     """
     monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(tmp_path))
     landed = _landing(tmp_path)
     clean = _clean_history(conn, landed)
     other = _history(conn, landed, None, split=True)
     assert other[0] == clean[0], "the same rows share a worker"
+    assert other[1] == clean[1], "every regency-month count is the same"
+    (workers,) = conn.execute("select count(*) from identity.worker where merged_into is null").fetchone()
+    assert workers == len(clean[0]), "no worker is left without rows"
 
 
 def test_a_late_correction_groups_as_a_clean_run_of_the_final_files(conn, tmp_path: Path, monkeypatch) -> None:

@@ -32,11 +32,10 @@ row by row instead.
 A worker never holds NIKs that cannot be one person's: a cluster joins or
 merges stored workers only if their NIKs (every NIK on their rows) and its
 own are pairwise compatible, so linking the months in another order gives
-the same workers. How a month's rows are split across linking runs still
-matters where evidence is ambiguous: a batch clusters its rows before they
-meet stored workers, so a row without a NIK joins a worker alone but not
-together with a row of the same name and birth date carrying a conflicting
-NIK. Such links carry the rule that made them and can be corrected.
+the same workers. A month linked in several runs (a source consolidated
+before another arrives, a late file) is clustered as one run of it would
+be: its rows linked earlier that share evidence with the new ones are
+linked again with them (``reopen.py``).
 """
 
 from __future__ import annotations
@@ -68,6 +67,7 @@ from ucj.identity.cluster import (
 )
 from ucj.identity.names import display_name
 from ucj.identity.privacy import nik_key, nik_tokens
+from ucj.identity.reopen import drop_emptied_workers, reopen_linked_rows
 from ucj.identity.review import KeptApart, apply_corrections, kept_apart
 from ucj.identity.store import CURRENT_ROOT, merge_workers, reserve_worker_keys, worker_niks, write_links
 from ucj.publication import held_files
@@ -166,6 +166,10 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     )
     if fetched.num_rows == 0:
         return {"rows": 0, "new_workers": 0, "merged_workers": 0, **corrections}
+    # The month's rows linked in an earlier run that share evidence with these: clustered again with them.
+    reopened = reopen_linked_rows(conn, fetched, FETCHED)
+    if reopened.num_rows:
+        fetched = pa.concat_tables([fetched, reopened.select(list(FETCHED))])
     # Ordered by what the files are, not by when they arrived (file_id): two
     # workers ingesting in parallel give the same clusters and worker keys as
     # one. Sorted here rather than in the query, whose plan then stays the
@@ -182,7 +186,9 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     batch = Batch({name: fetched[name] for name in FETCHED})
     clustering = cluster_batch(batch, threshold)
     linking = _Linking(conn, batch, clustering, threshold, apart, fetched["period_month"].combine_chunks())
-    return {**linking.write(), **corrections}
+    linked = linking.write()
+    emptied = drop_emptied_workers(conn, reopened)
+    return {**linked, "reopened_rows": reopened.num_rows, "emptied_workers": emptied, **corrections}
 
 
 class _Linking:

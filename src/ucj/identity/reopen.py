@@ -1,0 +1,193 @@
+"""A month linked in several runs: its rows linked earlier are clustered again with its late rows.
+
+A month's rows do not always arrive together: one source is ingested
+after another has been consolidated, a late or corrected file comes
+weeks after. A batch clusters its own rows before they meet stored
+workers, so without this a row without a NIK that arrived first joined a
+stored worker on its own, while arriving with a row of the same name and
+birth date carrying a relative's NIK it would have been clustered with
+that row and refused by the worker together: identity depended on how
+the month was split across runs.
+
+So before linking, every row of the batch's months that was linked by the
+rules in an earlier run and shares evidence with the batch (the folded
+name with the birth date, or the NIK; followed until nothing more is
+reached) is unlinked and linked again with the batch, as one run of the
+whole month would have linked it. Their evidence stays: most such rows
+are the same person seen again and find the worker they had, keeping its
+key; the rules' guards take a row away from it where the new clustering
+puts it with a row whose NIK the worker refuses. Rows a reviewer or the
+model placed are not reopened: a decision is never undone by a rerun. A
+worker left with no rows and no decision naming it is deleted once the
+batch is linked, its evidence handed to where its rows went. Other
+months' rows stay linked: the NIK-set rule makes the workers they form
+independent of the order months arrive in (``resolve``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ucj.bulk import copy_columns, fetch_arrow
+from ucj.identity.cluster import Batch
+from ucj.identity.nik import nik_structure_ok
+from ucj.identity.store import CURRENT_ROOT
+
+log = logging.getLogger(__name__)
+
+# The links the rules made: a reviewer's ('reviewer') or the model's placement is never reopened.
+RULE_LINKS = ("new", "nik", "name_birth_date")
+# Followed this many times at most: each round reaches the rows sharing evidence with the last one's.
+MAX_ROUNDS = 8
+
+
+def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dict[str, pa.DataType]) -> pa.Table:
+    """The rows of ``fetched``'s months to link again with it (``columns`` as ``fetched``), now unlinked.
+
+    Caller holds IDENTITY_LOCK and owns the transaction. Returns an empty
+    table on a month's first run, the usual case, after one query.
+    """
+    months = pc.unique(fetched["period_month"]).to_pylist()
+    if (
+        not months
+        or not conn.execute(
+            "select exists (select from identity.row_link where period_month = any(%s))", (months,)
+        ).fetchone()[0]
+    ):
+        return fetched.schema.empty_table()
+    conn.execute("create temp table if not exists reopen_key (name_key text, birth_date date, nik text) on commit drop")
+    conn.execute("truncate reopen_key")
+    found: list[pa.Table] = []
+    seen: set[tuple[int, int]] = set()
+    reach = fetched
+    for _ in range(MAX_ROUNDS):
+        copy_columns(conn, "reopen_key", _keys(reach))
+        conn.execute("analyze reopen_key")
+        rows = fetch_arrow(
+            conn,
+            f"""select {", ".join(f"r.{name}" for name in columns)}, {CURRENT_ROOT} as root_key
+                from ingest.roster_row as r
+                join identity.row_link as l
+                    on l.period_month = r.period_month and l.file_id = r.file_id and l.source_row = r.source_row
+                join identity.worker as w on w.worker_key = l.worker_key
+                where r.period_month = any(%(months)s) and l.rule = any(%(rules)s)
+                  and r.status in ('loaded', 'duplicate')
+                  and ((r.name_key, r.birth_date) in (select name_key, birth_date from reopen_key)
+                       or r.nik in (select nik from reopen_key where nik is not null))""",
+            {"months": months, "rules": list(RULE_LINKS)},
+            {**columns, "root_key": pa.int64()},
+        )
+        positions = zip(rows["file_id"].to_pylist(), rows["source_row"].to_pylist(), strict=True)
+        fresh = [i for i, position in enumerate(positions) if position not in seen]
+        if not fresh:
+            break
+        reach = rows.take(pa.array(fresh))
+        seen.update(zip(reach["file_id"].to_pylist(), reach["source_row"].to_pylist(), strict=True))
+        found.append(reach)
+    if not found:
+        return fetched.schema.empty_table()
+    reopened = pa.concat_tables(found)
+    _unlink(conn, reopened)
+    log.info("%d rows of %s linked before clustered again with the new ones", reopened.num_rows,
+             ", ".join(m.isoformat()[:7] for m in months))  # fmt: skip
+    return reopened
+
+
+def _keys(rows: pa.Table) -> dict[str, pa.Array]:
+    """The evidence of ``rows`` as reopen_key's columns: name key and birth date, and the valid NIK."""
+    batch = Batch({name: rows[name] for name in ("file_id", "source_row", "nik", "name_key", "birth_date")})
+    return {"name_key": batch.name_key, "birth_date": batch.dates, "nik": batch.strong_nik}
+
+
+def _unlink(conn: psycopg.Connection, reopened: pa.Table) -> None:
+    """Delete the reopened rows' links; their evidence stays with their workers.
+
+    So a reopened row the new clustering keeps with its worker finds it
+    again and keeps its key; one it puts with a row its worker refuses
+    (a conflicting NIK) leaves it by the rules' own guards.
+    """
+    conn.execute(
+        """delete from identity.row_link as l
+           using unnest(%s::date[], %s::bigint[], %s::int[]) as o (period_month, file_id, source_row)
+           where l.period_month = o.period_month and l.file_id = o.file_id and l.source_row = o.source_row""",
+        [reopened[name].to_pylist() for name in ("period_month", "file_id", "source_row")],
+    )
+
+
+def _row_keys(nik: str | None, name_key: str | None, born: object) -> set[str]:
+    keys = {f"B:{name_key}|{born.isoformat()}"} if name_key and born else set()  # type: ignore[attr-defined]
+    if nik and nik_structure_ok(nik):
+        keys.add(f"N:{nik}")
+    return keys
+
+
+def drop_emptied_workers(conn: psycopg.Connection, reopened: pa.Table) -> int:
+    """Delete the workers the reopened rows left with no row, where nothing else names them; how many.
+
+    A worker whose every row went elsewhere is no one; keeping it would
+    count one worker more than one run of the same files. A worker a merge,
+    a review or a match candidate names is kept (its key must keep meaning
+    what the decision said).
+    """
+    if reopened.num_rows == 0:
+        return 0
+    roots = sorted(set(reopened["root_key"].to_pylist()))
+    emptied = [
+        key
+        for (key,) in conn.execute(
+            """select w.worker_key from identity.worker as w
+               where w.worker_key = any(%(roots)s) and w.merged_into is null
+                 and not exists (select from identity.row_link as l where l.worker_key = w.worker_key)
+                 and not exists (select from identity.worker as o where o.merged_into = w.worker_key)
+                 and not exists (select from identity.worker_merge as m
+                                 where w.worker_key in (m.worker_key, m.merged_into))
+                 and not exists (select from identity.keep_apart as k where w.worker_key in (k.worker_a, k.worker_b))
+                 and not exists (select from identity.match_candidate as c
+                                 where w.worker_key in (c.worker_a, c.worker_b))
+                 and not exists (select from identity.row_decision as d
+                                 where w.worker_key in (d.not_worker_key, d.applied_worker_key))""",
+            {"roots": roots},
+        )
+    ]
+    if emptied:
+        _hand_on_evidence(conn, reopened, emptied)
+        conn.execute("delete from identity.worker_month where worker_key = any(%s)", (emptied,))
+        conn.execute("delete from identity.worker where worker_key = any(%s)", (emptied,))
+        log.info("%d workers left with no row deleted", len(emptied))
+    return len(emptied)
+
+
+def _hand_on_evidence(conn: psycopg.Connection, reopened: pa.Table, emptied: list[int]) -> None:
+    """The emptied workers' evidence goes to the worker of the first reopened row carrying it (none: dropped)."""
+    evidence = dict(
+        conn.execute(
+            "select evidence_key, worker_key from identity.worker_evidence where worker_key = any(%s)", (emptied,)
+        ).fetchall()
+    )
+    now_of = {
+        (file_id, source_row): worker
+        for file_id, source_row, worker in conn.execute(
+            """select l.file_id, l.source_row, l.worker_key
+               from identity.row_link as l
+               join unnest(%s::date[], %s::bigint[], %s::int[]) as o (period_month, file_id, source_row)
+                 on l.period_month = o.period_month and l.file_id = o.file_id and l.source_row = o.source_row""",
+            [reopened[name].to_pylist() for name in ("period_month", "file_id", "source_row")],
+        )
+    }
+    heir: dict[str, int] = {}
+    columns = ("file_id", "source_row", "nik", "name_key", "birth_date")
+    carriers = sorted(zip(*(reopened[c].to_pylist() for c in columns), strict=True))
+    for file_id, source_row, nik, name_key, born in carriers:
+        for key in _row_keys(nik, name_key, born) & evidence.keys():
+            heir.setdefault(key, now_of[(file_id, source_row)])
+    conn.execute(
+        """update identity.worker_evidence as e set worker_key = h.worker_key
+           from unnest(%s::text[], %s::bigint[]) as h (evidence_key, worker_key)
+           where e.evidence_key = h.evidence_key""",
+        (list(heir), list(heir.values())),
+    )
+    conn.execute("delete from identity.worker_evidence where worker_key = any(%s)", (emptied,))
