@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from ucj.identity.store import RELINKED_AFTER_EARLIER_MONTH
 from ucj.partitions import ensure_partition, month_bounds_check, swap_in_partition
 from ucj.period import next_month, parse_period, period_end
 from ucj.publication import held_files
@@ -119,7 +120,8 @@ def revision_cause(conn: psycopg.Connection, period_month: dt.date, since: dt.da
     """Why the month is loaded again: what changed among its inputs since its last load (``since``).
 
     One cause per reload, the first that applies: a file version replacing
-    another (corrected_file), a new file (late_file), a reviewer's split or
+    another (corrected_file), a new file (late_file; also a later month
+    linked again because an earlier month's files came after it), a reviewer's split or
     keep-apart (identity_split), a reviewer's accepted pair (review_decision),
     workers merged by the rules or the model (identity_merge); else the
     reference data or the interpretation of the rows changed (reference_change).
@@ -137,10 +139,12 @@ def revision_cause(conn: psycopg.Connection, period_month: dt.date, since: dt.da
     ).fetchone()
     if files[1]:
         return "corrected_file" if files[0] else "late_file"
-    if conn.execute(
-        "select 1 from identity.pending_reload where period_month = %s and since > %s", (period_month, since)
-    ).fetchone():
-        return "identity_split"
+    pending = conn.execute(
+        "select reason from identity.pending_reload where period_month = %s and since > %s", (period_month, since)
+    ).fetchone()
+    if pending:
+        # Relinked because an earlier month's files came after this month's: that late file is the cause.
+        return "late_file" if pending[0] == RELINKED_AFTER_EARLIER_MONTH else "identity_split"
     rules = {
         rule
         for (rule,) in conn.execute(

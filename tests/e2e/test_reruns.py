@@ -100,14 +100,13 @@ def test_rerunning_every_period_forced_changes_nothing(reference, warehouse: str
 
 
 def test_a_backfill_after_going_live_gives_the_same_numbers(reference, warehouse: str, sample_landing: Path) -> None:
-    """Live for March first, then January..February backfilled as one range: every count and every
-    row state as in the chronological run.
+    """Live for March first, then January..February backfilled as one range: every count, every
+    worker grouping (churn included) and every row state as in the chronological run.
 
-    The earlier months arrive after a later one, so an ambiguous row (a
-    mistyped NIK and a spelling variant at once) can join another worker
-    than in the chronological run (README, "Worker identity"): which rows
-    share a worker, and churn that follows workers, are compared only for
-    the reruns above.
+    The earlier months arrive after a later one: March's rows that share
+    evidence with them are linked again after them (README, "Worker
+    identity"). Before that, three NIKs of one name, each one typo from the
+    next, grouped differently, and churn with them.
     """
     truncate(warehouse)
     assert runner.run(str(sample_landing), PERIODS[-1:]) == []

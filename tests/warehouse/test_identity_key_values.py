@@ -151,7 +151,10 @@ def test_worker_key_values_do_not_change_who_is_who(conn, tmp_path: Path, monkey
 
 def test_months_newest_first_group_alike(conn, tmp_path: Path, monkeypatch) -> None:
     """Case c: February linked before January. A worker never holds NIKs that cannot be one person's
-    (before that rule, three people ended up grouped differently and a regency-month one worker off)."""
+    (before that rule, three people ended up grouped differently and a regency-month one worker off),
+    and February's rows that share evidence with January's are linked again after them
+    (``ucj.identity.reopen``): the rule is not transitive, so the order rows are linked in must not
+    be the order they came in."""
     monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(tmp_path))
     landed = _landing(tmp_path)
     clean = _clean_history(conn, landed)

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from outputs import OUTPUT_TABLES
 from rosterfiles import land_village, publish_and_settle, village_row
@@ -214,7 +214,17 @@ BORN = ["12/03/1985", "1985-03-12", "01/01/1990", "21/03/1985"]
 ROW = st.tuples(st.sampled_from(NIKS), st.sampled_from(NAMES), st.sampled_from(BORN))
 
 
+# Found by this test: the second run empties a worker, and PostgreSQL 16.2 once
+# kept it (a merge anti join over row_link's partitions, after another test's data).
+EMPTIES_A_WORKER = [
+    (False, [("1310014503850001", "Siti Aminah", "12/03/1985"), ("1310014503850001", "Siti Aminah", "01/01/1990"),
+             ("1310014503859901", "Budi Santoso", "12/03/1985"), ("1310014503859901", "Siti Aminah", "01/01/1990")]),
+    (True, [(None, "Siti Aminah", "12/03/1985")]),
+]  # fmt: skip
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(batches=EMPTIES_A_WORKER)
 @given(batches=st.lists(st.tuples(st.booleans(), st.lists(ROW, min_size=1, max_size=8)), min_size=1, max_size=3))
 def test_linking_in_bulk_equals_the_rules_cluster_by_cluster(clean_warehouse, batches: list) -> None:
     """Each batch a month of its own, or (True) a later file of the month before: linked in a second run."""

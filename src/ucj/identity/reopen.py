@@ -1,4 +1,4 @@
-"""A month linked in several runs: its rows linked earlier are clustered again with its late rows.
+"""Rows linked in an earlier run, linked again with the new ones: as if every month came whole, in order.
 
 A month's rows do not always arrive together: one source is ingested
 after another has been consolidated, a late or corrected file comes
@@ -7,21 +7,28 @@ workers, so without this a row without a NIK that arrived first joined a
 stored worker on its own, while arriving with a row of the same name and
 birth date carrying a relative's NIK it would have been clustered with
 that row and refused by the worker together: identity depended on how
-the month was split across runs.
+the month was split across runs. Months do not always arrive in order
+either (a backfill after going live, two runs at once), and a worker's
+NIKs must all be one person's, which is not transitive: NIKs A-B and B-C
+one typo apart, A-C two, group as {A, B}, {C} when A's month comes first
+and as {A}, {B, C} when C's did.
 
-So before linking, every row of the batch's months that was linked by the
-rules in an earlier run and shares evidence with the batch (the folded
-name with the birth date, or the NIK; followed until nothing more is
-reached) is unlinked and linked again with the batch, as one run of the
-whole month would have linked it. Their evidence stays: most such rows
-are the same person seen again and find the worker they had, keeping its
-key; the rules' guards take a row away from it where the new clustering
-puts it with a row whose NIK the worker refuses. Rows a reviewer or the
-model placed are not reopened: a decision is never undone by a rerun. A
-worker left with no rows and no decision naming it is deleted once the
-batch is linked, its evidence handed to where its rows went. Other
-months' rows stay linked: the NIK-set rule makes the workers they form
-independent of the order months arrive in (``resolve``).
+So before linking, every row the rules linked in an earlier run, in the
+batch's earliest month or a later one, that shares evidence with the
+batch (the folded name with the birth date, or the NIK; followed until
+nothing more is reached) is unlinked, and ``resolve`` links the batch
+month by month in the months' order. Rows of the later months also give
+back the evidence only they had brought, so the earlier month meets the
+workers as they were before those months; those months are queued for
+reload (``identity.pending_reload``). The batch's own month keeps its
+evidence: most of its reopened rows are the same person seen again and
+find the worker they had, keeping its key; the rules' guards take a row
+away from it where the new clustering puts it with a row whose NIK the
+worker refuses. Rows a reviewer or the model placed are not reopened: a
+decision is never undone by a rerun. A worker left with no rows and no
+decision naming it is deleted once the batch is linked, its evidence
+handed to where its rows went. On a month's first run after the months
+before it, the usual case, all this is one query that finds nothing.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import pyarrow.compute as pc
 from ucj.bulk import copy_columns, fetch_arrow
 from ucj.identity.cluster import Batch
 from ucj.identity.nik import nik_structure_ok
-from ucj.identity.store import CURRENT_ROOT
+from ucj.identity.store import CURRENT_ROOT, RELINKED_AFTER_EARLIER_MONTH
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +53,19 @@ MAX_ROUNDS = 8
 
 
 def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dict[str, pa.DataType]) -> pa.Table:
-    """The rows of ``fetched``'s months to link again with it (``columns`` as ``fetched``), now unlinked.
+    """The rows to link again with ``fetched`` (``columns`` as ``fetched``), now unlinked.
 
-    Caller holds IDENTITY_LOCK and owns the transaction. Returns an empty
-    table on a month's first run, the usual case, after one query.
+    Those of ``fetched``'s earliest month and every later one: a month that
+    arrives after a later one was linked (a backfill, two runs at once) is
+    linked before it, as in the months' own order. Caller holds
+    IDENTITY_LOCK and owns the transaction. Returns an empty table on a
+    month's first run in order, the usual case, after one query.
     """
     months = pc.unique(fetched["period_month"]).to_pylist()
     if (
         not months
         or not conn.execute(
-            "select exists (select from identity.row_link where period_month = any(%s))", (months,)
+            "select exists (select from identity.row_link where period_month >= %s)", (min(months),)
         ).fetchone()[0]
     ):
         return fetched.schema.empty_table()
@@ -74,11 +84,11 @@ def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dic
                 join identity.row_link as l
                     on l.period_month = r.period_month and l.file_id = r.file_id and l.source_row = r.source_row
                 join identity.worker as w on w.worker_key = l.worker_key
-                where r.period_month = any(%(months)s) and l.rule = any(%(rules)s)
+                where r.period_month >= %(first)s and l.rule = any(%(rules)s)
                   and r.status in ('loaded', 'duplicate')
                   and ((r.name_key, r.birth_date) in (select name_key, birth_date from reopen_key)
                        or r.nik in (select nik from reopen_key where nik is not null))""",
-            {"months": months, "rules": list(RULE_LINKS)},
+            {"first": min(months), "rules": list(RULE_LINKS)},
             {**columns, "root_key": pa.int64()},
         )
         positions = zip(rows["file_id"].to_pylist(), rows["source_row"].to_pylist(), strict=True)
@@ -92,8 +102,18 @@ def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dic
         return fetched.schema.empty_table()
     reopened = pa.concat_tables(found)
     _unlink(conn, reopened)
-    log.info("%d rows of %s linked before clustered again with the new ones", reopened.num_rows,
-             ", ".join(m.isoformat()[:7] for m in months))  # fmt: skip
+    later = reopened.filter(pc.not_equal(reopened["period_month"], pa.scalar(min(months), pa.date32())))
+    if later.num_rows:
+        _withdraw_evidence(conn, later)
+        # Those months were loaded with the links they had: the consolidation reloads them.
+        conn.execute(
+            """insert into identity.pending_reload (period_month, reason)
+               select distinct m, %s from unnest(%s::date[]) as m
+               on conflict (period_month) do nothing""",
+            (RELINKED_AFTER_EARLIER_MONTH, pc.unique(later["period_month"]).to_pylist()),
+        )
+    log.info("%d rows of %s and later linked before clustered again with the new ones", reopened.num_rows,
+             min(months).isoformat()[:7])  # fmt: skip
     return reopened
 
 
@@ -118,6 +138,37 @@ def _unlink(conn: psycopg.Connection, reopened: pa.Table) -> None:
     )
 
 
+def _withdraw_evidence(conn: psycopg.Connection, later: pa.Table) -> None:
+    """Take from the workers the evidence only rows of months after the batch's first one gave them.
+
+    Those rows are linked again after the earlier month, as if it had come
+    first: what they taught the workers must not be there when it is linked.
+    A key that a row still linked carries (an earlier month's) stays.
+    """
+    keys = _keys(later)
+    pairs = zip(keys["name_key"].to_pylist(), keys["birth_date"].to_pylist(), strict=True)
+    names = {(name, born) for name, born in pairs if name and born}
+    niks = sorted({nik for nik in keys["nik"].to_pylist() if nik})
+    linked = """from ingest.roster_row as r join identity.row_link as l
+                  on l.period_month = r.period_month and l.file_id = r.file_id and l.source_row = r.source_row"""
+    # Two anti-joins (by name and birth date, by NIK), each a hash join over the linked rows.
+    conn.execute(
+        f"""delete from identity.worker_evidence as e
+            using (select k.name_key, k.birth_date from unnest(%s::text[], %s::date[]) as k (name_key, birth_date)
+                   where not exists (select {linked} where r.name_key = k.name_key
+                                                       and r.birth_date = k.birth_date)) as gone
+            where e.evidence_key = 'B:' || gone.name_key || '|' || to_char(gone.birth_date, 'YYYY-MM-DD')""",
+        ([n for n, _ in sorted(names)], [b for _, b in sorted(names)]),
+    )
+    conn.execute(
+        f"""delete from identity.worker_evidence as e
+            using (select k.nik from unnest(%s::text[]) as k (nik)
+                   where not exists (select {linked} where r.nik = k.nik)) as gone
+            where e.evidence_key = 'N:' || gone.nik""",
+        (niks,),
+    )
+
+
 def _row_keys(nik: str | None, name_key: str | None, born: object) -> set[str]:
     keys = {f"B:{name_key}|{born.isoformat()}"} if name_key and born else set()  # type: ignore[attr-defined]
     if nik and nik_structure_ok(nik):
@@ -136,6 +187,11 @@ def drop_emptied_workers(conn: psycopg.Connection, reopened: pa.Table) -> int:
     if reopened.num_rows == 0:
         return 0
     roots = sorted(set(reopened["root_key"].to_pylist()))
+    # PostgreSQL 16.2 (pgserver's) answered this with a Merge Right Anti Join
+    # over row_link's partitions that kept a worker with no link out of the
+    # result (statistics of a just-emptied partition); a hash or nested loop
+    # anti join answers it right, at no cost for a few thousand roots.
+    conn.execute("set local enable_mergejoin = off")
     emptied = [
         key
         for (key,) in conn.execute(
@@ -153,6 +209,7 @@ def drop_emptied_workers(conn: psycopg.Connection, reopened: pa.Table) -> int:
             {"roots": roots},
         )
     ]
+    conn.execute("reset enable_mergejoin")
     if emptied:
         _hand_on_evidence(conn, reopened, emptied)
         conn.execute("delete from identity.worker_month where worker_key = any(%s)", (emptied,))

@@ -31,11 +31,13 @@ row by row instead.
 
 A worker never holds NIKs that cannot be one person's: a cluster joins or
 merges stored workers only if their NIKs (every NIK on their rows) and its
-own are pairwise compatible, so linking the months in another order gives
-the same workers. A month linked in several runs (a source consolidated
-before another arrives, a late file) is clustered as one run of it would
-be: its rows linked earlier that share evidence with the new ones are
-linked again with them (``reopen.py``).
+own are pairwise compatible. That is not transitive (NIKs A-B and B-C one
+typo apart, A-C two), so which rows share a worker follows the order rows
+are linked in; hence that order is fixed by the files. The rows are linked month by month in the months' order,
+and the rows linked earlier in the batch's first month or a later one that
+share evidence with the new ones are linked again with them
+(``reopen.py``): a month split across runs, or months arriving out of
+order, group as every month linked whole and in order would.
 """
 
 from __future__ import annotations
@@ -166,7 +168,7 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     )
     if fetched.num_rows == 0:
         return {"rows": 0, "new_workers": 0, "merged_workers": 0, **corrections}
-    # The month's rows linked in an earlier run that share evidence with these: clustered again with them.
+    # Rows of these months and later ones, linked in an earlier run, that share evidence with these: linked again.
     reopened = reopen_linked_rows(conn, fetched, FETCHED)
     if reopened.num_rows:
         fetched = pa.concat_tables([fetched, reopened.select(list(FETCHED))])
@@ -183,10 +185,17 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     ]
     file_rank = pd.Index(ranked).get_indexer(fetched["file_id"].to_numpy())
     fetched = fetched.take(np.lexsort((fetched["source_row"].to_numpy(), file_rank)))
-    batch = Batch({name: fetched[name] for name in FETCHED})
-    clustering = cluster_batch(batch, threshold)
-    linking = _Linking(conn, batch, clustering, threshold, apart, fetched["period_month"].combine_chunks())
-    linked = linking.write()
+    # Month by month, in the months' order (the file order above starts with
+    # the month): each month clustered whole and linked to the workers the
+    # months before it built, however the runs grouped them.
+    months = fetched["period_month"].combine_chunks()
+    linked: dict[str, int] = {"rows": 0, "new_workers": 0, "merged_workers": 0}
+    for month in pc.unique(months).to_pylist():
+        rows = fetched.filter(pc.equal(months, pa.scalar(month, pa.date32())))
+        batch = Batch({name: rows[name] for name in FETCHED})
+        clustering = cluster_batch(batch, threshold)
+        counts = _Linking(conn, batch, clustering, threshold, apart, rows["period_month"].combine_chunks()).write()
+        linked = {name: linked[name] + counts[name] for name in linked}
     emptied = drop_emptied_workers(conn, reopened)
     return {**linked, "reopened_rows": reopened.num_rows, "emptied_workers": emptied, **corrections}
 
