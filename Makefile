@@ -16,7 +16,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 # pgserver and platformdirs want a runtime dir; not every shell has one.
 export XDG_RUNTIME_DIR ?= $(CURDIR)/var/run
 
-.PHONY: help venv demo pipeline reinterpret sample test test-unit test-warehouse test-dags test-e2e test-celery lint fix airflow clean compose-check bench bench-identity
+.PHONY: help venv demo pipeline reinterpret sample test test-unit test-warehouse test-dags test-e2e test-chaos test-celery lint fix airflow clean compose-check bench bench-identity
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-reading: $(STAMP)  ## reading in the isolated child vs in process (ROWS=20
 
 bench-identity: $(STAMP)  ## identity resolution accuracy (clean/realistic/hostile) vs exact NIK and default splink; writes docs/benchmarks-identity.md
 	$(PY) -m bench.identity --people $${PEOPLE:-20000}
+
+test-chaos: $(STAMP)  ## the runner killed (kill -9) at three points, the server stopped mid-run; each rerun: the clean run's warehouse
+	$(PY) -m pytest tests/chaos
 
 test-celery: $(STAMP)  ## integration: PostgreSQL + Redis + scheduler + 2 Celery workers; marts equal the single-process run
 	$(PY) tests/integration/celery_stack.py

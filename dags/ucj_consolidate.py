@@ -98,9 +98,11 @@ def ucj_consolidate():
 
     @task(
         doc_md=(
-            "Score the worker pairs the rules left in doubt with a splink model trained on the workers; merge "
-            "pairs above `identity.probabilistic.auto_merge_probability`, queue the band below it in "
-            "`identity.review_queue`, and apply reviewers' decisions (a rejected pair is never merged). "
+            "Score the worker pairs the rules left in doubt with a splink model trained on the workers; queue "
+            "pairs from `identity.probabilistic.review_probability` up in `identity.review_queue` (with "
+            "`auto_merge: true`, off by default, merge those above `auto_merge_probability`), and apply "
+            "reviewers' decisions (a rejected pair is never merged). Each run, its model and training are "
+            "recorded in `identity.scoring_run`; a model that cannot be trained queues nothing. "
             "Safe to clear: decisions and merges are kept; scoring the same workers again changes nothing. "
             'Skipped (the log says "inputs unchanged") when no worker and no reviewer decision changed since '
             "the last scoring; `force=true` scores anyway."

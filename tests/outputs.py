@@ -20,6 +20,7 @@ OUTPUT_TABLES = [
     "dw.published_figure",
     "identity.worker_month",
     "identity.match_candidate",
+    "identity.scoring_run",
     "identity.keep_apart",
     "identity.row_decision",
     "identity.pending_reload",

@@ -100,3 +100,57 @@ def test_unchanged_workers_are_not_scored_again(one_worker_per_record) -> None:
     assert not pipeline_tasks.link_probabilistically().get("reused")
     assert pipeline_tasks.link_probabilistically().get("reused")
     assert not pipeline_tasks.link_probabilistically(force=True).get("reused")
+
+
+def test_each_scoring_run_records_the_model_that_scored_its_pairs(one_worker_per_record) -> None:
+    """Which model made which pair: the run's model (its m and u values), its version and its training."""
+    conn = one_worker_per_record
+    with conn.transaction():
+        first = probabilistic.link_probabilistically(conn)
+    runs = conn.execute(
+        """select scoring_run_id, model_version, trained, workers, pairs_scored, training, model
+           from identity.scoring_run"""
+    ).fetchall()
+    assert len(runs) == 1
+    run_id, version, trained, workers, pairs, training, model = runs[0]
+    assert (run_id, version) == (first["scoring_run_id"], first["model_version"])
+    assert trained
+    assert len(version) == 16
+    assert int(version, 16) >= 0
+    assert (workers, pairs) == (survivors(conn), first["scored"])
+    assert "trained" in training["em_blocks"].values()
+    assert any("m_probability" in level for c in model["comparisons"] for level in c["comparison_levels"])
+    assert conn.execute("select count(*) from identity.match_candidate").fetchone()[0] == first["scored"] > 0
+    assert conn.execute("select distinct scoring_run_id from identity.match_candidate").fetchall() == [(run_id,)]
+    assert {v for (v,) in conn.execute("select model_version from identity.review_queue")} <= {version}
+
+    # The same workers again: a run of its own, the same model (the training depends on the workers alone).
+    with conn.transaction():
+        again = probabilistic.link_probabilistically(conn)
+    assert again["scoring_run_id"] != run_id
+    assert again["model_version"] == version
+    assert conn.execute("select distinct scoring_run_id from identity.match_candidate").fetchall() == [
+        (again["scoring_run_id"],)
+    ]
+
+
+def test_a_model_that_cannot_train_queues_nothing_and_says_why(conn, caplog) -> None:
+    """Four workers with nothing in common: no block gives EM a pair to learn from. The rules alone
+    decide the run, nothing is queued, and the run says why."""
+    conn.execute(
+        """insert into identity.worker (worker_key, nik, name_key, display_name, birth_date, gender)
+           overriding system value values
+           (1, '1310014503850001', 'aminah siti', 'Siti Aminah', '1985-03-12', 'P'),
+           (2, '7208010101900002', 'budi santoso', 'Budi Santoso', '1990-01-01', 'L'),
+           (3, '1610016706750003', 'rahmat hidayat', 'Rahmat Hidayat', '1975-06-27', 'L'),
+           (4, '1303015112600004', 'yeni daeng', 'Yeni Daeng', '1960-12-11', 'P')"""
+    )
+    with caplog.at_level("WARNING", logger="ucj.identity.probabilistic"), conn.transaction():
+        result = probabilistic.link_probabilistically(conn)
+    assert (result["scored"], result["queued"], result["merged"]) == (0, 0, 0)
+    assert conn.execute("select count(*) from identity.match_candidate").fetchone()[0] == 0
+    trained, training = conn.execute("select trained, training from identity.scoring_run").fetchone()
+    assert not trained
+    assert "EM could not learn" in training["fallback"]
+    assert all(state.startswith("skipped") for state in training["em_blocks"].values())
+    assert "the rules alone decide" in caplog.text

@@ -8,7 +8,9 @@ DuckDB backend) trained on the surviving workers themselves scores candidate
 pairs from four blocks (NIK without its serial, name key with birth year,
 birth date with the name's first letters, birth date with the village).
 Pairs scoring ``review_probability`` or more wait in
-``identity.match_candidate`` for a person to accept or reject; pairs at or
+``identity.match_candidate`` for a person to accept or reject. With
+``auto_merge`` on (off by default: what a model trained on the workers a
+run has merges depends on the order months arrive in), pairs at or
 above ``auto_merge_probability`` are merged without waiting, unless two
 different NIKs stand against them (twins share family name, birth date and
 district, and their NIKs sit one serial apart: only a person should overrule
@@ -21,6 +23,7 @@ the same person?" has an answer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -30,6 +33,7 @@ from typing import Any
 import pandas as pd
 import psycopg
 import pyarrow as pa
+import splink
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
@@ -126,9 +130,32 @@ def _settings(prior: float) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """One run of the model: the pairs it scored, and which model it was (stored as identity.scoring_run)."""
+
+    pairs: list[Pair]
+    model_version: str
+    trained: bool
+    training: dict[str, Any]
+    model: dict[str, Any] | None
+
+
 def score_workers(
     workers: pd.DataFrame | list[dict[str, Any]], review_probability: float, duplicate_share: float = 0.01
 ) -> list[Pair]:
+    """The pairs :func:`train_and_score` finds (the benchmarks and tests need only those)."""
+    return train_and_score(workers, review_probability, duplicate_share).pairs
+
+
+def _untrained(workers: int, training: dict[str, Any], why: str) -> Scoring:
+    log.warning("probabilistic linkage: no model this run (%s); the rules alone decide, nothing is queued", why)
+    return Scoring([], "untrained", False, {**training, "workers": workers, "fallback": why}, None)
+
+
+def train_and_score(
+    workers: pd.DataFrame | list[dict[str, Any]], review_probability: float, duplicate_share: float = 0.01
+) -> Scoring:
     """Train on the workers themselves and score the blocked pairs above the review threshold.
 
     ``workers``: worker_key and the FIELDS (village_code optional), as a
@@ -138,7 +165,7 @@ def score_workers(
     already merged every pair they can see.
     """
     if len(workers) < 3:
-        return []
+        return _untrained(len(workers), {}, f"{len(workers)} workers, too few to train on")
     logging.getLogger("splink").setLevel(logging.WARNING)
     if isinstance(workers, pd.DataFrame):
         frame = workers.reindex(columns=["worker_key", *FIELDS, "village_code"])
@@ -158,11 +185,22 @@ def score_workers(
     # Splink samples by a hash of the unique id: with evidence ids the sample,
     # and so every weight, is a function of the workers' evidence alone.
     linker.training.estimate_u_using_random_sampling(max_pairs=2e5, seed=7, num_chunks=1)
-    for rule in blocks(training=True):
+    em: dict[str, str] = {}
+    for rule, columns in zip(blocks(training=True), BLOCKS, strict=False):
+        name = " & ".join(columns)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule)
+            em[name] = "trained"
         except Exception as exc:  # too few pairs in a small batch to train on: keep the priors
             log.info("EM on %s skipped: %s", rule, exc)
+            em[name] = f"skipped: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+    training = {"workers": len(frame), "prior": prior, "u_sample_pairs": 200_000, "em_blocks": em}
+    if "trained" not in em.values():
+        # m values splink's defaults, not learnt: its scores would be guesses.
+        return _untrained(len(frame), training, "EM could not learn from any block")
+    # Without the linker's random id, the same workers give the same model and version.
+    model = {k: v for k, v in linker.misc.save_model_to_json().items() if k != "linker_uid"}
+    version = hashlib.sha256(json.dumps(model, sort_keys=True, default=str).encode()).hexdigest()[:16]
     predicted = linker.inference.predict(threshold_match_probability=review_probability).as_pandas_dataframe()
     key_of = dict(zip(frame["evidence_id"], frame["worker_key"].astype(int), strict=True))
     predicted["worker_key_l"] = predicted["evidence_id_l"].map(key_of)
@@ -186,7 +224,7 @@ def score_workers(
         wa, wb = by_key[a], by_key[b]
         conflict = niks_conflict(_text(wa["nik"]), _text(wb["nik"]), _text(wa["name_key"]), _text(wb["name_key"]))
         pairs.append(Pair(a, b, float(row["match_probability"]), float(row["match_weight"]), comparison, conflict))
-    return pairs
+    return Scoring(pairs, version, True, training, model)
 
 
 def _with_evidence_ids(frame: pd.DataFrame) -> pd.DataFrame:
@@ -265,7 +303,20 @@ def _one_persons_niks(conn: psycopg.Connection, pair: Pair) -> bool:
     return niks_compatible(niks.get(a, set()), niks.get(b, set()))
 
 
-def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
+def _record_scoring_run(conn: psycopg.Connection, scoring: Scoring) -> int:
+    """The run in identity.scoring_run, model and training included: which model scored which pair."""
+    model = None if scoring.model is None else json.dumps(scoring.model, default=str)
+    (run_id,) = conn.execute(
+        """insert into identity.scoring_run
+             (model_version, splink_version, workers, pairs_scored, trained, training, model)
+           values (%s, %s, %s, %s, %s, %s, %s) returning scoring_run_id""",
+        (scoring.model_version, splink.__version__, scoring.training.get("workers", 0), len(scoring.pairs),
+         scoring.trained, json.dumps(scoring.training), model),
+    ).fetchone()  # fmt: skip
+    return int(run_id)
+
+
+def link_probabilistically(conn: psycopg.Connection) -> dict[str, Any]:
     """Score, merge the certain, queue the doubtful, apply reviewers' decisions. Caller owns the transaction."""
     cfg = settings().identity.probabilistic
     if not cfg.enabled:
@@ -279,7 +330,9 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
             "select worker_a, worker_b, status from identity.match_candidate where status <> 'pending'"
         )
     }
-    pairs = score_workers(_survivors(conn), float(cfg.review_probability), float(cfg.expected_duplicate_share))
+    scoring = train_and_score(_survivors(conn), float(cfg.review_probability), float(cfg.expected_duplicate_share))
+    pairs = scoring.pairs
+    run_id = _record_scoring_run(conn, scoring)
     merged = queued = accepted = 0
     for pair in pairs:
         status = decided.get((pair.worker_a, pair.worker_b))
@@ -289,15 +342,15 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
         new_status = "merged" if auto else ("accepted" if status == "accepted" else "pending")
         conn.execute(
             """insert into identity.match_candidate
-                 (worker_a, worker_b, match_probability, match_weight, comparison, status)
-               values (%s, %s, %s, %s, %s, %s)
+                 (worker_a, worker_b, match_probability, match_weight, comparison, status, scoring_run_id)
+               values (%s, %s, %s, %s, %s, %s, %s)
                on conflict (worker_a, worker_b) do update
                set match_probability = excluded.match_probability, match_weight = excluded.match_weight,
-                   comparison = excluded.comparison, scored_at = now(),
+                   comparison = excluded.comparison, scored_at = now(), scoring_run_id = excluded.scoring_run_id,
                    status = case when identity.match_candidate.status in ('accepted', 'rejected')
                                  then identity.match_candidate.status else excluded.status end""",
             (pair.worker_a, pair.worker_b, round(pair.probability, 6), round(pair.weight, 3),
-             json.dumps(pair.comparison), new_status),
+             json.dumps(pair.comparison), new_status, run_id),
         )  # fmt: skip
         if auto:
             merged += _merge(conn, pair.worker_a, pair.worker_b, "model", apart)
@@ -310,4 +363,5 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, int]:
         bump_identity_generation(conn)
     log.info("probabilistic linkage: %d pairs scored, %d merged, %d queued for review, %d accepted by reviewers",
              len(pairs), merged, queued, accepted)  # fmt: skip
-    return {"scored": len(pairs), "merged": merged, "queued": queued, "accepted": accepted}
+    return {"scored": len(pairs), "merged": merged, "queued": queued, "accepted": accepted,
+            "scoring_run_id": run_id, "model_version": scoring.model_version}  # fmt: skip
