@@ -5,11 +5,11 @@ process dies inside a task, mid-transaction or between tasks, leaving an
 aborted transaction, a worker-key sequence moved on, Airflow task instances
 marked running. The rerun must neither lose nor double a row, and every
 grouping and count must be the clean run's (``rerun_checks``). The kill
-points are log lines of the second month: its first files read, its
-rows linked (written inside identity's transaction, a moment before the
-commit, so the kill lands just before or just after it), its load task
-started (the load takes a tenth of a second here). Each time the month's load must
-not have finished (else the point proved nothing). ``make test-chaos``;
+points are log lines of the second month: its first files about to be
+read, its rows linked (written inside identity's transaction, a moment
+before the commit, so the kill lands just before or just after it), its
+load task started (the load takes a tenth of a second here). Each time
+the month's load must not have finished (else the point proved nothing). ``make test-chaos``;
 not part of ``make test`` (about a minute and a half per point).
 """
 
@@ -34,7 +34,7 @@ MONTHS = PERIODS[:2]
 # Where to kill: a line of the log and how many times it must have appeared.
 KILL_POINTS = {
     "reading the second month's files": (r"opd 2025-02: \d+ files", 1),
-    "inside identity's transaction": (r"linked \d+ rows: ", 2),
+    "as the second month's rows are linked": (r"linked \d+ rows: ", 2),
     "as the second month's load starts": (r"starting task_id=load_period", 2),
 }
 
