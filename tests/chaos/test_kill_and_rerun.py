@@ -85,6 +85,34 @@ def test_a_runner_killed_outright_then_rerun_gives_the_clean_warehouse(
     assert_same_numbers(warehouse, reference)
 
 
+def _stop_immediately(pgdata: Path, user: str) -> None:
+    """Stop the postmaster as a crash would, and wait for that process, not for the data directory.
+
+    ``pg_ctl -w`` waits until ``postmaster.pid`` is gone; a task that notices
+    the stop and restarts the server within pg_ctl's poll interval writes a new
+    ``postmaster.pid`` and pg_ctl then waits its minute out and fails, although
+    the stop did happen. So signal without waiting and watch the old pid.
+    """
+    from pgserver._commands import pg_ctl
+
+    old_pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+    pg_ctl(["-W", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
+    deadline = time.monotonic() + 60
+    while _alive(old_pid):
+        assert time.monotonic() < deadline, f"postmaster {old_pid} still runs a minute after the stop"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def test_the_warehouse_stopped_mid_run_is_restarted_and_the_rerun_gives_the_clean_warehouse(
     reference, warehouse: str, sample_landing: Path, tmp_path: Path
 ) -> None:
@@ -93,8 +121,6 @@ def test_the_warehouse_stopped_mid_run_is_restarted_and_the_rerun_gives_the_clea
     restarted the server; a rerun then leaves the clean run's warehouse."""
     if os.environ.get("AIRFLOW_CONN_WAREHOUSE"):
         pytest.skip("the warehouse is an external PostgreSQL: stopping it is not this test's to do")
-    from pgserver._commands import pg_ctl
-
     from ucj import warehouse as ucj_warehouse
 
     truncate(warehouse)
@@ -107,7 +133,7 @@ def test_the_warehouse_stopped_mid_run_is_restarted_and_the_rerun_gives_the_clea
         assert process.poll() is None, "the runner ended before the point was reached"
         assert time.monotonic() < deadline, "the point was not reached in time"
         time.sleep(0.05)
-    pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=Path(server.pgdata), user=server.system_user)
+    _stop_immediately(Path(server.pgdata), server.system_user)
     output = process.communicate(timeout=900)[0]
     assert "Traceback" not in output, output
     assert "is not running; starting it again" in log.read_text(errors="replace"), "a task restarted the server"
