@@ -3,7 +3,7 @@
 Worker keys and file ids are surrogate numbers handed out in arrival order, so
 runs that arrive in a different order are compared through a canonical form:
 each worker is named by the first roster row (file path, row) it was built
-from, each file by its path. Shared by ``tests/e2e/test_reruns.py`` (reruns
+from, each file by its path. Shared by ``tests/e2e/test_pipeline_e2e.py`` (reruns
 of one history) and ``tests/e2e/test_any_order.py`` (other histories).
 """
 
@@ -86,10 +86,15 @@ def truncate(warehouse: str) -> None:
         conn.execute(f"truncate {', '.join(OUTPUT_TABLES)}, meta.stage_fingerprint restart identity cascade")
 
 
-def clean_run(warehouse: str, sample_landing: Path, periods: list[str] = PERIODS) -> dict[str, str]:
+def clean_run(warehouse: str, sample_landing: Path, periods: list[str] = PERIODS) -> dict[str, dict[str, str]]:
     """One clean run of the months, in order: its checksums."""
     truncate(warehouse)
     assert runner.run(str(sample_landing), periods) == []
+    return snapshot(warehouse)
+
+
+def snapshot(warehouse: str) -> dict[str, dict[str, str]]:
+    """The warehouse's checksums: exact, canonical and the row states."""
     with psycopg.connect(warehouse, autocommit=True) as conn:
         return {
             "canonical": checksums(conn, CANONICAL),

@@ -1,7 +1,7 @@
 """Two periods running at once give the same numbers as a clean chronological
 run of the same two months, through the canonical form (``rerun_checks``).
 Two months are enough for the interleaving to matter, and keep this module,
-which runs beside ``test_reruns.py`` (where months arrive out of order in the
+which runs beside ``test_pipeline_e2e.py`` (where months arrive out of order in the
 backfill), within the suite's time.
 """
 
