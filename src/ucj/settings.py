@@ -125,6 +125,7 @@ class ProbabilisticSettings(_Section):
     auto_merge_probability: Annotated[float, Field(gt=0, le=1)]
     review_probability: Annotated[float, Field(gt=0, le=1)]
     expected_duplicate_share: Annotated[float, Field(gt=0, lt=1)]
+    calibration_min_decisions: PositiveInt
 
     @model_validator(mode="after")
     def _review_below_merge(self) -> ProbabilisticSettings:

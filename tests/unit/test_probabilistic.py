@@ -117,3 +117,71 @@ def test_blocking_recall_counts_the_split_pairs_a_model_block_brings_together() 
     # The NIK rule ignores a missing NIK: two workers without one are not a NIK block.
     workers[0]["nik"] = workers[1]["nik"] = None
     assert bench_identity.blocking_recall(workers, [1, 1, 1, 2]) == (1, 3)
+
+
+def _decisions(workers: list[dict], pairs: list, accepted: list[bool]):
+    import pandas as pd
+
+    by_key = {w["worker_key"]: w for w in workers}
+    rows = []
+    for pair, verdict in zip(pairs, accepted, strict=True):
+        row = {"accepted": verdict}
+        for side, key in (("l", pair.worker_a), ("r", pair.worker_b)):
+            row.update({f"{c}_{side}": by_key[key].get(c) for c in probabilistic.SIDE_COLUMNS})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_reviewers_decisions_move_the_prior_until_decided_pairs_score_what_was_decided() -> None:
+    """Reviewers accepted 30 of 40 queued pairs the model put at ~0.99: its probabilities were too
+    high. The next model shifts every weight by one amount, so the ranking stays and the decided
+    pairs' mean probability moves towards their acceptance rate; fewer decisions than the minimum
+    change nothing; all accepted raise the prior, by little when the model was sure already."""
+    import math
+
+    recs = realistic_records(800, "calibration")
+    workers = [
+        {"worker_key": r.rid, "nik": r.nik, "name_key": labelled_name_key(r.full_name),
+         "birth_date": str(r.birth_date), "gender": r.gender, "village_code": None}
+        for r in recs
+    ]  # fmt: skip
+    base = probabilistic.train_and_score(workers, 0.5)
+    assert base.training["reviewer_decisions"] == {"accepted": 0, "rejected": 0, "min_decisions": 20, "applied": False}
+    shown = sorted(base.pairs, key=lambda p: (p.weight, p.worker_a, p.worker_b))[:40]  # the least sure
+    verdicts = [i % 4 != 0 for i in range(40)]
+    decided = _decisions(workers, shown, verdicts)
+    # The decided pairs are scored by the run's model exactly as the run scored them.
+    assert probabilistic.decision_weights(base.model, decided) == pytest.approx([p.weight for p in shown], abs=1e-9)
+
+    few = probabilistic.train_and_score(workers, 0.5, decisions=decided.head(19), min_decisions=20)
+    assert few.model_version == base.model_version
+    assert few.training["reviewer_decisions"]["applied"] is False
+
+    calibrated = probabilistic.train_and_score(workers, 0.5, decisions=decided, min_decisions=20)
+    summary = calibrated.training["reviewer_decisions"]
+    assert (summary["applied"], summary["accepted"], summary["rejected"]) == (True, 30, 10)
+    assert summary["mean_probability_before"] > summary["acceptance_rate"] == 0.75
+    assert summary["shift_bits"] < 0
+    assert summary["prior_after"] < summary["prior_before"]
+    assert summary["acceptance_rate"] <= summary["mean_probability_after"] < summary["mean_probability_before"]
+    assert calibrated.model_version != base.model_version
+    assert calibrated.model["probability_two_random_records_match"] == summary["prior_after"]
+    # The shift is where the decisions' log posterior is flat.
+    weights = probabilistic.decision_weights(calibrated.model, decided)
+    residual = sum(float(y) - 1 / (1 + 2 ** (-w)) for w, y in zip(weights, verdicts, strict=True))
+    scale = probabilistic.CALIBRATION_SCALE_BITS
+    assert math.log(2) * residual == pytest.approx(summary["shift_bits"] / scale**2, abs=1e-4)
+    before = {(p.worker_a, p.worker_b): p for p in base.pairs}
+    assert calibrated.pairs
+    assert len(calibrated.pairs) < len(base.pairs)
+    for pair in calibrated.pairs:
+        assert pair.probability >= 0.5
+        assert pair.weight - before[(pair.worker_a, pair.worker_b)].weight == pytest.approx(summary["shift_bits"])
+    # The same decisions listed in another order make the same model.
+    shuffled = decided.sample(frac=1, random_state=3).reset_index(drop=True)
+    again = probabilistic.train_and_score(workers, 0.5, decisions=shuffled, min_decisions=20)
+    assert again.model_version == calibrated.model_version
+
+    accepted = probabilistic.train_and_score(workers, 0.5, decisions=decided.assign(accepted=True), min_decisions=20)
+    assert accepted.training["reviewer_decisions"]["shift_bits"] > 0
+    assert len(accepted.pairs) >= len(base.pairs)

@@ -154,3 +154,58 @@ def test_a_model_that_cannot_train_queues_nothing_and_says_why(conn, caplog) -> 
     assert "EM could not learn" in training["fallback"]
     assert all(state.startswith("skipped") for state in training["em_blocks"].values())
     assert "the rules alone decide" in caplog.text
+
+
+def test_reviewers_decisions_recalibrate_the_next_run(one_worker_per_record) -> None:
+    """Reviewers reject the queue's twenty least likely pairs and accept five: the next run's model
+    (a version of its own, its training saying so) places every pair lower, the rejected stay apart,
+    the accepted are merged, and their decisions keep counting after the merge."""
+    conn = one_worker_per_record
+    with conn.transaction():
+        first = probabilistic.link_probabilistically(conn)
+    assert first["queued"] >= 25
+    pending = conn.execute(
+        """select worker_a, worker_b, match_probability from identity.match_candidate
+           where status = 'pending' order by match_probability, worker_a, worker_b"""
+    ).fetchall()
+    decide = """update identity.match_candidate set status = %s, decided_by = 'test', decided_at = now()
+                where worker_a = %s and worker_b = %s"""
+    for a, b, _ in pending[:20]:
+        conn.execute(decide, ("rejected", a, b))
+    for a, b, _ in pending[-5:]:
+        conn.execute(decide, ("accepted", a, b))
+
+    with conn.transaction():
+        second = probabilistic.link_probabilistically(conn)
+    assert second["model_version"] != first["model_version"]
+    assert second["accepted"] == 5
+    (training,) = conn.execute(
+        "select training from identity.scoring_run where scoring_run_id = %s", (second["scoring_run_id"],)
+    ).fetchone()
+    decisions = training["reviewer_decisions"]
+    assert (decisions["applied"], decisions["accepted"], decisions["rejected"]) == (True, 5, 20)
+    assert decisions["shift_bits"] < 0
+    rescored = {
+        (a, b): p
+        for a, b, p in conn.execute(
+            "select worker_a, worker_b, match_probability from identity.match_candidate where scoring_run_id = %s",
+            (second["scoring_run_id"],),
+        )
+    }
+    earlier = {(a, b): p for a, b, p in pending[20:-5]}
+    assert set(rescored) & set(earlier)
+    assert all(rescored[k] < earlier[k] for k in set(rescored) & set(earlier))
+    root = "select coalesce(merged_into, worker_key) from identity.worker where worker_key = %s"
+    for a, b, _ in pending[:20]:
+        assert conn.execute(root, (a,)).fetchone() != conn.execute(root, (b,)).fetchone()
+    for a, b, _ in pending[-5:]:
+        assert conn.execute(root, (a,)).fetchone() == conn.execute(root, (b,)).fetchone()
+
+    # The accepted pairs are merged now, and their decisions still count: a merged worker keeps its evidence.
+    with conn.transaction():
+        third = probabilistic.link_probabilistically(conn)
+    (training,) = conn.execute(
+        "select training from identity.scoring_run where scoring_run_id = %s", (third["scoring_run_id"],)
+    ).fetchone()
+    assert (training["reviewer_decisions"]["accepted"], training["reviewer_decisions"]["rejected"]) == (5, 20)
+    assert training["reviewer_decisions"]["shift_bits"] < 0

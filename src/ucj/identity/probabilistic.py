@@ -16,7 +16,8 @@ different NIKs stand against them (twins share family name, birth date and
 district, and their NIKs sit one serial apart: only a person should overrule
 two NIKs). A decision is never overridden: a rejected pair (or one a
 reviewer kept apart, ``review.py``) is not merged again whatever the model
-says, an accepted one is merged on the next run. Every pair keeps its match
+says, an accepted one is merged on the next run, and together they
+recalibrate the next run's prior (:func:`calibrate`). Every pair keeps its match
 weight and the per-field comparison levels and weights, so "why are these
 the same person?" has an answer.
 """
@@ -141,6 +142,10 @@ class Scoring:
     model: dict[str, Any] | None
 
 
+# One side of a decided pair: the worker's evidence, columns suffixed _l and _r (see decided_pairs).
+SIDE_COLUMNS = (*FIELDS, "village_code")
+
+
 def score_workers(
     workers: pd.DataFrame | list[dict[str, Any]], review_probability: float, duplicate_share: float = 0.01
 ) -> list[Pair]:
@@ -154,7 +159,11 @@ def _untrained(workers: int, training: dict[str, Any], why: str) -> Scoring:
 
 
 def train_and_score(
-    workers: pd.DataFrame | list[dict[str, Any]], review_probability: float, duplicate_share: float = 0.01
+    workers: pd.DataFrame | list[dict[str, Any]],
+    review_probability: float,
+    duplicate_share: float = 0.01,
+    decisions: pd.DataFrame | None = None,
+    min_decisions: int = 20,
 ) -> Scoring:
     """Train on the workers themselves and score the blocked pairs above the review threshold.
 
@@ -162,7 +171,9 @@ def train_and_score(
     frame or as one dict per worker. The prior (how likely two random
     workers are one person) comes from the share of workers expected to
     still have a duplicate after the rules, not from a rule: the rules have
-    already merged every pair they can see.
+    already merged every pair they can see. ``decisions`` (reviewers'
+    accepted and rejected pairs, :func:`decided_pairs`) then recalibrate it
+    when there are ``min_decisions`` of them (:func:`calibrate`).
     """
     if len(workers) < 3:
         return _untrained(len(workers), {}, f"{len(workers)} workers, too few to train on")
@@ -200,8 +211,20 @@ def train_and_score(
         return _untrained(len(frame), training, "EM could not learn from any block")
     # Without the linker's random id, the same workers give the same model and version.
     model = {k: v for k, v in linker.misc.save_model_to_json().items() if k != "linker_uid"}
+    calibration = calibrate(model, decisions, min_decisions)
+    training["reviewer_decisions"] = calibration
+    shift = float(calibration.get("shift_bits", 0.0))
+    if shift:
+        model["probability_two_random_records_match"] = calibration["prior_after"]
     version = hashlib.sha256(json.dumps(model, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    predicted = linker.inference.predict(threshold_match_probability=review_probability).as_pandas_dataframe()
+    # The prior only adds to every pair's weight: predict with the trained
+    # linker at the threshold the shift moves, then shift the weights.
+    threshold = _probability(_weight(review_probability) - shift) if shift else review_probability
+    predicted = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+    if shift:
+        predicted["match_weight"] = predicted["match_weight"] + shift
+        predicted["match_probability"] = predicted["match_weight"].map(_probability)
+        predicted = predicted[predicted["match_probability"] >= review_probability]
     key_of = dict(zip(frame["evidence_id"], frame["worker_key"].astype(int), strict=True))
     predicted["worker_key_l"] = predicted["evidence_id_l"].map(key_of)
     predicted["worker_key_r"] = predicted["evidence_id_r"].map(key_of)
@@ -225,6 +248,129 @@ def train_and_score(
         conflict = niks_conflict(_text(wa["nik"]), _text(wb["nik"]), _text(wa["name_key"]), _text(wb["name_key"]))
         pairs.append(Pair(a, b, float(row["match_probability"]), float(row["match_weight"]), comparison, conflict))
     return Scoring(pairs, version, True, training, model)
+
+
+def _weight(probability: float) -> float:
+    """A probability as splink's match weight: log2 of its odds."""
+    return math.log2(probability / (1 - probability))
+
+
+def _probability(weight: float) -> float:
+    return 1 / (1 + 2 ** (-weight))
+
+
+# How far reviewers' decisions may move the prior without strong evidence:
+# the standard deviation, in bits of match weight, of the shift's prior.
+CALIBRATION_SCALE_BITS = 5.0
+
+
+def calibrate(model: dict[str, Any], decisions: pd.DataFrame | None, min_decisions: int) -> dict[str, Any]:
+    """Move the model's prior so that the pairs reviewers decided score what they decided.
+
+    A Fellegi-Sunter model trained without labels is usually well ordered
+    but badly placed: if reviewers reject a third of the pairs the queue
+    shows at 0.95, the probabilities mean something else than they say, and
+    so does the threshold that fills the queue. The fix that keeps the order
+    is one shift of every weight (the prior's log-odds): a logistic
+    regression of the decisions on the model's weights with the slope held
+    at one, fitted by maximum likelihood with a normal prior on the shift
+    (``CALIBRATION_SCALE_BITS``), so that a few decisions move it a little
+    and all-accepted gives a finite answer. Pairs the model was sure of and
+    reviewers accepted say almost nothing; the ones at the margin decide.
+    The decided pairs are scored by this run's model from the workers'
+    evidence as created (a merged worker keeps its row), so the shift is a
+    function of the decisions and the evidence, not of when they were made.
+    The m and u values stay as EM and sampling found them: decided pairs
+    are the ones the model chose to show, a biased sample for per-field
+    estimates.
+    """
+    accepted = 0 if decisions is None else int(decisions["accepted"].sum())
+    summary: dict[str, Any] = {"accepted": accepted, "rejected": 0 if decisions is None else len(decisions) - accepted,
+                               "min_decisions": min_decisions}  # fmt: skip
+    if decisions is None or len(decisions) < min_decisions:
+        return {**summary, "applied": False}
+    weights = decision_weights(model, decisions)
+    shift = round(fit_shift(weights, [bool(v) for v in decisions["accepted"]]), 6)
+    prior = float(model["probability_two_random_records_match"])
+    odds = prior / (1 - prior) * 2**shift
+    return {
+        **summary,
+        "applied": True,
+        "shift_bits": shift,
+        "prior_before": prior,
+        "prior_after": odds / (1 + odds),
+        "acceptance_rate": round(accepted / len(weights), 6),
+        "mean_probability_before": round(sum(map(_probability, weights)) / len(weights), 6),
+        "mean_probability_after": round(sum(_probability(w + shift) for w in weights) / len(weights), 6),
+    }
+
+
+def fit_shift(weights: list[float], accepted: list[bool]) -> float:
+    """The shift (bits) maximising the decisions' likelihood times the shift's normal prior.
+
+    The log posterior's slope, ln2 * sum(accepted - p) - shift / scale^2,
+    falls as the shift grows, so bisection finds its one zero.
+    """
+
+    def slope(shift: float) -> float:
+        residual = sum(float(y) - _probability(w + shift) for w, y in zip(weights, accepted, strict=True))
+        return math.log(2) * residual - shift / CALIBRATION_SCALE_BITS**2
+
+    low, high = -60.0, 60.0
+    for _ in range(100):
+        mid = (low + high) / 2
+        if slope(mid) > 0:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
+
+
+def decision_weights(model: dict[str, Any], decisions: pd.DataFrame) -> list[float]:
+    """Each decided pair's match weight under ``model``, in the order of ``decisions``.
+
+    The model is loaded from its settings dict (splink's own way of reusing a
+    saved model) over a frame holding just the decided pairs' two sides,
+    blocked on the pair: exactly one comparison per pair.
+    """
+    sides = []
+    for side in ("l", "r"):
+        part = decisions[[f"{c}_{side}" for c in SIDE_COLUMNS]].copy()
+        part.columns = list(SIDE_COLUMNS)
+        part["pair_id"] = range(len(decisions))
+        part["evidence_id"] = part["pair_id"].map(lambda i, s=side: f"{i:09d}-{s}")
+        sides.append(part)
+    frame = pd.concat(sides, ignore_index=True)
+    frame["village_code"] = frame["village_code"].astype("string")
+    frame["birth_date"] = frame["birth_date"].astype(str)
+    blocked = {**model, "blocking_rules_to_generate_predictions": [
+        {"blocking_rule": "l.pair_id = r.pair_id", "sql_dialect": "duckdb"}]}  # fmt: skip
+    linker = Linker(DuckDBAPI().register(frame), blocked, log_level=None)
+    scored = linker.inference.predict().as_pandas_dataframe()
+    by_pair = dict(zip(scored["evidence_id_l"].str[:9].astype(int), scored["match_weight"].astype(float), strict=True))
+    return [by_pair[i] for i in range(len(decisions))]
+
+
+def decided_pairs(conn: psycopg.Connection) -> pd.DataFrame:
+    """Reviewers' accepted and rejected pairs, each with both workers' evidence as the workers were created.
+
+    In an order of the evidence, not of the keys: the same decisions on
+    another history's numbering give the same frame.
+    """
+    columns = ", ".join(f"{side}.{c} as {c}_{'l' if side == 'a' else 'r'}" for side in "ab" for c in SIDE_COLUMNS)
+    rows = conn.execute(
+        f"""select c.status = 'accepted' as accepted, {columns}
+            from identity.match_candidate as c
+            join identity.worker as a on a.worker_key = c.worker_a
+            join identity.worker as b on b.worker_key = c.worker_b
+            where c.status in ('accepted', 'rejected')"""
+    ).fetchall()
+    names = ["accepted", *(f"{c}_{s}" for s in "lr" for c in SIDE_COLUMNS)]
+    frame = pd.DataFrame(rows, columns=names)
+    for name in names[1:]:
+        # As text, missing as None: what _survivors gives the model for the same worker.
+        frame[name] = frame[name].map(lambda v: None if v is None else str(v)).astype(object)
+    return frame.sort_values(names, kind="stable", na_position="first").reset_index(drop=True)
 
 
 def _with_evidence_ids(frame: pd.DataFrame) -> pd.DataFrame:
@@ -330,7 +476,10 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, Any]:
             "select worker_a, worker_b, status from identity.match_candidate where status <> 'pending'"
         )
     }
-    scoring = train_and_score(_survivors(conn), float(cfg.review_probability), float(cfg.expected_duplicate_share))
+    scoring = train_and_score(
+        _survivors(conn), float(cfg.review_probability), float(cfg.expected_duplicate_share),
+        decided_pairs(conn), int(cfg.calibration_min_decisions),
+    )  # fmt: skip
     pairs = scoring.pairs
     run_id = _record_scoring_run(conn, scoring)
     merged = queued = accepted = 0
