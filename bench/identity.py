@@ -29,10 +29,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ucj.settings import settings
 from ucj_dev import synthetic
 from ucj_dev.identity_eval import (
     AFTER_REVIEW,
     BLOCKING,
+    CALIBRATED,
     QUEUED,
     RESOLVERS,
     REVIEW_PRECISION,
@@ -66,6 +68,15 @@ def run(n_people: int) -> dict[str, Any]:
                 entry["blocking"] = BLOCKING[-1]
                 entry["workers_after_rules"] = WORKERS[-1]
                 entry["after_review"] = score(recs, AFTER_REVIEW[-1])
+                calibrated = CALIBRATED[-1]
+                review = settings().identity.probabilistic.review_probability
+                queue = [truth for probability, _, truth in calibrated["scored"] if probability >= review]
+                entry["recalibrated"] = {
+                    "summary": calibrated["summary"],
+                    "queued": len(queue),
+                    "queued_true_pairs": sum(queue),
+                    "merges_at": merges_at(calibrated["scored"]),
+                }
             print(f"{name:<10} {resolver_name:<30} {entry['resolvers'][resolver_name]}", flush=True)
         results["levels"][name] = entry
     return results
@@ -117,6 +128,8 @@ def render(results: dict[str, Any], machine: str) -> str:
                 f"Review queue: {queued:,} worker pairs ({per_thousand:.1f} per 1,000 workers after the rules), "
                 f"of which {true:,} ({share}) are truly one person.",
             ]
+        if "recalibrated" in entry:
+            lines += ["", *_recalibration_lines(entry["recalibrated"], entry["workers_after_rules"])]
         if "blocking" in entry:
             compared, split = entry["blocking"]
             share = f"{compared / split:.1%}" if split else "-"
@@ -138,6 +151,32 @@ def render(results: dict[str, Any], machine: str) -> str:
             ]
         lines.append("")
     return "\n".join(lines)
+
+
+def _recalibration_lines(calibrated: dict[str, Any], workers: int) -> list[str]:
+    """What the reviewer's decisions teach the next run's model (``probabilistic.calibrate``)."""
+    summary = calibrated["summary"]
+    decided = summary.get("accepted", 0) + summary.get("rejected", 0)
+    if not summary.get("applied"):
+        return [
+            f"Recalibration: the reviewer's {decided:,} decisions are fewer than `calibration_min_decisions` "
+            f"({summary.get('min_decisions')}); the next run's model is not shifted."
+        ]
+    queued, true = calibrated["queued"], calibrated["queued_true_pairs"]
+    per_thousand = 1000 * queued / workers if workers else 0.0
+    share = f"{true / queued:.0%}" if queued else "-"
+    return [
+        f"Recalibrated on the reviewer's {decided:,} decisions ({summary['accepted']:,} accepted): every weight "
+        f"shifted by {summary['shift_bits']:+.2f} bits (the decided pairs' mean probability "
+        f"{summary['mean_probability_before']:.3f} before, {summary['mean_probability_after']:.3f} after, "
+        f"acceptance rate {summary['acceptance_rate']:.3f}). The same workers scored by that model: review queue "
+        f"{queued:,} pairs ({per_thousand:.1f} per 1,000 workers), of which {true:,} ({share}) are one person; "
+        "it would merge without review:",
+        "",
+        "| threshold | pairs merged | of which two different people |",
+        "|---:|---:|---:|",
+        *(f"| {t} | {n:,} | {false:,} |" for t, n, false in calibrated["merges_at"]),
+    ]
 
 
 def main() -> int:

@@ -4,8 +4,9 @@ The project's resolver (the pipeline's rules, then its splink model) and two
 baselines (exact NIK; splink with a default configuration) over labelled
 records (``ucj_dev.synthetic.labelled``), and pairwise scores against the truth. The
 last model run's review queue is kept in ``QUEUED``, ``REVIEW_PRECISION``
-and ``SCORED``, its blocking recall in ``BLOCKING`` and its result after a
-perfect reviewer in ``AFTER_REVIEW``, for the report.
+and ``SCORED``, its blocking recall in ``BLOCKING``, its result after a
+perfect reviewer in ``AFTER_REVIEW``, and the same workers scored by the
+model that reviewer's decisions recalibrate in ``CALIBRATED``, for the report.
 """
 
 from __future__ import annotations
@@ -94,7 +95,33 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
             merge(pair, by_model=False)
     AFTER_REVIEW.append(labels())
     WORKERS.append(len(clusters))
+    CALIBRATED.append(_recalibrated(workers, queued, lambda p: same_person(recs, clusters, p.worker_a, p.worker_b)))
     return unattended
+
+
+def _recalibrated(workers: list[dict[str, Any]], queued: list[Any], truth: Any) -> dict[str, Any]:
+    """The same workers scored by the model the reviewer's decisions recalibrate (the next run's, as
+    ``probabilistic.calibrate`` does it), with the shipped ``calibration_min_decisions``."""
+    import pandas as pd
+
+    from ucj.identity.probabilistic import SIDE_COLUMNS, train_and_score
+    from ucj.settings import settings
+
+    model = settings().identity.probabilistic
+    by_key = {w["worker_key"]: w for w in workers}
+    rows = []
+    for pair in queued:
+        row: dict[str, Any] = {"accepted": truth(pair)}
+        for side, key in (("l", pair.worker_a), ("r", pair.worker_b)):
+            row.update({f"{c}_{side}": by_key[key].get(c) for c in SIDE_COLUMNS})
+        rows.append(row)
+    decisions = pd.DataFrame(rows, columns=["accepted", *(f"{c}_{s}" for s in "lr" for c in SIDE_COLUMNS)])
+    scoring = train_and_score(workers, float(model.review_probability), float(model.expected_duplicate_share),
+                              decisions, int(model.calibration_min_decisions))  # fmt: skip
+    return {
+        "summary": scoring.training.get("reviewer_decisions", {}),
+        "scored": [(p.probability, p.niks_conflict, truth(p)) for p in scoring.pairs],
+    }
 
 
 def blocking_recall(workers: list[dict[str, Any]], person_of: list[int]) -> tuple[int, int]:
@@ -138,6 +165,7 @@ WORKERS: list[int] = []  # per call: workers after the rules
 QUEUED: list[int] = []
 REVIEW_PRECISION: list[int] = []
 SCORED: list[list[tuple[float, bool, bool]]] = []  # per call: probability, NIKs conflict, truly one person
+CALIBRATED: list[dict[str, Any]] = []  # per call: the recalibrated model's summary and its SCORED
 THRESHOLDS = (0.9, 0.99, 0.999, 0.9999, 0.99999)
 
 

@@ -23,6 +23,10 @@ def test_the_shipped_model_mends_splits_without_false_merges(level: str) -> None
     assert model["recall"] >= rules["recall"]
     assert bench_identity.QUEUED[-1] > 0, "doubtful pairs reach the review queue"
     assert bench_identity.REVIEW_PRECISION[-1] > 0, "some queued pairs are splits a reviewer can mend"
+    # The simulated reviewer's decisions are what the next run's model is recalibrated on.
+    summary = bench_identity.CALIBRATED[-1]["summary"]
+    assert summary["accepted"] == bench_identity.REVIEW_PRECISION[-1]
+    assert summary["accepted"] + summary["rejected"] == bench_identity.QUEUED[-1]
 
 
 def test_two_different_niks_are_never_merged_without_a_person() -> None:
