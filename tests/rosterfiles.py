@@ -144,3 +144,16 @@ def odd_landing_zone(tmp_path: Path) -> tuple[Path, Path]:
         (folder / junk).write_bytes(b"x")
     (folder / os.fsdecode(b"rekap\xff.csv")).write_bytes(b"x")  # not UTF-8
     return root, outside
+
+
+def run_village_month(period: str, files: list[str]) -> dict[str, dict]:
+    """A village month through the DAG tasks' own code, ingest to load; each loaded month's load result."""
+    from ucj import pipeline_tasks
+
+    pipeline_tasks.ingest_files("village", period, files)
+    validation = pipeline_tasks.validate("village", period, "ucj_ingest_village", "test")
+    pipeline_tasks.publication_gate("village", period, validation, "ucj_ingest_village", "test")
+    pipeline_tasks.settle("village", period)
+    pipeline_tasks.resolve_identities()
+    pipeline_tasks.link_probabilistically()
+    return {month: pipeline_tasks.load_period(month) for month in pipeline_tasks.periods_to_load(period, None)}

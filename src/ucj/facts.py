@@ -111,6 +111,61 @@ def refresh_worker_dimension(conn: psycopg.Connection, period_month: dt.date) ->
     return {"dimension_seconds": round(seconds, 3)}
 
 
+def merges_only(conn: psycopg.Connection, period_month: dt.date, previous: dict[str, Any] | None) -> bool:
+    """Whether the month's last load is still right but for workers merged since (:func:`apply_merges`).
+
+    ``previous``: the month's last load result. Its ``inputs`` (the file
+    versions and the load SQL, ``fingerprint.load_inputs``) must be the
+    current ones, nothing may wait in identity.pending_reload for the month
+    (a reviewer's split, rows linked again after an earlier month's files),
+    and the partition must still hold the facts that load wrote. Anything
+    else, or any doubt, is a full reload.
+    """
+    from ucj.fingerprint import load_inputs
+
+    if not previous or previous.get("inputs") != load_inputs(conn, period_month):
+        return False
+    if conn.execute("select 1 from identity.pending_reload where period_month = %s", (period_month,)).fetchone():
+        return False
+    return coverage_fact_count(conn, period_month) == previous.get("coverage_facts")
+
+
+def apply_merges(conn: psycopg.Connection, period_month: dt.date) -> dict[str, Any]:
+    """Move a loaded month's facts, worker values and versions from merged-away keys to the survivors.
+
+    What a consolidation usually changes in an earlier month is a few
+    hundred workers found to be one: rebuilding the month's million facts
+    for them made every month's consolidation reload every month before it.
+    This reads and writes those workers' rows and facts only (the aggregates
+    change by what they counted before and after), and gives what the full
+    reload gives (``tests/warehouse/test_incremental_load.py``).
+    Caller owns the transaction, and checked :func:`merges_only`.
+    """
+    started = time.perf_counter()
+    serialise(conn, PERIOD_LOAD_LOCK, period_month.year * 100 + period_month.month)
+    serialise(conn, WORKER_DIMENSION_LOCK)
+    run_sql_file(conn, "load/apply_merges.sql", {"period": period_month})
+    (merged,) = conn.execute("select count(*) from merged_away").fetchone()
+    (regencies,) = conn.execute("select count(*) from regency_delta where workers <> 0").fetchone()
+    month = f"identity.{ensure_partition(conn, period_month, 'identity.worker_month')}"
+    params = {"period": period_month, "next_period": next_month(period_month)}
+    run_sql_file(conn, "load/worker_versions.sql", params, identifiers={"month": month})
+    seconds = time.perf_counter() - started
+    (facts,) = conn.execute("select count(*) from dw.fact_coverage where period_month = %s", (period_month,)).fetchone()
+    (units,) = conn.execute(
+        "select count(*) from dw.fact_submission where period_month = %s", (period_month,)
+    ).fetchone()
+    log.info("%s: %d merged-away workers moved to their survivors in %.1f s (%d regency figures changed), "
+             "not reloaded whole", period_month.strftime("%Y-%m"), merged, seconds, regencies)  # fmt: skip
+    return {
+        "coverage_facts": facts,
+        "units_reported": units,
+        "merges_applied": merged,
+        "regencies_changed": regencies,
+        "merge_seconds": round(seconds, 3),
+    }
+
+
 def finish_load(conn: psycopg.Connection, period_month: dt.date) -> None:
     """The month now counts every reviewer's correction: it leaves the reload queue."""
     conn.execute("delete from identity.pending_reload where period_month = %s", (period_month,))

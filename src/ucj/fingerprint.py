@@ -85,7 +85,7 @@ def validation_fingerprint(conn: psycopg.Connection, kind: str, period_month: dt
     )
 
 
-LOAD_SQL = ("load_period.sql", "refresh_aggregates.sql", "worker_month.sql", "worker_versions.sql")
+LOAD_SQL = ("load_period.sql", "refresh_aggregates.sql", "worker_month.sql", "worker_versions.sql", "apply_merges.sql")
 
 
 def load_fingerprint(conn: psycopg.Connection, period_month: dt.date) -> str:
@@ -94,6 +94,15 @@ def load_fingerprint(conn: psycopg.Connection, period_month: dt.date) -> str:
         identity_generation(conn),
         file_checksum(*(SQL_DIR / "load" / f for f in LOAD_SQL)),
     )
+
+
+def load_inputs(conn: psycopg.Connection, period_month: dt.date) -> dict[str, str]:
+    """The load's inputs but identity, stored with each load: unchanged, a month whose workers were
+    merged since can take the merges instead of a reload (``facts.merges_only``)."""
+    return {
+        "files": _digest(files_in(conn, period_month)),
+        "sql": file_checksum(*(SQL_DIR / "load" / f for f in LOAD_SQL)),
+    }
 
 
 def churn_fingerprint(conn: psycopg.Connection) -> str:
@@ -115,6 +124,14 @@ def reusable(conn: psycopg.Connection, stage: str, scope: str, fingerprint: str)
         return None
     log.info("%s %s: inputs unchanged since %s, reusing that result (run with force to redo)", stage, scope, row[1])
     return row[0]
+
+
+def last_result(conn: psycopg.Connection, stage: str, scope: str) -> dict[str, Any] | None:
+    """The stage's last stored result for the scope, whatever its inputs were."""
+    row = conn.execute(
+        "select result from meta.stage_fingerprint where stage = %s and scope = %s", (stage, scope)
+    ).fetchone()
+    return None if row is None else row[0]
 
 
 def record(conn: psycopg.Connection, stage: str, scope: str, fingerprint: str, result: Any) -> None:

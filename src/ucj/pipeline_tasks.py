@@ -321,18 +321,24 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
         # A partition emptied by hand is not "unchanged", whatever the fingerprint says.
         if stored is not None and facts.coverage_fact_count(conn, period_month) == stored["coverage_facts"]:
             return {**stored, "reused": True}
-        facts.analyze_load_inputs(conn)
-        conn.commit()  # the statistics are there for both connections below
-        with connect() as dimension_conn, ThreadPoolExecutor(max_workers=1) as pool:
-            dimension = pool.submit(facts.refresh_worker_dimension, dimension_conn, period_month)
-            try:
-                result = facts.load_facts(conn, period)
-                result.update(dimension.result())
-            except BaseException:
-                # Killed or failed: the dimension's statement must not run on.
-                dimension_conn.cancel_safe()
-                wait([dimension])
-                raise
+        previous = None if force else fingerprint.last_result(conn, "load", period)
+        if facts.merges_only(conn, period_month, previous):
+            # Only workers merged since: move them, not the whole month (one transaction, as a reload).
+            result = facts.apply_merges(conn, period_month)
+        else:
+            facts.analyze_load_inputs(conn)
+            conn.commit()  # the statistics are there for both connections below
+            with connect() as dimension_conn, ThreadPoolExecutor(max_workers=1) as pool:
+                dimension = pool.submit(facts.refresh_worker_dimension, dimension_conn, period_month)
+                try:
+                    result = facts.load_facts(conn, period)
+                    result.update(dimension.result())
+                except BaseException:
+                    # Killed or failed: the dimension's statement must not run on.
+                    dimension_conn.cancel_safe()
+                    wait([dimension])
+                    raise
+        result["inputs"] = fingerprint.load_inputs(conn, period_month)
         last_loaded = conn.execute(
             "select done_at from meta.stage_fingerprint where stage = 'load' and scope = %s", (period,)
         ).fetchone()

@@ -11,23 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from rosterfiles import land_village, village_row
-
-from ucj import pipeline_tasks
+from rosterfiles import land_village, run_village_month, village_row
 
 KOTO_BARU, SIALANG = "13.10.01.2002", "13.10.01.2003"
 NAMES = {1: "Budi Santoso", 2: "Rahmat Hidayat", 3: "Dewi Lestari", 4: "Yusuf Maulana"}
-
-
-def run_month(period: str, files: list[str]) -> None:
-    pipeline_tasks.ingest_files("village", period, files)
-    validation = pipeline_tasks.validate("village", period, "ucj_ingest_village", "test")
-    pipeline_tasks.publication_gate("village", period, validation, "ucj_ingest_village", "test")
-    pipeline_tasks.settle("village", period)
-    pipeline_tasks.resolve_identities()
-    pipeline_tasks.link_probabilistically()
-    for month in pipeline_tasks.periods_to_load(period, None):
-        pipeline_tasks.load_period(month)
 
 
 def revisions(conn: psycopg.Connection) -> list[tuple]:
@@ -58,21 +45,21 @@ def landing(conn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_late_and_corrected_files_revise_the_published_figure(conn, landing: Path) -> None:
     first = land_village(landing, "2025-01", "a.csv", [person(n) for n in (1, 2, 3)], 1_700_000_000)
-    run_month("2025-01", [first])
+    run_village_month("2025-01", [first])
     assert published(conn) == (3, True, False)
     assert revisions(conn) == []
     (first_published_at,) = conn.execute("select first_published_at from mart.ucj_regency_month").fetchone()
 
     late = land_village(landing, "2025-01", "b.csv", [person(4, SIALANG)], 1_700_000_100)
-    run_month("2025-01", [first, late])
+    run_village_month("2025-01", [first, late])
     assert revisions(conn) == [("2025-01", 3, 4, "late_file")]
     assert published(conn) == (4, True, True)
 
     corrected = land_village(landing, "2025-01", "a.csv", [person(n) for n in (1, 2)], 1_700_000_200)
-    run_month("2025-01", [corrected, late])
+    run_village_month("2025-01", [corrected, late])
     assert revisions(conn)[1:] == [("2025-01", 4, 3, "corrected_file")]
 
-    run_month("2025-01", [corrected, late])  # nothing changed: nothing revised
+    run_village_month("2025-01", [corrected, late])  # nothing changed: nothing revised
     assert len(revisions(conn)) == 2
     assert conn.execute("select first_published_at from mart.ucj_regency_month").fetchone() == (first_published_at,)
     (run_id,) = conn.execute("select distinct dag_id is null from mart.ucj_revision").fetchone()
@@ -96,11 +83,11 @@ def test_a_later_month_that_joins_two_workers_revises_the_earlier_month(conn, la
     nik = "1310014503850011"
     january = [person(11, nik=nik, name="Siti Aminah", born="12/03/1985"),
                person(12, village=SIALANG, nik="", name="Siti Aminah", born="05/07/1985")]  # fmt: skip
-    run_month("2025-01", [land_village(landing, "2025-01", "a.csv", january)])
+    run_village_month("2025-01", [land_village(landing, "2025-01", "a.csv", january)])
     assert published(conn)[0] == 2  # nothing yet says these are one person
     # February: her NIK beside the second birth date - the two are one person.
     february = [person(11, nik=nik, name="Siti Aminah", born="05/07/1985")]
-    run_month("2025-02", [land_village(landing, "2025-02", "a.csv", february)])
+    run_village_month("2025-02", [land_village(landing, "2025-02", "a.csv", february)])
     assert ("2025-01", 2, 1, "identity_merge") in revisions(conn)
     assert published(conn) == (1, True, True)
 
@@ -110,7 +97,7 @@ def test_a_revision_without_a_cause_or_below_zero_fails_naming_the_month(conn, l
 
     from ucj import facts
 
-    run_month("2025-01", [land_village(landing, "2025-01", "a.csv", [person(n) for n in (1, 2)])])
+    run_village_month("2025-01", [land_village(landing, "2025-01", "a.csv", [person(n) for n in (1, 2)])])
     january = dt.date(2025, 1, 1)
     with pytest.raises(facts.RevisionError, match=r"2025-01: revision cause 'because' is not one of"):
         facts.record_revisions(conn, january, "because")
