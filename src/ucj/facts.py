@@ -111,19 +111,19 @@ def refresh_worker_dimension(conn: psycopg.Connection, period_month: dt.date) ->
     return {"dimension_seconds": round(seconds, 3)}
 
 
-def merges_only(conn: psycopg.Connection, period_month: dt.date, previous: dict[str, Any] | None) -> bool:
+def merges_only(
+    conn: psycopg.Connection, period_month: dt.date, previous: dict[str, Any] | None, inputs: dict[str, str]
+) -> bool:
     """Whether the month's last load is still right but for workers merged since (:func:`apply_merges`).
 
     ``previous``: the month's last load result. Its ``inputs`` (the file
     versions and the load SQL, ``fingerprint.load_inputs``) must be the
-    current ones, nothing may wait in identity.pending_reload for the month
+    current ones (``inputs``), nothing may wait in identity.pending_reload for the month
     (a reviewer's split, rows linked again after an earlier month's files),
     and the partition must still hold the facts that load wrote. Anything
     else, or any doubt, is a full reload.
     """
-    from ucj.fingerprint import load_inputs
-
-    if not previous or previous.get("inputs") != load_inputs(conn, period_month):
+    if not previous or previous.get("inputs") != inputs:
         return False
     if conn.execute("select 1 from identity.pending_reload where period_month = %s", (period_month,)).fetchone():
         return False
@@ -151,7 +151,7 @@ def apply_merges(conn: psycopg.Connection, period_month: dt.date) -> dict[str, A
     params = {"period": period_month, "next_period": next_month(period_month)}
     run_sql_file(conn, "load/worker_versions.sql", params, identifiers={"month": month})
     seconds = time.perf_counter() - started
-    (facts,) = conn.execute("select count(*) from dw.fact_coverage where period_month = %s", (period_month,)).fetchone()
+    facts = coverage_fact_count(conn, period_month)
     (units,) = conn.execute(
         "select count(*) from dw.fact_submission where period_month = %s", (period_month,)
     ).fetchone()

@@ -88,12 +88,12 @@ def validation_fingerprint(conn: psycopg.Connection, kind: str, period_month: dt
 LOAD_SQL = ("load_period.sql", "refresh_aggregates.sql", "worker_month.sql", "worker_versions.sql", "apply_merges.sql")
 
 
+def _load_sql_checksum() -> str:
+    return file_checksum(*(SQL_DIR / "load" / f for f in LOAD_SQL))
+
+
 def load_fingerprint(conn: psycopg.Connection, period_month: dt.date) -> str:
-    return _digest(
-        files_in(conn, period_month),
-        identity_generation(conn),
-        file_checksum(*(SQL_DIR / "load" / f for f in LOAD_SQL)),
-    )
+    return _digest(files_in(conn, period_month), identity_generation(conn), _load_sql_checksum())
 
 
 def load_inputs(conn: psycopg.Connection, period_month: dt.date) -> dict[str, str]:
@@ -101,7 +101,7 @@ def load_inputs(conn: psycopg.Connection, period_month: dt.date) -> dict[str, st
     merged since can take the merges instead of a reload (``facts.merges_only``)."""
     return {
         "files": _digest(files_in(conn, period_month)),
-        "sql": file_checksum(*(SQL_DIR / "load" / f for f in LOAD_SQL)),
+        "sql": _load_sql_checksum(),
     }
 
 

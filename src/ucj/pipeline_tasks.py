@@ -321,8 +321,9 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
         # A partition emptied by hand is not "unchanged", whatever the fingerprint says.
         if stored is not None and facts.coverage_fact_count(conn, period_month) == stored["coverage_facts"]:
             return {**stored, "reused": True}
+        inputs = fingerprint.load_inputs(conn, period_month)
         previous = None if force else fingerprint.last_result(conn, "load", period)
-        if facts.merges_only(conn, period_month, previous):
+        if facts.merges_only(conn, period_month, previous, inputs):
             # Only workers merged since: move them, not the whole month (one transaction, as a reload).
             result = facts.apply_merges(conn, period_month)
         else:
@@ -338,7 +339,7 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
                     dimension_conn.cancel_safe()
                     wait([dimension])
                     raise
-        result["inputs"] = fingerprint.load_inputs(conn, period_month)
+        result["inputs"] = inputs
         last_loaded = conn.execute(
             "select done_at from meta.stage_fingerprint where stage = 'load' and scope = %s", (period,)
         ).fetchone()

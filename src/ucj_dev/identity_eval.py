@@ -102,20 +102,12 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
 def _recalibrated(workers: list[dict[str, Any]], queued: list[Any], truth: Any) -> dict[str, Any]:
     """The same workers scored by the model the reviewer's decisions recalibrate (the next run's, as
     ``probabilistic.calibrate`` does it), with the shipped ``calibration_min_decisions``."""
-    import pandas as pd
-
-    from ucj.identity.probabilistic import SIDE_COLUMNS, train_and_score
+    from ucj.identity.probabilistic import decisions_of, train_and_score
     from ucj.settings import settings
 
     model = settings().identity.probabilistic
     by_key = {w["worker_key"]: w for w in workers}
-    rows = []
-    for pair in queued:
-        row: dict[str, Any] = {"accepted": truth(pair)}
-        for side, key in (("l", pair.worker_a), ("r", pair.worker_b)):
-            row.update({f"{c}_{side}": by_key[key].get(c) for c in SIDE_COLUMNS})
-        rows.append(row)
-    decisions = pd.DataFrame(rows, columns=["accepted", *(f"{c}_{s}" for s in "lr" for c in SIDE_COLUMNS)])
+    decisions = decisions_of(by_key, queued, [truth(pair) for pair in queued])
     scoring = train_and_score(workers, float(model.review_probability), float(model.expected_duplicate_share),
                               decisions, int(model.calibration_min_decisions))  # fmt: skip
     return {

@@ -123,19 +123,6 @@ def test_blocking_recall_counts_the_split_pairs_a_model_block_brings_together() 
     assert bench_identity.blocking_recall(workers, [1, 1, 1, 2]) == (1, 3)
 
 
-def _decisions(workers: list[dict], pairs: list, accepted: list[bool]):
-    import pandas as pd
-
-    by_key = {w["worker_key"]: w for w in workers}
-    rows = []
-    for pair, verdict in zip(pairs, accepted, strict=True):
-        row = {"accepted": verdict}
-        for side, key in (("l", pair.worker_a), ("r", pair.worker_b)):
-            row.update({f"{c}_{side}": by_key[key].get(c) for c in probabilistic.SIDE_COLUMNS})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def test_reviewers_decisions_move_the_prior_until_decided_pairs_score_what_was_decided() -> None:
     """Reviewers accepted 30 of 40 queued pairs the model put at ~0.99: its probabilities were too
     high. The next model shifts every weight by one amount, so the ranking stays and the decided
@@ -153,7 +140,7 @@ def test_reviewers_decisions_move_the_prior_until_decided_pairs_score_what_was_d
     assert base.training["reviewer_decisions"] == {"accepted": 0, "rejected": 0, "min_decisions": 20, "applied": False}
     shown = sorted(base.pairs, key=lambda p: (p.weight, p.worker_a, p.worker_b))[:40]  # the least sure
     verdicts = [i % 4 != 0 for i in range(40)]
-    decided = _decisions(workers, shown, verdicts)
+    decided = probabilistic.decisions_of({w["worker_key"]: w for w in workers}, shown, verdicts)
     # The decided pairs are scored by the run's model exactly as the run scored them.
     assert probabilistic.decision_weights(base.model, decided) == pytest.approx([p.weight for p in shown], abs=1e-9)
 

@@ -102,13 +102,17 @@ def test_a_month_with_a_new_file_or_a_split_is_reloaded_whole(conn, landing: Pat
     run_village_month("2025-01", [land_village(landing, "2025-01", "a.csv", january)])
     month = parse_period("2025-01")
     previous = fingerprint.last_result(conn, "load", "2025-01")
-    assert facts.merges_only(conn, month, previous)  # nothing changed at all: merges (none) would do
+    assert facts.merges_only(
+        conn, month, previous, fingerprint.load_inputs(conn, month)
+    )  # nothing changed at all: merges (none) would do
     conn.execute("insert into identity.pending_reload (period_month, reason) values (%s, 'identity_split')", (month,))
-    assert not facts.merges_only(conn, month, previous)
+    assert not facts.merges_only(conn, month, previous, fingerprint.load_inputs(conn, month))
     conn.execute("delete from identity.pending_reload")
     # A late file for January: its rows are not in the facts, only a reload counts them.
     late = land_village(landing, "2025-01", "b.csv", [row(3, "1310015506700014", "Yusuf Maulana", "15/06/1970")])
     loads = run_village_month("2025-01", [late])
     assert "load_seconds" in loads["2025-01"]
     assert "merges_applied" not in loads["2025-01"]
-    assert not facts.merges_only(conn, month, previous)  # against the load before the file
+    assert not facts.merges_only(
+        conn, month, previous, fingerprint.load_inputs(conn, month)
+    )  # against the load before the file

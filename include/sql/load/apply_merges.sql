@@ -31,12 +31,15 @@ union
 select merged_into from merged_away;
 analyze worker_touched;
 
--- What the aggregates count of those workers, before the move (and, below, after it).
-drop table if exists counted_before;
-create temp table counted_before on commit drop as
+-- What the aggregates count of those workers: taken before the move and,
+-- in step 4, after it.
+drop view if exists counted_now;
+create temp view counted_now as
 select distinct f.regency_code, f.program_code, f.segment_code, f.funding_code, f.worker_key
 from dw.fact_coverage as f
 where f.period_month = %(period)s and f.worker_key in (select t.worker_key from worker_touched as t);
+drop table if exists counted_before;
+create temp table counted_before on commit drop as select * from counted_now;
 
 -- 2. Facts: the merged-away keys' facts become the survivor's. Where the
 --    survivor already has the fact (same program, same unit) the smaller
@@ -93,10 +96,8 @@ order by coalesce(w.merged_into, l.worker_key), f.modified_at desc, f.rel_path d
 --    after the move less what they counted before (the others' facts did not
 --    move), so only their rows are read, not the month's.
 drop table if exists counted_after;
-create temp table counted_after on commit drop as
-select distinct f.regency_code, f.program_code, f.segment_code, f.funding_code, f.worker_key
-from dw.fact_coverage as f
-where f.period_month = %(period)s and f.worker_key in (select t.worker_key from worker_touched as t);
+create temp table counted_after on commit drop as select * from counted_now;
+drop view counted_now;
 
 drop table if exists regency_delta;
 create temp table regency_delta on commit drop as

@@ -144,6 +144,7 @@ class Scoring:
 
 # One side of a decided pair: the worker's evidence, columns suffixed _l and _r (see decided_pairs).
 SIDE_COLUMNS = (*FIELDS, "village_code")
+DECISION_COLUMNS = ("accepted", *(f"{c}_{s}" for s in "lr" for c in SIDE_COLUMNS))
 
 
 def score_workers(
@@ -365,12 +366,24 @@ def decided_pairs(conn: psycopg.Connection) -> pd.DataFrame:
             join identity.worker as b on b.worker_key = c.worker_b
             where c.status in ('accepted', 'rejected')"""
     ).fetchall()
-    names = ["accepted", *(f"{c}_{s}" for s in "lr" for c in SIDE_COLUMNS)]
+    names = list(DECISION_COLUMNS)
     frame = pd.DataFrame(rows, columns=names)
     for name in names[1:]:
         # As text, missing as None: what _survivors gives the model for the same worker.
         frame[name] = frame[name].map(lambda v: None if v is None else str(v)).astype(object)
     return frame.sort_values(names, kind="stable", na_position="first").reset_index(drop=True)
+
+
+def decisions_of(workers: dict[int, dict[str, Any]], pairs: list[Pair], accepted: list[bool]) -> pd.DataFrame:
+    """Decisions on scored pairs as :func:`decided_pairs` gives them, from the workers by key
+    (the benchmark's simulated reviewer and the tests decide without a warehouse)."""
+    rows = []
+    for pair, verdict in zip(pairs, accepted, strict=True):
+        row: dict[str, Any] = {"accepted": verdict}
+        for side, key in (("l", pair.worker_a), ("r", pair.worker_b)):
+            row.update({f"{c}_{side}": workers[key].get(c) for c in SIDE_COLUMNS})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
 
 
 def _with_evidence_ids(frame: pd.DataFrame) -> pd.DataFrame:
