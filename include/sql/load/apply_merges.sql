@@ -39,7 +39,8 @@ select distinct f.regency_code, f.program_code, f.segment_code, f.funding_code, 
 from dw.fact_coverage as f
 where f.period_month = %(period)s and f.worker_key in (select t.worker_key from worker_touched as t);
 drop table if exists counted_before;
-create temp table counted_before on commit drop as select * from counted_now;
+create temp table counted_before on commit drop as
+select c.regency_code, c.program_code, c.segment_code, c.funding_code, c.worker_key from counted_now as c;
 
 -- 2. Facts: the merged-away keys' facts become the survivor's. Where the
 --    survivor already has the fact (same program, same unit) the smaller
@@ -96,7 +97,8 @@ order by coalesce(w.merged_into, l.worker_key), f.modified_at desc, f.rel_path d
 --    after the move less what they counted before (the others' facts did not
 --    move), so only their rows are read, not the month's.
 drop table if exists counted_after;
-create temp table counted_after on commit drop as select * from counted_now;
+create temp table counted_after on commit drop as
+select c.regency_code, c.program_code, c.segment_code, c.funding_code, c.worker_key from counted_now as c;
 drop view counted_now;
 
 drop table if exists regency_delta;
