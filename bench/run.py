@@ -196,7 +196,9 @@ def reset_warehouse() -> None:
         conn.execute(
             "truncate audit.validation_run, audit.publication, ingest.landing_seen, dw.fact_coverage, "
             "dw.fact_submission, dw.dim_reporting_unit, "
-            "dw.dim_worker, dw.agg_regency_month, dw.agg_coverage_program_month, identity.worker_month, "
+            "dw.dim_worker, dw.agg_regency_month, dw.agg_coverage_program_month, dw.agg_churn_month, "
+            "dw.agg_churn_segment_month, dw.churn_covered, dw.churn_month, dw.churn_pending, followup.lapse, "
+            "identity.worker_month, "
             "identity.row_link, identity.worker_evidence, identity.worker, ingest.roster_row, ingest.source_file, "
             "meta.stage_fingerprint restart identity cascade"
         )

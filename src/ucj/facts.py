@@ -70,6 +70,7 @@ def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     loaded = time.perf_counter()
     conn.execute(f"analyze dw.{partition}")
     run_sql_file(conn, "load/refresh_aggregates.sql", {"period": period_month})
+    mark_churn_pending(conn, period_month)
     refreshed = time.perf_counter()
     (facts,) = conn.execute(f"select count(*) from dw.{partition}").fetchone()
     (units,) = conn.execute(
@@ -256,18 +257,56 @@ def record_revisions(conn: psycopg.Connection, period_month: dt.date, cause: str
     return conn.execute("select count(*) from dw.ucj_revision").fetchone()[0] - before
 
 
-def refresh_churn(conn: psycopg.Connection) -> dict[str, int]:
-    """Rebuild the churn aggregates of every loaded month (``load/refresh_churn.sql``); caller owns the transaction.
+class ChurnError(RuntimeError):
+    """The churn would count what cannot be: a negative number of workers."""
 
-    Whole, not month by month: whether a worker is new or returning in a
-    month depends on every earlier month, so one corrected month can change
-    the churn of all later ones.
+
+def refresh_churn(conn: psycopg.Connection, whole: bool = False) -> dict[str, int]:
+    """Bring the churn aggregates and the lapse list up to the facts (``load/refresh_churn.sql``).
+
+    In proportion to what changed: loads record in ``dw.churn_pending`` the
+    months they reloaded and the workers whose facts merges moved, and only
+    the (regency, worker) pairs whose coverage changed are counted again.
+    ``whole`` counts every loaded month afresh (a forced run, a new
+    refresh_churn.sql): the same numbers, at the cost of the whole history.
+    A negative count left behind is a bug: the task fails naming the months
+    and its transaction, the churn's changes, rolls back. Caller owns the
+    transaction.
     """
+    if whole:
+        conn.execute(
+            "truncate dw.churn_covered, dw.churn_month, dw.churn_pending, dw.agg_churn_month, "
+            "dw.agg_churn_segment_month, followup.lapse"
+        )
+        conn.execute(
+            "insert into dw.churn_pending (period_month, worker_key) "
+            "select distinct period_month, null::bigint from dw.agg_regency_month"
+        )
+    (whole_months, workers) = conn.execute(
+        "select count(distinct period_month) filter (where worker_key is null), "
+        "count(*) filter (where worker_key is not null) from dw.churn_pending"
+    ).fetchone()
     run_sql_file(conn, "load/refresh_churn.sql", {})
+    negative = conn.execute(
+        """select distinct to_char(period_month, 'YYYY-MM') from dw.agg_churn_month
+           where least(covered_workers, new_workers, continuing_workers, returning_workers, lapsed_workers) < 0
+           union
+           select distinct to_char(period_month, 'YYYY-MM') from dw.agg_churn_segment_month
+           where least(covered_workers, new_workers, continuing_workers, returning_workers, lapsed_workers) < 0
+           order by 1"""
+    ).fetchall()
+    if negative:
+        raise ChurnError(f"churn would count a negative number of workers in {', '.join(r[0] for r in negative)}")
     (months, lapsed) = conn.execute(
         "select count(distinct period_month), coalesce(sum(lapsed_workers), 0) from dw.agg_churn_month"
     ).fetchone()
-    return {"months": int(months), "lapsed_workers": int(lapsed)}
+    return {"months": int(months), "lapsed_workers": int(lapsed), "whole_months_counted": int(whole_months),
+            "merged_workers_counted": int(workers)}  # fmt: skip
+
+
+def mark_churn_pending(conn: psycopg.Connection, period_month: dt.date) -> None:
+    """The month's facts were rebuilt: the next churn refresh counts it again (in the load's transaction)."""
+    conn.execute("insert into dw.churn_pending (period_month, worker_key) values (%s, null)", (period_month,))
 
 
 def stale_periods(conn: psycopg.Connection) -> list[str]:

@@ -105,13 +105,25 @@ def load_inputs(conn: psycopg.Connection, period_month: dt.date) -> dict[str, st
     }
 
 
+def churn_sql_checksum() -> str:
+    return file_checksum(SQL_DIR / "load" / "refresh_churn.sql")
+
+
 def churn_fingerprint(conn: psycopg.Connection) -> str:
-    """What the churn aggregates are built from: every month's load as recorded, and the SQL."""
-    (loads,) = conn.execute(
-        """select coalesce(string_agg(scope || '=' || fingerprint, ',' order by scope), '')
+    """What the churn aggregates are built from: every month's load as recorded, what loads left for the
+    churn to count (``dw.churn_pending``), and the SQL."""
+    (loads, pending) = conn.execute(
+        """select coalesce(string_agg(scope || '=' || fingerprint, ',' order by scope), ''),
+                  (select count(*) from dw.churn_pending)
            from meta.stage_fingerprint where stage = 'load'"""
     ).fetchone()
-    return _digest(loads, file_checksum(SQL_DIR / "load" / "refresh_churn.sql"))
+    return _digest(loads, str(pending), churn_sql_checksum())
+
+
+def churn_sql_changed(conn: psycopg.Connection) -> bool:
+    """Whether the churn was last counted by another refresh_churn.sql (or never): then it is counted whole."""
+    last = last_result(conn, "churn", "all")
+    return last is None or last.get("sql") != churn_sql_checksum()
 
 
 def reusable(conn: psycopg.Connection, stage: str, scope: str, fingerprint: str) -> dict[str, Any] | None:

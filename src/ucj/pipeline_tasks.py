@@ -354,14 +354,17 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
 
 
 def refresh_churn(force: bool = False) -> dict[str, Any]:
-    """Churn of every loaded month, rebuilt when any month's load changed since it was last built."""
+    """Churn brought up to the months loaded since it was last refreshed: only their changed workers are
+    counted again; forced, or with a changed refresh_churn.sql, every loaded month is counted afresh."""
     with connect() as conn:
-        serialise(conn, CHURN_LOCK)  # two consolidations at once rebuild it one after the other
+        serialise(conn, CHURN_LOCK)  # two consolidations at once refresh it one after the other
         mark = fingerprint.churn_fingerprint(conn)
         if not force and (stored := fingerprint.reusable(conn, "churn", "all", mark)) is not None:
             return {**stored, "reused": True}
-        result = facts.refresh_churn(conn)
-        fingerprint.record(conn, "churn", "all", mark, result)
+        whole = force or fingerprint.churn_sql_changed(conn)
+        result = {**facts.refresh_churn(conn, whole=whole), "sql": fingerprint.churn_sql_checksum()}
+        # What it has counted now: the loads as recorded, nothing left pending.
+        fingerprint.record(conn, "churn", "all", fingerprint.churn_fingerprint(conn), result)
     log.info("churn: %s", result)
     return result
 

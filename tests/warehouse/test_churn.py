@@ -6,15 +6,18 @@ own code (``ucj.pipeline_tasks``), with one worker for each kind of lapse.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 from pathlib import Path
 
 import psycopg
 import pytest
-from rosterfiles import VILLAGE_HEADER, village_row
+from rerun_checks import checksums
+from rosterfiles import VILLAGE_HEADER, run_village_month, village_row
 
 from ucj import pipeline_tasks
+from ucj.period import previous_month
 from ucj_dev.synthetic.writers import csv_bytes
 
 KOTO_BARU, SIALANG = "13.10.01.2002", "13.10.01.2003"
@@ -224,3 +227,95 @@ def test_the_follow_up_workbook_is_in_indonesian(three_months) -> None:
         "Unit tidak mengirim roster bulan ini",
     }  # fmt: skip
     assert all("*" in r[5] for r in listed)  # the NIK masked, never whole
+
+
+CHURN_STATE = {
+    "agg_churn_month": "select * from dw.agg_churn_month",
+    "agg_churn_segment_month": "select * from dw.agg_churn_segment_month",
+    "lapse": "select * from followup.lapse",
+    "churn_covered": "select * from dw.churn_covered",
+}
+SOLOK_SELATAN = "13.11.01.2001"
+
+
+def _churn_truth(conn: psycopg.Connection) -> dict[tuple[str, str], tuple[int, int, int, int, int]]:
+    """Churn from who is covered each month (the facts), counted from its definition in Python."""
+    covered: dict[tuple[dt.date, str], set[int]] = {}
+    facts = conn.execute("select distinct period_month, regency_code, worker_key from dw.fact_coverage")
+    for month, regency, worker in facts:
+        covered.setdefault((month, regency), set()).add(worker)
+    months = sorted({m for (m,) in conn.execute("select distinct period_month from dw.agg_regency_month")})
+    regencies = {r for _, r in covered}
+    truth = {}
+    for month, regency in itertools.product(months, regencies):
+        now, last = covered.get((month, regency), set()), covered.get((previous_month(month), regency), set())
+        before = set().union(*(w for (m, r), w in covered.items() if r == regency and m < month))
+        counts = (len(now), len(now - before), len(now & last), len((now & before) - last), len(last - now))
+        if any(counts):
+            truth[(str(month)[:7], regency)] = counts
+    return truth
+
+
+def _counted_as_a_whole_count_would(conn: psycopg.Connection, warehouse: str) -> None:
+    """The churn as the incremental refresh left it equals the truth and a refresh that counts every month."""
+    incremental = pipeline_tasks.refresh_churn()
+    assert not incremental.get("reused")
+    got = {
+        (str(month)[:7], regency): tuple(row)
+        for month, regency, *row in conn.execute(
+            """select period_month, regency_code, covered_workers, new_workers, continuing_workers,
+                      returning_workers, lapsed_workers from dw.agg_churn_month"""
+        )
+    }
+    assert got == _churn_truth(conn)
+    with psycopg.connect(warehouse, autocommit=True) as other:
+        state = checksums(other, CHURN_STATE)
+    whole = pipeline_tasks.refresh_churn(force=True)
+    assert got
+    assert whole["whole_months_counted"] == len({m for m, _ in got})
+    with psycopg.connect(warehouse, autocommit=True) as other:
+        assert checksums(other, CHURN_STATE) == state
+
+
+def test_churn_follows_corrections_in_proportion_and_equals_a_whole_count(conn, tmp_path: Path, monkeypatch,
+                                                                          warehouse: str) -> None:  # fmt: skip
+    """Months out of order, a merge reaching two loaded months, a corrected file and a late one: after each,
+    the churn refreshed by what changed equals the truth and a count of every month afresh."""
+    monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(tmp_path))
+    siti_again = [*village_row(7, nik="", name="Siti Aminah", born="05/07/1985", code=SIALANG), "Aktif", ""]
+    january = {KOTO_BARU: [person(1, KOTO_BARU), person(2, KOTO_BARU), person(3, KOTO_BARU), person(6, KOTO_BARU)],
+               SIALANG: [person(4, SIALANG), siti_again]}  # fmt: skip
+    for village, rows in january.items():
+        run_village_month("2025-01", [_land(tmp_path, "2025-01", village, rows)])
+    _counted_as_a_whole_count_would(conn, warehouse)
+
+    # March before February. Siti's NIK beside her second birth date: her two workers merge, in January too.
+    siti_known = [*village_row(8, nik="1310014503850001", name="Siti Aminah", born="05/07/1985", code=SIALANG),
+                  "Aktif", ""]  # fmt: skip
+    march = {KOTO_BARU: [person(1, KOTO_BARU), person(3, KOTO_BARU), person(5, KOTO_BARU)],
+             SIALANG: [person(4, SIALANG), siti_known]}  # fmt: skip
+    loads = {}
+    for village, rows in march.items():
+        loads |= run_village_month("2025-03", [_land(tmp_path, "2025-03", village, rows)])
+    assert loads["2025-01"].get("merges_applied"), loads  # January took the merge without a reload
+    _counted_as_a_whole_count_would(conn, warehouse)
+    merged = pipeline_tasks.refresh_churn()
+    assert merged.get("reused") is True  # nothing changed since
+
+    february = [person(1, KOTO_BARU), person(2, KOTO_BARU, status="Non Aktif"), person(5, KOTO_BARU),
+                person(6, KOTO_BARU, ended="15/02/2025")]  # fmt: skip
+    run_village_month("2025-02", [_land(tmp_path, "2025-02", KOTO_BARU, february)])
+    _counted_as_a_whole_count_would(conn, warehouse)
+
+    # February's roster corrected (Rahmat was on it after all), and a late January file from Solok Selatan.
+    corrected = _land(tmp_path, "2025-02", KOTO_BARU, [*february, person(3, KOTO_BARU)])
+    os.utime(tmp_path / corrected, (1_700_100_000, 1_700_100_000))
+    run_village_month("2025-02", [corrected])
+    late = [
+        [*village_row(9, nik="1311014503850009", name="Yusuf Maulana", code=SOLOK_SELATAN), "Aktif", ""],
+        [*village_row(10, nik="1311014503850010", name="Rina Marlina", code=SOLOK_SELATAN), "Aktif", ""],
+    ]
+    run_village_month("2025-01", [_land(tmp_path, "2025-01", SOLOK_SELATAN, late)])
+    _counted_as_a_whole_count_would(conn, warehouse)
+    regencies = {r for (r,) in conn.execute("select distinct regency_code from dw.agg_churn_month")}
+    assert regencies == {"1310", "1311"}

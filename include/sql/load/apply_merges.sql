@@ -138,3 +138,7 @@ set covered_workers = a.covered_workers + excluded.covered_workers;
 -- A group the merges emptied is gone, as a rebuild would leave it.
 delete from dw.agg_coverage_program_month
 where period_month = %(period)s and covered_workers = 0;
+
+-- 5. The churn counts these workers again at its next refresh (refresh_churn.sql).
+insert into dw.churn_pending (period_month, worker_key)
+select %(period)s, t.worker_key from worker_touched as t;

@@ -1,44 +1,263 @@
--- Coverage churn for every loaded month, from the coverage facts (CONTRACT.md §7).
+-- Coverage churn (CONTRACT.md §7), changed by what changed since the last refresh.
 -- "Covered" in a regency and month: at least one coverage fact there (§4).
 -- new: covered, and never before in this regency; continuing: covered last
 -- month too; returning: covered in an earlier month but not last month;
--- lapsed: covered last month, not this month (only for months that were
+-- lapsed: covered last month, not this month (only into months that were
 -- loaded: the latest month's workers have not lapsed yet).
 -- A lapse's reason, from the month's rosters, first that applies:
 --   status_non_aktif      a roster row of the month lists the worker, status Non Aktif;
 --   enrollment_ended      a roster row of the month lists the worker, enrollment ended before the month's end;
 --   unit_not_reported     none of the units that covered the worker last month sent a roster this month;
 --   dropped_from_snapshot otherwise: the unit reported and the worker is not (or no longer validly) on it.
-delete from dw.agg_churn_month;
-delete from dw.agg_churn_segment_month;
-delete from followup.lapse;
+--
+-- Why in proportion: a worker's class in a month depends on every earlier
+-- month, but only for that worker. So the refresh finds the (regency, worker)
+-- pairs whose coverage changed, counts what those pairs contributed from the
+-- first changed month on before and after the change, and adds the
+-- difference; every other pair's contribution is unchanged. A first refresh,
+-- or a forced one (ucj.facts.refresh_churn), marks every month changed.
 
-create temp table churn_covered on commit drop as
-select distinct period_month, regency_code, worker_key from dw.fact_coverage;
+-- 1. What changed: whole months (reloaded, or a month that came or went) and
+--    workers of a month (merges). Taken off dw.churn_pending in one statement:
+--    what a load adds meanwhile waits for the next refresh.
+create temp table churn_taken (period_month date, worker_key bigint) on commit drop;
+with taken as (delete from dw.churn_pending returning period_month, worker_key)
+insert into churn_taken select distinct period_month, worker_key from taken;
 
-create temp table churn_history on commit drop as
+create temp table months_now on commit drop as
+select distinct period_month from dw.agg_regency_month;
+
+create temp table months_changed on commit drop as
+(
+    select period_month from months_now
+    except
+    select period_month from dw.churn_month
+)
+union
+(
+    select period_month from dw.churn_month
+    except
+    select period_month from months_now
+);
+
+create temp table whole_month on commit drop as
+select period_month from churn_taken where worker_key is null
+union
+select period_month from months_changed;
+analyze whole_month;
+
+create temp table month_worker on commit drop as
+select t.period_month, t.worker_key from churn_taken as t
+where t.worker_key is not null and t.period_month not in (select w.period_month from whole_month as w);
+analyze month_worker;
+
+-- 2. Coverage in scope as the churn last counted it and as the facts hold it now.
+create temp table scope_before on commit drop as
+select c.period_month, c.regency_code, c.segment_code, c.funding_code, c.worker_key
+from dw.churn_covered as c
+where c.period_month in (select w.period_month from whole_month as w)
+union all
+select c.period_month, c.regency_code, c.segment_code, c.funding_code, c.worker_key
+from dw.churn_covered as c
+join month_worker as k on k.period_month = c.period_month and k.worker_key = c.worker_key;
+
+create temp table scope_now on commit drop as
+select f.period_month, f.regency_code, f.segment_code, f.funding_code, f.worker_key
+from dw.fact_coverage as f
+where f.period_month in (select w.period_month from whole_month as w)
+union
+select f.period_month, f.regency_code, f.segment_code, f.funding_code, f.worker_key
+from dw.fact_coverage as f
+join month_worker as k on k.period_month = f.period_month and k.worker_key = f.worker_key;
+
+create temp table gone on commit drop as
+select period_month, regency_code, segment_code, funding_code, worker_key from scope_before
+except
+select period_month, regency_code, segment_code, funding_code, worker_key from scope_now;
+
+create temp table came on commit drop as
+select period_month, regency_code, segment_code, funding_code, worker_key from scope_now
+except
+select period_month, regency_code, segment_code, funding_code, worker_key from scope_before;
+
+-- The pairs whose coverage changed, each from its first changed month on.
+-- Regency level: covered in a month at all, whatever the segment.
+create temp table pair_regency on commit drop as
+select regency_code, worker_key, min(period_month) as first_changed
+from (
+    (select distinct period_month, regency_code, worker_key from scope_before
+     except
+     select distinct period_month, regency_code, worker_key from scope_now)
+    union all
+    (select distinct period_month, regency_code, worker_key from scope_now
+     except
+     select distinct period_month, regency_code, worker_key from scope_before)
+) as d
+group by regency_code, worker_key;
+analyze pair_regency;
+
+-- Segment level, plus every pair covered the month before a month that came
+-- or went: whether it lapsed into that month is counted now, or no longer.
+create temp table pair_segment on commit drop as
+select regency_code, segment_code, funding_code, worker_key, min(first_changed) as first_changed
+from (
+    select period_month as first_changed, regency_code, segment_code, funding_code, worker_key from gone
+    union all
+    select period_month, regency_code, segment_code, funding_code, worker_key from came
+    union all
+    select (c.period_month + interval '1 month')::date, c.regency_code, c.segment_code, c.funding_code,
+           c.worker_key
+    from dw.churn_covered as c
+    join months_changed as m on c.period_month = (m.period_month - interval '1 month')::date
+) as d
+group by regency_code, segment_code, funding_code, worker_key;
+analyze pair_segment;
+
+-- 3. What those pairs count, from their first changed month on: read from
+--    dw.churn_covered and dw.churn_month before the change and again after it.
+drop view if exists churn_counted_regency;
+create temp view churn_counted_regency as
+with history as (
+    select distinct c.regency_code, c.worker_key, c.period_month, p.first_changed
+    from pair_regency as p
+    join dw.churn_covered as c on c.regency_code = p.regency_code and c.worker_key = p.worker_key
+),
+classed as (
+    select period_month, regency_code, first_changed,
+           lag(period_month) over (partition by regency_code, worker_key order by period_month) as covered_before
+    from history
+)
 select
-    period_month, regency_code, worker_key,
-    lag(period_month) over w as covered_before,
-    lead(period_month) over w as covered_after
-from churn_covered
-window w as (partition by regency_code, worker_key order by period_month);
+    period_month, regency_code,
+    count(*) as covered_workers,
+    count(*) filter (where covered_before is null) as new_workers,
+    count(*) filter (where covered_before = (period_month - interval '1 month')::date) as continuing_workers,
+    count(*) filter (where covered_before < (period_month - interval '1 month')::date) as returning_workers
+from classed
+where period_month >= first_changed
+group by period_month, regency_code;
+
+drop view if exists churn_counted_segment;
+create temp view churn_counted_segment as
+with history as (
+    select c.regency_code, c.segment_code, c.funding_code, c.worker_key, c.period_month, p.first_changed
+    from pair_segment as p
+    join dw.churn_covered as c
+        on c.regency_code = p.regency_code and c.worker_key = p.worker_key
+       and c.segment_code = p.segment_code and c.funding_code = p.funding_code
+),
+classed as (
+    select period_month, regency_code, segment_code, funding_code, first_changed,
+           lag(period_month) over w as covered_before,
+           lead(period_month) over w as covered_after
+    from history
+    window w as (partition by regency_code, segment_code, funding_code, worker_key order by period_month)
+),
+this_month as (
+    select period_month, regency_code, segment_code, funding_code,
+           count(*) as covered_workers,
+           count(*) filter (where covered_before is null) as new_workers,
+           count(*) filter (where covered_before = (period_month - interval '1 month')::date) as continuing_workers,
+           count(*) filter (where covered_before < (period_month - interval '1 month')::date) as returning_workers,
+           0::bigint as lapsed_workers
+    from classed
+    where period_month >= first_changed
+    group by 1, 2, 3, 4
+),
+lapses as (
+    select (h.period_month + interval '1 month')::date as period_month, h.regency_code, h.segment_code,
+           h.funding_code, 0::bigint, 0::bigint, 0::bigint, 0::bigint, count(*) as lapsed_workers
+    from classed as h
+    join dw.churn_month as m on m.period_month = (h.period_month + interval '1 month')::date
+    where h.covered_after is distinct from (h.period_month + interval '1 month')::date
+      and (h.period_month + interval '1 month')::date >= h.first_changed
+    group by 1, 2, 3, 4
+)
+select * from this_month
+union all
+select * from lapses;
+
+create temp table regency_delta on commit drop as
+select period_month, regency_code, -covered_workers as covered_workers, -new_workers as new_workers,
+       -continuing_workers as continuing_workers, -returning_workers as returning_workers
+from churn_counted_regency;
+
+create temp table segment_delta on commit drop as
+select period_month, regency_code, segment_code, funding_code, -covered_workers as covered_workers,
+       -new_workers as new_workers, -continuing_workers as continuing_workers,
+       -returning_workers as returning_workers, -lapsed_workers as lapsed_workers
+from churn_counted_segment;
+
+delete from dw.churn_covered as c
+using gone as g
+where c.regency_code = g.regency_code and c.worker_key = g.worker_key and c.period_month = g.period_month
+  and c.segment_code = g.segment_code and c.funding_code = g.funding_code;
+insert into dw.churn_covered (regency_code, worker_key, period_month, segment_code, funding_code)
+select regency_code, worker_key, period_month, segment_code, funding_code from came;
+delete from dw.churn_month where period_month not in (select n.period_month from months_now as n);
+insert into dw.churn_month (period_month)
+select period_month from months_now
+on conflict do nothing;
+analyze dw.churn_covered;
+
+insert into regency_delta
+select period_month, regency_code, covered_workers, new_workers, continuing_workers, returning_workers
+from churn_counted_regency;
+insert into segment_delta
+select period_month, regency_code, segment_code, funding_code, covered_workers, new_workers, continuing_workers,
+       returning_workers, lapsed_workers
+from churn_counted_segment;
+drop view churn_counted_regency;
+drop view churn_counted_segment;
+
+-- 4. The lapse list, again for what can have changed: every lapse into a
+--    whole month or the month after it; a changed pair's lapses from its
+--    first changed month on; the lapses of a merged worker in the month of
+--    the merge and the month after (its rows, and so the reason, moved).
+create temp table lapse_gone (period_month date, regency_code text, reason text) on commit drop;
+with removed as (
+    delete from followup.lapse as l
+    where l.period_month in (select w.period_month from whole_month as w)
+       or (l.period_month - interval '1 month')::date in (select w.period_month from whole_month as w)
+       or exists (select from pair_regency as p
+                  where p.regency_code = l.regency_code and p.worker_key = l.worker_key
+                    and l.period_month >= p.first_changed)
+       or exists (select from month_worker as k
+                  where k.worker_key = l.worker_key
+                    and k.period_month in (l.period_month, (l.period_month - interval '1 month')::date))
+    returning l.period_month, l.regency_code, l.reason
+)
+insert into lapse_gone select period_month, regency_code, reason from removed;
+
+create temp table lapsed on commit drop as
+with candidate as (
+    -- covered in the month before, in the regency: (month lapsed into, regency, worker)
+    select (c.period_month + interval '1 month')::date as period_month, c.regency_code, c.worker_key
+    from dw.churn_covered as c
+    where (c.period_month + interval '1 month')::date in (select w.period_month from whole_month as w)
+       or c.period_month in (select w.period_month from whole_month as w)
+    union
+    select (c.period_month + interval '1 month')::date, c.regency_code, c.worker_key
+    from pair_regency as p
+    join dw.churn_covered as c on c.regency_code = p.regency_code and c.worker_key = p.worker_key
+    where (c.period_month + interval '1 month')::date >= p.first_changed
+    union
+    select (c.period_month + interval '1 month')::date, c.regency_code, c.worker_key
+    from month_worker as k
+    join dw.churn_covered as c
+        on c.worker_key = k.worker_key
+       and c.period_month in (k.period_month, (k.period_month - interval '1 month')::date)
+)
+select l.period_month, l.regency_code, l.worker_key, (l.period_month - interval '1 month')::date as last_covered
+from candidate as l
+join dw.churn_month as m on m.period_month = l.period_month
+where not exists (select from dw.churn_covered as c
+                  where c.regency_code = l.regency_code and c.worker_key = l.worker_key
+                    and c.period_month = l.period_month);
+analyze lapsed;
 
 create temp table churn_lapse on commit drop as
-with months as (
-    select distinct period_month from dw.agg_regency_month
-),
-lapsed as (
-    select (h.period_month + interval '1 month')::date as period_month, h.regency_code, h.worker_key,
-           h.period_month as last_covered,
-           (select min(c.unit_sk) from dw.fact_coverage as c
-            where c.period_month = h.period_month and c.worker_key = h.worker_key
-              and c.regency_code = h.regency_code) as last_unit_sk
-    from churn_history as h
-    join months as m on m.period_month = (h.period_month + interval '1 month')::date
-    where h.covered_after is distinct from (h.period_month + interval '1 month')::date
-),
-rows_of_month as (
+with rows_of_month as (
     -- The month's published, current rows of each lapsed worker in the regency.
     select l.period_month, l.regency_code, l.worker_key, r.is_active, r.enrollment_end
     from lapsed as l
@@ -51,7 +270,10 @@ rows_of_month as (
       and f.status = 'loaded'
 )
 select
-    l.period_month, l.regency_code, l.worker_key, l.last_covered, l.last_unit_sk,
+    l.period_month, l.regency_code, l.worker_key, l.last_covered,
+    (select min(c.unit_sk) from dw.fact_coverage as c
+     where c.period_month = l.last_covered and c.worker_key = l.worker_key
+       and c.regency_code = l.regency_code) as last_unit_sk,
     case
         when exists (select from rows_of_month as o
                      where o.period_month = l.period_month and o.regency_code = l.regency_code
@@ -72,73 +294,62 @@ from lapsed as l;
 insert into followup.lapse (period_month, regency_code, worker_key, reason, last_covered_month, last_unit_sk)
 select period_month, regency_code, worker_key, reason, last_covered, last_unit_sk from churn_lapse;
 
-insert into dw.agg_churn_month
-with this_month as (
-    select
-        period_month, regency_code,
-        count(*) as covered_workers,
-        count(*) filter (where covered_before is null) as new_workers,
-        count(*) filter (where covered_before = (period_month - interval '1 month')::date) as continuing_workers,
-        count(*) filter (where covered_before < (period_month - interval '1 month')::date) as returning_workers
-    from churn_history
-    group by period_month, regency_code
-),
-lapses as (
-    select
-        period_month, regency_code,
-        count(*) as lapsed_workers,
-        count(*) filter (where reason = 'status_non_aktif') as status_non_aktif,
-        count(*) filter (where reason = 'enrollment_ended') as enrollment_ended,
-        count(*) filter (where reason = 'unit_not_reported') as unit_not_reported,
-        count(*) filter (where reason = 'dropped_from_snapshot') as dropped_from_snapshot
-    from churn_lapse
-    group by period_month, regency_code
-)
-select
-    coalesce(t.period_month, l.period_month), coalesce(t.regency_code, l.regency_code),
-    coalesce(t.covered_workers, 0), coalesce(t.new_workers, 0), coalesce(t.continuing_workers, 0),
-    coalesce(t.returning_workers, 0), coalesce(l.lapsed_workers, 0), coalesce(l.status_non_aktif, 0),
-    coalesce(l.enrollment_ended, 0), coalesce(l.unit_not_reported, 0), coalesce(l.dropped_from_snapshot, 0)
-from this_month as t
-full join lapses as l on l.period_month = t.period_month and l.regency_code = t.regency_code;
+-- 5. The aggregates change by the differences; a row left counting nothing goes.
+create temp table lapse_delta on commit drop as
+select period_month, regency_code, sum(n)::bigint as lapsed_workers,
+       sum(n) filter (where reason = 'status_non_aktif')::bigint as status_non_aktif,
+       sum(n) filter (where reason = 'enrollment_ended')::bigint as enrollment_ended,
+       sum(n) filter (where reason = 'unit_not_reported')::bigint as unit_not_reported,
+       sum(n) filter (where reason = 'dropped_from_snapshot')::bigint as dropped_from_snapshot
+from (
+    select period_month, regency_code, reason, -1 as n from lapse_gone
+    union all
+    select period_month, regency_code, reason, 1 from churn_lapse
+) as d
+group by period_month, regency_code;
 
-insert into dw.agg_churn_segment_month
-with covered as (
-    select distinct period_month, regency_code, segment_code, funding_code, worker_key from dw.fact_coverage
-),
-history as (
-    select period_month, regency_code, segment_code, funding_code, worker_key,
-           lag(period_month) over w as covered_before,
-           lead(period_month) over w as covered_after
-    from covered
-    window w as (partition by regency_code, segment_code, funding_code, worker_key order by period_month)
-),
-months as (
-    select distinct period_month from dw.agg_regency_month
-),
-this_month as (
-    select period_month, regency_code, segment_code, funding_code,
-           count(*) as covered_workers,
-           count(*) filter (where covered_before is null) as new_workers,
-           count(*) filter (where covered_before = (period_month - interval '1 month')::date) as continuing_workers,
-           count(*) filter (where covered_before < (period_month - interval '1 month')::date) as returning_workers
-    from history
-    group by 1, 2, 3, 4
-),
-lapses as (
-    select (h.period_month + interval '1 month')::date as period_month, h.regency_code, h.segment_code,
-           h.funding_code, count(*) as lapsed_workers
-    from history as h
-    join months as m on m.period_month = (h.period_month + interval '1 month')::date
-    where h.covered_after is distinct from (h.period_month + interval '1 month')::date
-    group by 1, 2, 3, 4
-)
+insert into dw.agg_churn_month as a
 select
-    coalesce(t.period_month, l.period_month), coalesce(t.regency_code, l.regency_code),
-    coalesce(t.segment_code, l.segment_code), coalesce(t.funding_code, l.funding_code),
-    coalesce(t.covered_workers, 0), coalesce(t.new_workers, 0), coalesce(t.continuing_workers, 0),
-    coalesce(t.returning_workers, 0), coalesce(l.lapsed_workers, 0)
-from this_month as t
-full join lapses as l
-    on l.period_month = t.period_month and l.regency_code = t.regency_code
-   and l.segment_code = t.segment_code and l.funding_code = t.funding_code;
+    coalesce(r.period_month, l.period_month), coalesce(r.regency_code, l.regency_code),
+    coalesce(r.covered_workers, 0), coalesce(r.new_workers, 0), coalesce(r.continuing_workers, 0),
+    coalesce(r.returning_workers, 0), coalesce(l.lapsed_workers, 0), coalesce(l.status_non_aktif, 0),
+    coalesce(l.enrollment_ended, 0), coalesce(l.unit_not_reported, 0), coalesce(l.dropped_from_snapshot, 0)
+from (
+    select period_month, regency_code, sum(covered_workers)::bigint as covered_workers,
+           sum(new_workers)::bigint as new_workers, sum(continuing_workers)::bigint as continuing_workers,
+           sum(returning_workers)::bigint as returning_workers
+    from regency_delta
+    group by period_month, regency_code
+) as r
+full join lapse_delta as l on l.period_month = r.period_month and l.regency_code = r.regency_code
+on conflict (period_month, regency_code) do update
+set covered_workers = a.covered_workers + excluded.covered_workers,
+    new_workers = a.new_workers + excluded.new_workers,
+    continuing_workers = a.continuing_workers + excluded.continuing_workers,
+    returning_workers = a.returning_workers + excluded.returning_workers,
+    lapsed_workers = a.lapsed_workers + excluded.lapsed_workers,
+    lapsed_status_non_aktif = a.lapsed_status_non_aktif + excluded.lapsed_status_non_aktif,
+    lapsed_enrollment_ended = a.lapsed_enrollment_ended + excluded.lapsed_enrollment_ended,
+    lapsed_unit_not_reported = a.lapsed_unit_not_reported + excluded.lapsed_unit_not_reported,
+    lapsed_dropped_from_snapshot = a.lapsed_dropped_from_snapshot + excluded.lapsed_dropped_from_snapshot;
+
+insert into dw.agg_churn_segment_month as a
+select period_month, regency_code, segment_code, funding_code, sum(covered_workers)::bigint,
+       sum(new_workers)::bigint, sum(continuing_workers)::bigint, sum(returning_workers)::bigint,
+       sum(lapsed_workers)::bigint
+from segment_delta
+group by period_month, regency_code, segment_code, funding_code
+on conflict (period_month, regency_code, segment_code, funding_code) do update
+set covered_workers = a.covered_workers + excluded.covered_workers,
+    new_workers = a.new_workers + excluded.new_workers,
+    continuing_workers = a.continuing_workers + excluded.continuing_workers,
+    returning_workers = a.returning_workers + excluded.returning_workers,
+    lapsed_workers = a.lapsed_workers + excluded.lapsed_workers;
+
+delete from dw.agg_churn_month
+where covered_workers = 0 and new_workers = 0 and continuing_workers = 0 and returning_workers = 0
+  and lapsed_workers = 0 and lapsed_status_non_aktif = 0 and lapsed_enrollment_ended = 0
+  and lapsed_unit_not_reported = 0 and lapsed_dropped_from_snapshot = 0;
+delete from dw.agg_churn_segment_month
+where covered_workers = 0 and new_workers = 0 and continuing_workers = 0 and returning_workers = 0
+  and lapsed_workers = 0;
