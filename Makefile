@@ -16,7 +16,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 # pgserver and platformdirs want a runtime dir; not every shell has one.
 export XDG_RUNTIME_DIR ?= $(CURDIR)/var/run
 
-.PHONY: help venv demo pipeline reinterpret sample test test-unit test-warehouse test-dags test-e2e test-chaos test-celery lint fix airflow clean compose-check bench bench-identity
+.PHONY: help venv demo pipeline reinterpret sample test test-unit test-warehouse test-dags test-e2e test-chaos test-celery lint fix airflow clean compose-check bench bench-identity bench-history
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ clean:  ## remove the embedded warehouse, Airflow state and sample data (keeps .
 compose-check:  ## validate docker-compose.yaml (installs Debian's docker-compose when missing and root)
 	@command -v docker-compose >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
 	docker-compose --env-file .env.example -f docker-compose.yaml config -q && echo "docker-compose.yaml is valid"
+
+bench-history: $(STAMP)  ## twelve months at 1M rows a month and a one-file correction (ROWS, MONTHS); writes docs/benchmarks-history.md
+	$(PY) -m bench.history --rows $${ROWS:-1000000} --months $${MONTHS:-12}
 
 bench: $(STAMP)  ## benchmark every stage at 1M rows (CSV and Excel) with references; writes docs/benchmarks.md
 	$(PY) -m bench.run --rows $${ROWS:-1000000} --formats $${FORMATS:-csv,xlsx}

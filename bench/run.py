@@ -68,49 +68,9 @@ def _validate(args: tuple[str, str]) -> dict[str, Any]:
 
 def run_pipeline(root: Path, timings_detail: dict[str, float], period: str = PERIOD) -> dict[str, float]:
     """Every stage for one month; returns seconds per stage."""
-    from ucj import landing, pipeline_tasks
-    from ucj.settings import SOURCE_KINDS, settings
+    from ucj import pipeline_tasks
 
-    cfg = settings().ingest
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    jobs = []
-    for kind in SOURCE_KINDS:
-        files = landing.list_rosters(root, kind, period)
-        for batch in landing.batch_files(files, cfg.files_per_batch, cfg.bytes_per_batch):
-            jobs.append((str(root), kind, period, batch))
-    # Largest batches first, so two workers finish together.
-    jobs.sort(key=lambda job: -sum((root / f).stat().st_size for f in job[3]))
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        summaries = list(pool.map(_ingest_batch, jobs))
-        timings["ingest (read, interpret, COPY)"] = time.perf_counter() - start
-        failed = [f for s in summaries for f in s["failed_files"]]
-        if failed:
-            raise SystemExit(f"benchmark files failed to load: {failed[:3]}")
-
-        # From here on exactly the task bodies (ucj.pipeline_tasks), so a rerun
-        # skips what the DAG tasks would skip. Each kind has its own ingest
-        # DAG, so its settle and validate tasks run beside the other kinds':
-        # two at a time on two cores, the largest kind first.
-        size = dict.fromkeys(SOURCE_KINDS, 0)
-        for _, kind, _, batch in jobs:
-            size[kind] += sum((root / f).stat().st_size for f in batch)
-        kinds = sorted(SOURCE_KINDS, key=lambda kind: -size[kind])
-        start = time.perf_counter()
-        validations = list(pool.map(_validate, [(kind, period) for kind in kinds]))
-        timings["validate (Great Expectations)"] = time.perf_counter() - start
-
-        # Write-audit-publish as the DAG does it: publish what passed, then settle the published month.
-        start = time.perf_counter()
-        gates = [
-            pipeline_tasks.publication_gate(kind, period, validation, "bench", "bench")
-            for kind, validation in zip(kinds, validations, strict=True)
-        ]
-        if held := [g["kind"] for g in gates if g["held"]]:
-            raise SystemExit(f"benchmark month failed validation and is held: {held}")
-        list(pool.map(_settle, [(kind, period) for kind in kinds]))
-        timings["settle snapshots"] = time.perf_counter() - start
-
+    timings = ingest_month(root, period)
     start = time.perf_counter()
     pipeline_tasks.resolve_identities()
     timings["identity resolution"] = time.perf_counter() - start
@@ -127,6 +87,59 @@ def run_pipeline(root: Path, timings_detail: dict[str, float], period: str = PER
         timings_detail["refresh marts"] = loaded["refresh_seconds"]
         timings_detail["worker dimension"] = loaded["dimension_seconds"]
         timings_detail["coverage facts"] = loaded["coverage_facts"]
+    return timings
+
+
+def ingest_month(root: Path, period: str, only: dict[str, list[str]] | None = None) -> dict[str, float]:
+    """The ingest DAGs' stages for one month (ingest, validate, publish, settle); seconds per stage.
+
+    ``only``: the files to ingest per kind (a correction), instead of every roster of the month.
+    """
+    from ucj import landing, pipeline_tasks
+    from ucj.settings import SOURCE_KINDS, settings
+
+    cfg = settings().ingest
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    jobs = []
+    kinds_now = SOURCE_KINDS if only is None else tuple(only)
+    for kind in kinds_now:
+        files = landing.list_rosters(root, kind, period)
+        if only is not None:
+            files = [f for f in files if f.rel_path in only[kind]]
+        for batch in landing.batch_files(files, cfg.files_per_batch, cfg.bytes_per_batch):
+            jobs.append((str(root), kind, period, batch))
+    # Largest batches first, so two workers finish together.
+    jobs.sort(key=lambda job: -sum((root / f).stat().st_size for f in job[3]))
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        summaries = list(pool.map(_ingest_batch, jobs))
+        timings["ingest (read, interpret, COPY)"] = time.perf_counter() - start
+        failed = [f for s in summaries for f in s["failed_files"]]
+        if failed:
+            raise SystemExit(f"benchmark files failed to load: {failed[:3]}")
+
+        # From here on exactly the task bodies (ucj.pipeline_tasks), so a rerun
+        # skips what the DAG tasks would skip. Each kind has its own ingest
+        # DAG, so its settle and validate tasks run beside the other kinds':
+        # two at a time on two cores, the largest kind first.
+        size = dict.fromkeys(kinds_now, 0)
+        for _, kind, _, batch in jobs:
+            size[kind] += sum((root / f).stat().st_size for f in batch)
+        kinds = sorted(kinds_now, key=lambda kind: -size[kind])
+        start = time.perf_counter()
+        validations = list(pool.map(_validate, [(kind, period) for kind in kinds]))
+        timings["validate (Great Expectations)"] = time.perf_counter() - start
+
+        # Write-audit-publish as the DAG does it: publish what passed, then settle the published month.
+        start = time.perf_counter()
+        gates = [
+            pipeline_tasks.publication_gate(kind, period, validation, "bench", "bench")
+            for kind, validation in zip(kinds, validations, strict=True)
+        ]
+        if held := [g["kind"] for g in gates if g["held"]]:
+            raise SystemExit(f"benchmark month failed validation and is held: {held}")
+        list(pool.map(_settle, [(kind, period) for kind in kinds]))
+        timings["settle snapshots"] = time.perf_counter() - start
     return timings
 
 
@@ -197,7 +210,8 @@ def reset_warehouse() -> None:
             "truncate audit.validation_run, audit.publication, ingest.landing_seen, dw.fact_coverage, "
             "dw.fact_submission, dw.dim_reporting_unit, "
             "dw.dim_worker, dw.agg_regency_month, dw.agg_coverage_program_month, dw.agg_churn_month, "
-            "dw.agg_churn_segment_month, dw.churn_covered, dw.churn_month, dw.churn_pending, followup.lapse, "
+            "dw.agg_churn_segment_month, dw.churn_covered, dw.churn_first, dw.churn_segment_first, dw.churn_month, "
+            "dw.churn_pending, followup.lapse, "
             "identity.worker_month, "
             "identity.row_link, identity.worker_evidence, identity.worker, ingest.roster_row, ingest.source_file, "
             "meta.stage_fingerprint restart identity cascade"

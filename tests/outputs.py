@@ -17,6 +17,8 @@ OUTPUT_TABLES = [
     "dw.agg_churn_month",
     "dw.agg_churn_segment_month",
     "dw.churn_covered",
+    "dw.churn_first",
+    "dw.churn_segment_first",
     "dw.churn_month",
     "dw.churn_pending",
     "followup.lapse",

@@ -3,8 +3,8 @@
 Worker keys and file ids are surrogate numbers handed out in arrival order, so
 runs that arrive in a different order are compared through a canonical form:
 each worker is named by the first roster row (file path, row) it was built
-from, each file by its path. Shared by ``tests/e2e/test_pipeline_e2e.py`` (reruns
-of one history) and ``tests/e2e/test_any_order.py`` (other histories).
+from, each file by its path. Used by ``tests/e2e/test_pipeline_e2e.py`` (reruns
+of one history, and a backfill by two runs at once) and ``tests/chaos``.
 """
 
 from __future__ import annotations

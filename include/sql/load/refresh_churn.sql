@@ -17,6 +17,9 @@
 -- difference; every other pair's contribution is unchanged. A first refresh,
 -- or a forced one (ucj.facts.refresh_churn), marks every month changed.
 
+-- Sorts and hashes of a month's pairs stay in memory (the default 4 MB spills them to disk).
+set local work_mem = '256MB';
+
 -- 1. What changed: whole months (reloaded, or a month that came or went) and
 --    workers of a month (merges). Taken off dw.churn_pending in one statement:
 --    what a load adds meanwhile waits for the next refresh.
@@ -114,41 +117,63 @@ group by regency_code, segment_code, funding_code, worker_key;
 analyze pair_segment;
 
 -- 3. What those pairs count, from their first changed month on: read from
---    dw.churn_covered and dw.churn_month before the change and again after it.
+--    dw.churn_covered, dw.churn_first and dw.churn_month before the change
+--    and again after it. Only a pair's rows from the month before its first
+--    changed month on are read: a row's class needs the row before it (there
+--    when it is the month before: continuing) and the pair's first month
+--    (before the row: returning, else new).
 drop view if exists churn_counted_regency;
 create temp view churn_counted_regency as
-with history as (
-    select distinct c.regency_code, c.worker_key, c.period_month, p.first_changed
+with pair as materialized (
+    select p.regency_code, p.worker_key, p.first_changed, f.first_month
     from pair_regency as p
+    left join dw.churn_first as f on f.regency_code = p.regency_code and f.worker_key = p.worker_key
+),
+history as (
+    select distinct c.regency_code, c.worker_key, c.period_month, p.first_changed, p.first_month
+    from pair as p
     join dw.churn_covered as c on c.regency_code = p.regency_code and c.worker_key = p.worker_key
+    where c.period_month >= (p.first_changed - interval '1 month')::date
+      and c.period_month >= (select (min(q.first_changed) - interval '1 month')::date from pair_regency as q)
 ),
 classed as (
-    select period_month, regency_code, first_changed,
-           lag(period_month) over (partition by regency_code, worker_key order by period_month) as covered_before
+    select period_month, regency_code, first_changed, first_month,
+           lag(period_month) over (partition by regency_code, worker_key order by period_month)
+               = (period_month - interval '1 month')::date as continuing
     from history
 )
 select
     period_month, regency_code,
     count(*) as covered_workers,
-    count(*) filter (where covered_before is null) as new_workers,
-    count(*) filter (where covered_before = (period_month - interval '1 month')::date) as continuing_workers,
-    count(*) filter (where covered_before < (period_month - interval '1 month')::date) as returning_workers
+    count(*) filter (where continuing is not true and first_month >= period_month) as new_workers,
+    count(*) filter (where continuing) as continuing_workers,
+    count(*) filter (where continuing is not true and first_month < period_month) as returning_workers
 from classed
 where period_month >= first_changed
 group by period_month, regency_code;
 
 drop view if exists churn_counted_segment;
 create temp view churn_counted_segment as
-with history as (
-    select c.regency_code, c.segment_code, c.funding_code, c.worker_key, c.period_month, p.first_changed
+with pair as materialized (
+    select p.regency_code, p.segment_code, p.funding_code, p.worker_key, p.first_changed, f.first_month
     from pair_segment as p
+    left join dw.churn_segment_first as f
+        on f.regency_code = p.regency_code and f.segment_code = p.segment_code
+       and f.funding_code = p.funding_code and f.worker_key = p.worker_key
+),
+history as (
+    select c.regency_code, c.segment_code, c.funding_code, c.worker_key, c.period_month, p.first_changed,
+           p.first_month
+    from pair as p
     join dw.churn_covered as c
         on c.regency_code = p.regency_code and c.worker_key = p.worker_key
        and c.segment_code = p.segment_code and c.funding_code = p.funding_code
+    where c.period_month >= (p.first_changed - interval '1 month')::date
+      and c.period_month >= (select (min(q.first_changed) - interval '1 month')::date from pair_segment as q)
 ),
 classed as (
-    select period_month, regency_code, segment_code, funding_code, first_changed,
-           lag(period_month) over w as covered_before,
+    select period_month, regency_code, segment_code, funding_code, first_changed, first_month,
+           lag(period_month) over w = (period_month - interval '1 month')::date as continuing,
            lead(period_month) over w as covered_after
     from history
     window w as (partition by regency_code, segment_code, funding_code, worker_key order by period_month)
@@ -156,9 +181,9 @@ classed as (
 this_month as (
     select period_month, regency_code, segment_code, funding_code,
            count(*) as covered_workers,
-           count(*) filter (where covered_before is null) as new_workers,
-           count(*) filter (where covered_before = (period_month - interval '1 month')::date) as continuing_workers,
-           count(*) filter (where covered_before < (period_month - interval '1 month')::date) as returning_workers,
+           count(*) filter (where continuing is not true and first_month >= period_month) as new_workers,
+           count(*) filter (where continuing) as continuing_workers,
+           count(*) filter (where continuing is not true and first_month < period_month) as returning_workers,
            0::bigint as lapsed_workers
     from classed
     where period_month >= first_changed
@@ -194,6 +219,58 @@ where c.regency_code = g.regency_code and c.worker_key = g.worker_key and c.peri
   and c.segment_code = g.segment_code and c.funding_code = g.funding_code;
 insert into dw.churn_covered (regency_code, worker_key, period_month, segment_code, funding_code)
 select regency_code, worker_key, period_month, segment_code, funding_code from came;
+-- The first months: a pair that lost rows in its first month takes the least month it has left
+-- (or goes); a pair that gained rows takes the least of its first month and theirs.
+with lost as (
+    select distinct g.regency_code, g.worker_key
+    from gone as g
+    join dw.churn_first as f
+        on f.regency_code = g.regency_code and f.worker_key = g.worker_key and f.first_month = g.period_month
+),
+deleted as (
+    delete from dw.churn_first as f using lost as l
+    where f.regency_code = l.regency_code and f.worker_key = l.worker_key
+    returning f.regency_code, f.worker_key
+)
+insert into dw.churn_first (regency_code, worker_key, first_month)
+select d.regency_code, d.worker_key, min(c.period_month)
+from deleted as d
+join dw.churn_covered as c on c.regency_code = d.regency_code and c.worker_key = d.worker_key
+group by d.regency_code, d.worker_key;
+insert into dw.churn_first as f (regency_code, worker_key, first_month)
+select regency_code, worker_key, min(period_month) from came group by regency_code, worker_key
+on conflict (regency_code, worker_key) do update
+set first_month = excluded.first_month
+where excluded.first_month < f.first_month;
+
+with lost as (
+    select distinct g.regency_code, g.segment_code, g.funding_code, g.worker_key
+    from gone as g
+    join dw.churn_segment_first as f
+        on f.regency_code = g.regency_code and f.segment_code = g.segment_code
+       and f.funding_code = g.funding_code and f.worker_key = g.worker_key and f.first_month = g.period_month
+),
+deleted as (
+    delete from dw.churn_segment_first as f using lost as l
+    where f.regency_code = l.regency_code and f.segment_code = l.segment_code
+      and f.funding_code = l.funding_code and f.worker_key = l.worker_key
+    returning f.regency_code, f.segment_code, f.funding_code, f.worker_key
+)
+insert into dw.churn_segment_first (regency_code, segment_code, funding_code, worker_key, first_month)
+select d.regency_code, d.segment_code, d.funding_code, d.worker_key, min(c.period_month)
+from deleted as d
+join dw.churn_covered as c
+    on c.regency_code = d.regency_code and c.worker_key = d.worker_key
+   and c.segment_code = d.segment_code and c.funding_code = d.funding_code
+group by d.regency_code, d.segment_code, d.funding_code, d.worker_key;
+insert into dw.churn_segment_first as f (regency_code, segment_code, funding_code, worker_key, first_month)
+select regency_code, segment_code, funding_code, worker_key, min(period_month)
+from came
+group by regency_code, segment_code, funding_code, worker_key
+on conflict (regency_code, segment_code, funding_code, worker_key) do update
+set first_month = excluded.first_month
+where excluded.first_month < f.first_month;
+
 delete from dw.churn_month where period_month not in (select n.period_month from months_now as n);
 insert into dw.churn_month (period_month)
 select period_month from months_now
@@ -214,17 +291,30 @@ drop view churn_counted_segment;
 --    whole month or the month after it; a changed pair's lapses from its
 --    first changed month on; the lapses of a merged worker in the month of
 --    the merge and the month after (its rows, and so the reason, moved).
+create temp table lapse_month on commit drop as
+select period_month from whole_month
+union
+select (period_month + interval '1 month')::date from whole_month;
+
 create temp table lapse_gone (period_month date, regency_code text, reason text) on commit drop;
 with removed as (
     delete from followup.lapse as l
-    where l.period_month in (select w.period_month from whole_month as w)
-       or (l.period_month - interval '1 month')::date in (select w.period_month from whole_month as w)
-       or exists (select from pair_regency as p
-                  where p.regency_code = l.regency_code and p.worker_key = l.worker_key
-                    and l.period_month >= p.first_changed)
-       or exists (select from month_worker as k
-                  where k.worker_key = l.worker_key
-                    and k.period_month in (l.period_month, (l.period_month - interval '1 month')::date))
+    where l.period_month in (select n.period_month from lapse_month as n)
+    returning l.period_month, l.regency_code, l.reason
+)
+insert into lapse_gone select period_month, regency_code, reason from removed;
+with removed as (
+    delete from followup.lapse as l
+    using pair_regency as p
+    where p.regency_code = l.regency_code and p.worker_key = l.worker_key and l.period_month >= p.first_changed
+    returning l.period_month, l.regency_code, l.reason
+)
+insert into lapse_gone select period_month, regency_code, reason from removed;
+with removed as (
+    delete from followup.lapse as l
+    using month_worker as k
+    where k.worker_key = l.worker_key
+      and l.period_month in (k.period_month, (k.period_month + interval '1 month')::date)
     returning l.period_month, l.regency_code, l.reason
 )
 insert into lapse_gone select period_month, regency_code, reason from removed;
@@ -234,8 +324,7 @@ with candidate as (
     -- covered in the month before, in the regency: (month lapsed into, regency, worker)
     select (c.period_month + interval '1 month')::date as period_month, c.regency_code, c.worker_key
     from dw.churn_covered as c
-    where (c.period_month + interval '1 month')::date in (select w.period_month from whole_month as w)
-       or c.period_month in (select w.period_month from whole_month as w)
+    where c.period_month in (select (n.period_month - interval '1 month')::date from lapse_month as n)
     union
     select (c.period_month + interval '1 month')::date, c.regency_code, c.worker_key
     from pair_regency as p

@@ -18,6 +18,28 @@ create index churn_covered_month on dw.churn_covered (period_month, worker_key);
 comment on table dw.churn_covered is
     'Who the churn aggregates counted as covered: one row per regency, worker, month, segment and funding source, as dw.fact_coverage held them at the last churn refresh.';
 
+-- Each pair's first covered month: whether a worker is new in a month needs
+-- only this, not the pair's whole history.
+create table dw.churn_first (
+    regency_code text not null,
+    worker_key bigint not null,
+    first_month date not null,
+    primary key (regency_code, worker_key)
+);
+comment on table dw.churn_first is
+    'The first month dw.churn_covered covers each worker in each regency.';
+
+create table dw.churn_segment_first (
+    regency_code text not null,
+    segment_code text not null,
+    funding_code text not null,
+    worker_key bigint not null,
+    first_month date not null,
+    primary key (regency_code, segment_code, funding_code, worker_key)
+);
+comment on table dw.churn_segment_first is
+    'The first month dw.churn_covered covers each worker in each regency, segment and funding source.';
+
 create table dw.churn_month (
     period_month date primary key
 );
