@@ -159,7 +159,8 @@ def consolidate(period: str) -> dict[str, Any]:
 def correct_one_file(root: Path) -> dict[str, Any]:
     """A village file of a published month sent again, two rows fewer and one more: ingest to marts."""
     period = _period(CORRECTED_MONTH - 1)
-    path = sorted((root / "village" / period).glob("*.csv"))[len(list((root / "village" / period).glob("*.csv"))) // 2]
+    files = sorted((root / "village" / period).glob("*.csv"))
+    path = files[len(files) // 2]
     head, rows = _read(path)
     added = [*rows[0][:1], rows[0][1] + " Koreksi", *rows[0][2:]]
     added[0] = f"{added[0][:12]}{(int(added[0][12:] or 0) + 4321) % 9999 + 1:04d}" if added[0] else ""

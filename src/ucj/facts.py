@@ -276,8 +276,7 @@ def refresh_churn(conn: psycopg.Connection, whole: bool = False) -> dict[str, in
     if whole:
         conn.execute(
             "truncate dw.churn_covered, dw.churn_first, dw.churn_segment_first, dw.churn_month, dw.churn_pending, "
-            "dw.agg_churn_month, "
-            "dw.agg_churn_segment_month, followup.lapse"
+            "dw.agg_churn_month, dw.agg_churn_segment_month, followup.lapse"
         )
         conn.execute(
             "insert into dw.churn_pending (period_month, worker_key) "

@@ -234,6 +234,8 @@ CHURN_STATE = {
     "agg_churn_segment_month": "select * from dw.agg_churn_segment_month",
     "lapse": "select * from followup.lapse",
     "churn_covered": "select * from dw.churn_covered",
+    "churn_first": "select * from dw.churn_first",
+    "churn_segment_first": "select * from dw.churn_segment_first",
 }
 SOLOK_SELATAN = "13.11.01.2001"
 
@@ -319,3 +321,9 @@ def test_churn_follows_corrections_in_proportion_and_equals_a_whole_count(conn, 
     _counted_as_a_whole_count_would(conn, warehouse)
     regencies = {r for (r,) in conn.execute("select distinct regency_code from dw.agg_churn_month")}
     assert regencies == {"1310", "1311"}
+
+    # A crash empties the churn's unlogged copy; the next refresh counts every month afresh, without doubling.
+    conn.execute("truncate dw.churn_covered, dw.churn_first, dw.churn_segment_first, dw.churn_month")
+    conn.commit()
+    pipeline_tasks.load_period("2025-02", force=True)
+    _counted_as_a_whole_count_would(conn, warehouse)

@@ -10,12 +10,14 @@
 --   unit_not_reported     none of the units that covered the worker last month sent a roster this month;
 --   dropped_from_snapshot otherwise: the unit reported and the worker is not (or no longer validly) on it.
 --
--- Why in proportion: a worker's class in a month depends on every earlier
--- month, but only for that worker. So the refresh finds the (regency, worker)
--- pairs whose coverage changed, counts what those pairs contributed from the
--- first changed month on before and after the change, and adds the
--- difference; every other pair's contribution is unchanged. A first refresh,
--- or a forced one (ucj.facts.refresh_churn), marks every month changed.
+-- Why in proportion: a worker's class in a month depends on its rows of that
+-- month and the month before and on its first covered month, and on nobody
+-- else's. So a reloaded month and the month after it are counted afresh from
+-- the churn's own copy of who is covered (steps 4 and 6), and elsewhere only
+-- the pairs that merges moved or whose first month moved are counted again,
+-- before and after the change, and the difference added (step 3). A first
+-- refresh, a forced one (ucj.facts.refresh_churn) or one after a crash
+-- emptied the unlogged copy counts every month afresh.
 
 -- Sorts and hashes of a month's pairs stay in memory (the default 4 MB spills them to disk).
 set local work_mem = '256MB';
@@ -82,36 +84,72 @@ create temp table came on commit drop as
 select period_month, regency_code, segment_code, funding_code, worker_key from scope_now
 except
 select period_month, regency_code, segment_code, funding_code, worker_key from scope_before;
+analyze gone;
+analyze came;
 
--- The pairs whose coverage changed, each from its first changed month on.
+-- Months counted whole (bulk_month): a whole month and the month after it.
+-- A row's class in month n needs the pair's rows of n and n - 1 and its
+-- first month; a lapse into n, its rows of n - 1 and n. So outside these
+-- months a whole month's change moves only the pairs whose first month moved
+-- (new becomes returning, or back), plus the pairs merges moved: those are
+-- counted by difference (pair_regency, pair_segment), the rest afresh.
+create temp table bulk_month on commit drop as
+select period_month from whole_month
+union
+select (w.period_month + interval '1 month')::date from whole_month as w
+where (w.period_month + interval '1 month')::date in (select n.period_month from months_now as n);
+analyze bulk_month;
+
+-- The pairs counted by difference, each from the first month it can change.
 -- Regency level: covered in a month at all, whatever the segment.
 create temp table pair_regency on commit drop as
-select regency_code, worker_key, min(period_month) as first_changed
+with changed as (
+    select period_month, regency_code, worker_key from gone
+    union
+    select period_month, regency_code, worker_key from came
+),
+first_moves as (
+    -- gained a month before its first, or lost rows in its first month
+    select c.regency_code, c.worker_key, least(min(c.period_month), min(f.first_month)) as first_changed
+    from changed as c
+    left join dw.churn_first as f on f.regency_code = c.regency_code and f.worker_key = c.worker_key
+    group by c.regency_code, c.worker_key
+    having min(f.first_month) is null or min(c.period_month) <= min(f.first_month)
+)
+select regency_code, worker_key, min(first_changed) as first_changed
 from (
-    (select distinct period_month, regency_code, worker_key from scope_before
-     except
-     select distinct period_month, regency_code, worker_key from scope_now)
+    select regency_code, worker_key, first_changed from first_moves
     union all
-    (select distinct period_month, regency_code, worker_key from scope_now
-     except
-     select distinct period_month, regency_code, worker_key from scope_before)
+    select c.regency_code, c.worker_key, c.period_month
+    from changed as c
+    where c.period_month in (select k.period_month from month_worker as k)
 ) as d
 group by regency_code, worker_key;
 analyze pair_regency;
 
--- Segment level, plus every pair covered the month before a month that came
--- or went: whether it lapsed into that month is counted now, or no longer.
 create temp table pair_segment on commit drop as
-select regency_code, segment_code, funding_code, worker_key, min(first_changed) as first_changed
-from (
-    select period_month as first_changed, regency_code, segment_code, funding_code, worker_key from gone
+with changed as (
+    select period_month, regency_code, segment_code, funding_code, worker_key from gone
     union all
     select period_month, regency_code, segment_code, funding_code, worker_key from came
+),
+first_moves as (
+    select c.regency_code, c.segment_code, c.funding_code, c.worker_key,
+           least(min(c.period_month), min(f.first_month)) as first_changed
+    from changed as c
+    left join dw.churn_segment_first as f
+        on f.regency_code = c.regency_code and f.segment_code = c.segment_code
+       and f.funding_code = c.funding_code and f.worker_key = c.worker_key
+    group by c.regency_code, c.segment_code, c.funding_code, c.worker_key
+    having min(f.first_month) is null or min(c.period_month) <= min(f.first_month)
+)
+select regency_code, segment_code, funding_code, worker_key, min(first_changed) as first_changed
+from (
+    select regency_code, segment_code, funding_code, worker_key, first_changed from first_moves
     union all
-    select (c.period_month + interval '1 month')::date, c.regency_code, c.segment_code, c.funding_code,
-           c.worker_key
-    from dw.churn_covered as c
-    join months_changed as m on c.period_month = (m.period_month - interval '1 month')::date
+    select c.regency_code, c.segment_code, c.funding_code, c.worker_key, c.period_month
+    from changed as c
+    where c.period_month in (select k.period_month from month_worker as k)
 ) as d
 group by regency_code, segment_code, funding_code, worker_key;
 analyze pair_segment;
@@ -149,7 +187,7 @@ select
     count(*) filter (where continuing) as continuing_workers,
     count(*) filter (where continuing is not true and first_month < period_month) as returning_workers
 from classed
-where period_month >= first_changed
+where period_month >= first_changed and period_month not in (select b.period_month from bulk_month as b)
 group by period_month, regency_code;
 
 drop view if exists churn_counted_segment;
@@ -186,7 +224,7 @@ this_month as (
            count(*) filter (where continuing is not true and first_month < period_month) as returning_workers,
            0::bigint as lapsed_workers
     from classed
-    where period_month >= first_changed
+    where period_month >= first_changed and period_month not in (select b.period_month from bulk_month as b)
     group by 1, 2, 3, 4
 ),
 lapses as (
@@ -196,6 +234,7 @@ lapses as (
     join dw.churn_month as m on m.period_month = (h.period_month + interval '1 month')::date
     where h.covered_after is distinct from (h.period_month + interval '1 month')::date
       and (h.period_month + interval '1 month')::date >= h.first_changed
+      and (h.period_month + interval '1 month')::date not in (select b.period_month from bulk_month as b)
     group by 1, 2, 3, 4
 )
 select * from this_month
@@ -217,8 +256,10 @@ delete from dw.churn_covered as c
 using gone as g
 where c.regency_code = g.regency_code and c.worker_key = g.worker_key and c.period_month = g.period_month
   and c.segment_code = g.segment_code and c.funding_code = g.funding_code;
+-- In the primary key's order: the index takes the month's rows leaf after leaf, not one random page each.
 insert into dw.churn_covered (regency_code, worker_key, period_month, segment_code, funding_code)
-select regency_code, worker_key, period_month, segment_code, funding_code from came;
+select regency_code, worker_key, period_month, segment_code, funding_code from came
+order by regency_code, worker_key, period_month, segment_code, funding_code;
 -- The first months: a pair that lost rows in its first month takes the least month it has left
 -- (or goes); a pair that gained rows takes the least of its first month and theirs.
 with lost as (
@@ -237,11 +278,16 @@ select d.regency_code, d.worker_key, min(c.period_month)
 from deleted as d
 join dw.churn_covered as c on c.regency_code = d.regency_code and c.worker_key = d.worker_key
 group by d.regency_code, d.worker_key;
-insert into dw.churn_first as f (regency_code, worker_key, first_month)
-select regency_code, worker_key, min(period_month) from came group by regency_code, worker_key
-on conflict (regency_code, worker_key) do update
-set first_month = excluded.first_month
-where excluded.first_month < f.first_month;
+create temp table came_first on commit drop as
+select regency_code, worker_key, min(period_month) as first_month from came group by regency_code, worker_key;
+update dw.churn_first as f
+set first_month = c.first_month
+from came_first as c
+where c.regency_code = f.regency_code and c.worker_key = f.worker_key and c.first_month < f.first_month;
+insert into dw.churn_first (regency_code, worker_key, first_month)
+select c.regency_code, c.worker_key, c.first_month
+from came_first as c
+where not exists (select from dw.churn_first as f where f.regency_code = c.regency_code and f.worker_key = c.worker_key);
 
 with lost as (
     select distinct g.regency_code, g.segment_code, g.funding_code, g.worker_key
@@ -263,13 +309,23 @@ join dw.churn_covered as c
     on c.regency_code = d.regency_code and c.worker_key = d.worker_key
    and c.segment_code = d.segment_code and c.funding_code = d.funding_code
 group by d.regency_code, d.segment_code, d.funding_code, d.worker_key;
-insert into dw.churn_segment_first as f (regency_code, segment_code, funding_code, worker_key, first_month)
-select regency_code, segment_code, funding_code, worker_key, min(period_month)
+create temp table came_segment_first on commit drop as
+select regency_code, segment_code, funding_code, worker_key, min(period_month) as first_month
 from came
-group by regency_code, segment_code, funding_code, worker_key
-on conflict (regency_code, segment_code, funding_code, worker_key) do update
-set first_month = excluded.first_month
-where excluded.first_month < f.first_month;
+group by regency_code, segment_code, funding_code, worker_key;
+update dw.churn_segment_first as f
+set first_month = c.first_month
+from came_segment_first as c
+where c.regency_code = f.regency_code and c.segment_code = f.segment_code and c.funding_code = f.funding_code
+  and c.worker_key = f.worker_key and c.first_month < f.first_month;
+insert into dw.churn_segment_first (regency_code, segment_code, funding_code, worker_key, first_month)
+select c.regency_code, c.segment_code, c.funding_code, c.worker_key, c.first_month
+from came_segment_first as c
+where not exists (
+    select from dw.churn_segment_first as f
+    where f.regency_code = c.regency_code and f.segment_code = c.segment_code and f.funding_code = c.funding_code
+      and f.worker_key = c.worker_key
+);
 
 delete from dw.churn_month where period_month not in (select n.period_month from months_now as n);
 insert into dw.churn_month (period_month)
@@ -291,15 +347,10 @@ drop view churn_counted_segment;
 --    whole month or the month after it; a changed pair's lapses from its
 --    first changed month on; the lapses of a merged worker in the month of
 --    the merge and the month after (its rows, and so the reason, moved).
-create temp table lapse_month on commit drop as
-select period_month from whole_month
-union
-select (period_month + interval '1 month')::date from whole_month;
-
 create temp table lapse_gone (period_month date, regency_code text, reason text) on commit drop;
 with removed as (
     delete from followup.lapse as l
-    where l.period_month in (select n.period_month from lapse_month as n)
+    where l.period_month in (select n.period_month from bulk_month as n)
     returning l.period_month, l.regency_code, l.reason
 )
 insert into lapse_gone select period_month, regency_code, reason from removed;
@@ -324,7 +375,7 @@ with candidate as (
     -- covered in the month before, in the regency: (month lapsed into, regency, worker)
     select (c.period_month + interval '1 month')::date as period_month, c.regency_code, c.worker_key
     from dw.churn_covered as c
-    where c.period_month in (select (n.period_month - interval '1 month')::date from lapse_month as n)
+    where c.period_month in (select (n.period_month - interval '1 month')::date from bulk_month as n)
     union
     select (c.period_month + interval '1 month')::date, c.regency_code, c.worker_key
     from pair_regency as p
@@ -395,6 +446,7 @@ from (
     union all
     select period_month, regency_code, reason, 1 from churn_lapse
 ) as d
+where period_month not in (select b.period_month from bulk_month as b)
 group by period_month, regency_code;
 
 insert into dw.agg_churn_month as a
@@ -434,6 +486,110 @@ set covered_workers = a.covered_workers + excluded.covered_workers,
     continuing_workers = a.continuing_workers + excluded.continuing_workers,
     returning_workers = a.returning_workers + excluded.returning_workers,
     lapsed_workers = a.lapsed_workers + excluded.lapsed_workers;
+
+-- 6. The months counted afresh, from the churn's own copy as it is now.
+delete from dw.agg_churn_month where period_month in (select b.period_month from bulk_month as b);
+delete from dw.agg_churn_segment_month where period_month in (select b.period_month from bulk_month as b);
+
+create temp table bulk_covered on commit drop as
+select c.period_month, c.regency_code, c.segment_code, c.funding_code, c.worker_key
+from dw.churn_covered as c
+where c.period_month in (select b.period_month from bulk_month as b);
+
+create temp table bulk_last_month on commit drop as
+select c.period_month, c.regency_code, c.segment_code, c.funding_code, c.worker_key
+from dw.churn_covered as c
+where c.period_month in (select (b.period_month - interval '1 month')::date from bulk_month as b);
+analyze bulk_covered;
+analyze bulk_last_month;
+
+insert into dw.agg_churn_month
+with covered as (
+    select distinct period_month, regency_code, worker_key from bulk_covered
+),
+last_month as (
+    select distinct period_month, regency_code, worker_key from bulk_last_month
+),
+classed as (
+    select v.period_month, v.regency_code, l.worker_key is not null as continuing,
+           f.first_month < v.period_month as covered_before
+    from covered as v
+    left join last_month as l
+        on l.regency_code = v.regency_code and l.worker_key = v.worker_key
+       and l.period_month = (v.period_month - interval '1 month')::date
+    left join dw.churn_first as f on f.regency_code = v.regency_code and f.worker_key = v.worker_key
+),
+this_month as (
+    select period_month, regency_code,
+           count(*) as covered_workers,
+           count(*) filter (where not continuing and not covered_before) as new_workers,
+           count(*) filter (where continuing) as continuing_workers,
+           count(*) filter (where not continuing and covered_before) as returning_workers
+    from classed
+    group by period_month, regency_code
+),
+lapses as (
+    select period_month, regency_code,
+           count(*) as lapsed_workers,
+           count(*) filter (where reason = 'status_non_aktif') as status_non_aktif,
+           count(*) filter (where reason = 'enrollment_ended') as enrollment_ended,
+           count(*) filter (where reason = 'unit_not_reported') as unit_not_reported,
+           count(*) filter (where reason = 'dropped_from_snapshot') as dropped_from_snapshot
+    from followup.lapse
+    where period_month in (select b.period_month from bulk_month as b)
+    group by period_month, regency_code
+)
+select
+    coalesce(t.period_month, l.period_month), coalesce(t.regency_code, l.regency_code),
+    coalesce(t.covered_workers, 0), coalesce(t.new_workers, 0), coalesce(t.continuing_workers, 0),
+    coalesce(t.returning_workers, 0), coalesce(l.lapsed_workers, 0), coalesce(l.status_non_aktif, 0),
+    coalesce(l.enrollment_ended, 0), coalesce(l.unit_not_reported, 0), coalesce(l.dropped_from_snapshot, 0)
+from this_month as t
+full join lapses as l on l.period_month = t.period_month and l.regency_code = t.regency_code;
+
+insert into dw.agg_churn_segment_month
+with classed as (
+    select v.period_month, v.regency_code, v.segment_code, v.funding_code, l.worker_key is not null as continuing,
+           f.first_month < v.period_month as covered_before
+    from bulk_covered as v
+    left join bulk_last_month as l
+        on l.regency_code = v.regency_code and l.segment_code = v.segment_code
+       and l.funding_code = v.funding_code and l.worker_key = v.worker_key
+       and l.period_month = (v.period_month - interval '1 month')::date
+    left join dw.churn_segment_first as f
+        on f.regency_code = v.regency_code and f.segment_code = v.segment_code
+       and f.funding_code = v.funding_code and f.worker_key = v.worker_key
+),
+this_month as (
+    select period_month, regency_code, segment_code, funding_code,
+           count(*) as covered_workers,
+           count(*) filter (where not continuing and not covered_before) as new_workers,
+           count(*) filter (where continuing) as continuing_workers,
+           count(*) filter (where not continuing and covered_before) as returning_workers
+    from classed
+    group by 1, 2, 3, 4
+),
+lapses as (
+    select (l.period_month + interval '1 month')::date as period_month, l.regency_code, l.segment_code,
+           l.funding_code, count(*) as lapsed_workers
+    from bulk_last_month as l
+    join dw.churn_month as m on m.period_month = (l.period_month + interval '1 month')::date
+    where not exists (
+        select from bulk_covered as v
+        where v.period_month = (l.period_month + interval '1 month')::date and v.regency_code = l.regency_code
+          and v.segment_code = l.segment_code and v.funding_code = l.funding_code and v.worker_key = l.worker_key
+    )
+    group by 1, 2, 3, 4
+)
+select
+    coalesce(t.period_month, l.period_month), coalesce(t.regency_code, l.regency_code),
+    coalesce(t.segment_code, l.segment_code), coalesce(t.funding_code, l.funding_code),
+    coalesce(t.covered_workers, 0), coalesce(t.new_workers, 0), coalesce(t.continuing_workers, 0),
+    coalesce(t.returning_workers, 0), coalesce(l.lapsed_workers, 0)
+from this_month as t
+full join lapses as l
+    on l.period_month = t.period_month and l.regency_code = t.regency_code
+   and l.segment_code = t.segment_code and l.funding_code = t.funding_code;
 
 delete from dw.agg_churn_month
 where covered_workers = 0 and new_workers = 0 and continuing_workers = 0 and returning_workers = 0

@@ -5,8 +5,13 @@
 -- workers whose coverage moved, and changes the churn aggregates and the
 -- lapse list by what those workers counted before and after
 -- (include/sql/load/refresh_churn.sql).
+--
+-- The churn's own copy is derived state, so it is UNLOGGED (half the write
+-- cost of a month's rows). A crash empties it; the next refresh then finds
+-- every loaded month missing from dw.churn_month and counts them all afresh,
+-- aggregates included (dw.churn_pending, which loads write, stays logged).
 
-create table dw.churn_covered (
+create unlogged table dw.churn_covered (
     regency_code text not null,
     worker_key bigint not null,
     period_month date not null,
@@ -20,7 +25,7 @@ comment on table dw.churn_covered is
 
 -- Each pair's first covered month: whether a worker is new in a month needs
 -- only this, not the pair's whole history.
-create table dw.churn_first (
+create unlogged table dw.churn_first (
     regency_code text not null,
     worker_key bigint not null,
     first_month date not null,
@@ -29,7 +34,7 @@ create table dw.churn_first (
 comment on table dw.churn_first is
     'The first month dw.churn_covered covers each worker in each regency.';
 
-create table dw.churn_segment_first (
+create unlogged table dw.churn_segment_first (
     regency_code text not null,
     segment_code text not null,
     funding_code text not null,
@@ -40,7 +45,7 @@ create table dw.churn_segment_first (
 comment on table dw.churn_segment_first is
     'The first month dw.churn_covered covers each worker in each regency, segment and funding source.';
 
-create table dw.churn_month (
+create unlogged table dw.churn_month (
     period_month date primary key
 );
 comment on table dw.churn_month is
