@@ -20,6 +20,7 @@ import csv
 import datetime as dt
 import io
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -111,7 +112,10 @@ def ingest_month(root: Path, period: str, only: dict[str, list[str]] | None = No
             jobs.append((str(root), kind, period, batch))
     # Largest batches first, so two workers finish together.
     jobs.sort(key=lambda job: -sum((root / f).stat().st_size for f in job[3]))
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    # Workers forked from a clean server process, not from this one: after a consolidation this process
+    # runs DuckDB's threads (splink), and a child forked from a threaded process can crash (seen: a segfault
+    # in libc in a validate worker, in the correction after six months of bench-history).
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("forkserver")) as pool:
         summaries = list(pool.map(_ingest_batch, jobs))
         timings["ingest (read, interpret, COPY)"] = time.perf_counter() - start
         failed = [f for s in summaries for f in s["failed_files"]]
