@@ -44,7 +44,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from bench.run import cpu_reference, ingest_month, machine, reset_warehouse
+from bench.run import cpu_reference, ingest_month, machine, reset_warehouse, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "benchmarks-history.md"
@@ -135,19 +135,14 @@ def consolidate(period: str) -> dict[str, Any]:
     from ucj import pipeline_tasks
 
     timings: dict[str, Any] = {}
-    start = time.perf_counter()
-    pipeline_tasks.resolve_identities()
-    timings["identity rules"] = time.perf_counter() - start
-    start = time.perf_counter()
-    pipeline_tasks.link_probabilistically()
-    timings["probabilistic pass"] = time.perf_counter() - start
-    start = time.perf_counter()
-    months = pipeline_tasks.periods_to_load(period, None)
-    loads = {month: pipeline_tasks.load_period(month) for month in months}
-    timings["loads"] = time.perf_counter() - start
-    start = time.perf_counter()
-    churn = pipeline_tasks.refresh_churn()
-    timings["churn"] = time.perf_counter() - start
+    timed(timings, "identity rules", pipeline_tasks.resolve_identities)
+    timed(timings, "probabilistic pass", pipeline_tasks.link_probabilistically)
+    loads = timed(
+        timings,
+        "loads",
+        lambda: {month: pipeline_tasks.load_period(month) for month in pipeline_tasks.periods_to_load(period, None)},
+    )
+    churn = timed(timings, "churn", pipeline_tasks.refresh_churn)
     timings["total"] = sum(v for v in timings.values())
     timings["months_loaded_whole"] = sum(1 for r in loads.values() if "load_seconds" in r)
     timings["months_taking_merges"] = sum(1 for r in loads.values() if "merges_applied" in r)

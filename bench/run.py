@@ -28,6 +28,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -72,23 +73,23 @@ def run_pipeline(root: Path, timings_detail: dict[str, float], period: str = PER
     from ucj import pipeline_tasks
 
     timings = ingest_month(root, period)
-    start = time.perf_counter()
-    pipeline_tasks.resolve_identities()
-    timings["identity resolution"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    pipeline_tasks.link_probabilistically()
-    timings["probabilistic linkage (splink)"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    loaded = pipeline_tasks.load_period(period)
-    timings["load facts + refresh marts"] = time.perf_counter() - start
+    timed(timings, "identity resolution", pipeline_tasks.resolve_identities)
+    timed(timings, "probabilistic linkage (splink)", pipeline_tasks.link_probabilistically)
+    loaded = timed(timings, "load facts + refresh marts", lambda: pipeline_tasks.load_period(period))
     if not loaded.get("reused"):
         timings_detail["load facts"] = loaded["load_seconds"]
         timings_detail["refresh marts"] = loaded["refresh_seconds"]
         timings_detail["worker dimension"] = loaded["dimension_seconds"]
         timings_detail["coverage facts"] = loaded["coverage_facts"]
     return timings
+
+
+def timed(timings: dict[str, Any], stage: str, call: Callable[[], Any]) -> Any:
+    """Run one stage, recording its seconds under ``stage``; return what it returned."""
+    start = time.perf_counter()
+    result = call()
+    timings[stage] = time.perf_counter() - start
+    return result
 
 
 def ingest_month(root: Path, period: str, only: dict[str, list[str]] | None = None) -> dict[str, float]:
