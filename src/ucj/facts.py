@@ -265,8 +265,9 @@ def refresh_churn(conn: psycopg.Connection, whole: bool = False) -> dict[str, in
     """Bring the churn aggregates and the lapse list up to the facts (``load/refresh_churn.sql``).
 
     In proportion to what changed: loads record in ``dw.churn_pending`` the
-    months they reloaded and the workers whose facts merges moved, and only
-    the (regency, worker) pairs whose coverage changed are counted again.
+    months they reloaded and the workers whose facts merges moved; a reloaded
+    month and the month after it are counted afresh, elsewhere only the
+    (regency, worker) pairs merges moved or whose first month moved.
     ``whole`` counts every loaded month afresh (a forced run, a new
     refresh_churn.sql): the same numbers, at the cost of the whole history.
     A negative count left behind is a bug: the task fails naming the months
@@ -278,15 +279,12 @@ def refresh_churn(conn: psycopg.Connection, whole: bool = False) -> dict[str, in
             "truncate dw.churn_covered, dw.churn_first, dw.churn_segment_first, dw.churn_month, dw.churn_pending, "
             "dw.agg_churn_month, dw.agg_churn_segment_month, followup.lapse"
         )
-        conn.execute(
-            "insert into dw.churn_pending (period_month, worker_key) "
-            "select distinct period_month, null::bigint from dw.agg_regency_month"
-        )
-    (whole_months, workers) = conn.execute(
-        "select count(distinct period_month) filter (where worker_key is null), "
-        "count(*) filter (where worker_key is not null) from dw.churn_pending"
-    ).fetchone()
     run_sql_file(conn, "load/refresh_churn.sql", {})
+    # What it counted, from its own scope (temporary until the caller commits): with dw.churn_month
+    # emptied above, every loaded month is a month that came, so counted afresh.
+    (whole_months, workers) = conn.execute(
+        "select (select count(*) from whole_month), (select count(*) from month_worker)"
+    ).fetchone()
     negative = conn.execute(
         """select distinct to_char(period_month, 'YYYY-MM') from dw.agg_churn_month
            where least(covered_workers, new_workers, continuing_workers, returning_workers, lapsed_workers) < 0

@@ -343,6 +343,21 @@ from churn_counted_segment;
 drop view churn_counted_regency;
 drop view churn_counted_segment;
 
+-- Who is covered in the months counted afresh and in the months before them,
+-- as the churn's copy now holds it: read once, for the lapse list (step 4)
+-- and the counts (step 6).
+create temp table bulk_covered on commit drop as
+select c.period_month, c.regency_code, c.segment_code, c.funding_code, c.worker_key
+from dw.churn_covered as c
+where c.period_month in (select b.period_month from bulk_month as b);
+
+create temp table bulk_last_month on commit drop as
+select c.period_month, c.regency_code, c.segment_code, c.funding_code, c.worker_key
+from dw.churn_covered as c
+where c.period_month in (select (b.period_month - interval '1 month')::date from bulk_month as b);
+analyze bulk_covered;
+analyze bulk_last_month;
+
 -- 4. The lapse list, again for what can have changed: every lapse into a
 --    whole month or the month after it; a changed pair's lapses from its
 --    first changed month on; the lapses of a merged worker in the month of
@@ -374,8 +389,7 @@ create temp table lapsed on commit drop as
 with candidate as (
     -- covered in the month before, in the regency: (month lapsed into, regency, worker)
     select (c.period_month + interval '1 month')::date as period_month, c.regency_code, c.worker_key
-    from dw.churn_covered as c
-    where c.period_month in (select (n.period_month - interval '1 month')::date from bulk_month as n)
+    from bulk_last_month as c
     union
     select (c.period_month + interval '1 month')::date, c.regency_code, c.worker_key
     from pair_regency as p
@@ -490,18 +504,6 @@ set covered_workers = a.covered_workers + excluded.covered_workers,
 -- 6. The months counted afresh, from the churn's own copy as it is now.
 delete from dw.agg_churn_month where period_month in (select b.period_month from bulk_month as b);
 delete from dw.agg_churn_segment_month where period_month in (select b.period_month from bulk_month as b);
-
-create temp table bulk_covered on commit drop as
-select c.period_month, c.regency_code, c.segment_code, c.funding_code, c.worker_key
-from dw.churn_covered as c
-where c.period_month in (select b.period_month from bulk_month as b);
-
-create temp table bulk_last_month on commit drop as
-select c.period_month, c.regency_code, c.segment_code, c.funding_code, c.worker_key
-from dw.churn_covered as c
-where c.period_month in (select (b.period_month - interval '1 month')::date from bulk_month as b);
-analyze bulk_covered;
-analyze bulk_last_month;
 
 insert into dw.agg_churn_month
 with covered as (

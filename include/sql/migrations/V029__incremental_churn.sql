@@ -59,10 +59,8 @@ create index churn_pending_month on dw.churn_pending (period_month);
 comment on table dw.churn_pending is
     'What changed in dw.fact_coverage since the last churn refresh: worker_key null, the whole month was reloaded; otherwise that worker''s facts of the month moved (merges). Written in the load''s transaction, consumed by the refresh.';
 
--- The aggregates so far were rebuilt whole; the first refresh counts every loaded month afresh.
-truncate dw.agg_churn_month, dw.agg_churn_segment_month, followup.lapse;
-insert into dw.churn_pending (period_month, worker_key)
-select distinct period_month, null::bigint from dw.agg_regency_month;
+-- The first refresh counts every loaded month afresh (its last result records no refresh_churn.sql
+-- checksum, and dw.churn_month is empty), replacing the aggregates rebuilt the old way.
 delete from meta.stage_fingerprint where stage = 'churn';
 
 comment on table dw.agg_churn_month is
