@@ -88,14 +88,28 @@ def exclusive_home(wait: bool = True, say: Callable[[str], None] = print) -> Ite
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+_MIGRATED: set[str] = set()  # Airflow homes this process has brought to the current schema
+
+
 def prepare_airflow(landing_root: str | None) -> None:
+    """Environment for the DAGs, and the home's metadata database migrated once per process.
+
+    ``airflow db migrate`` costs about three seconds even when there is
+    nothing to do (a fresh interpreter importing Airflow); a process that
+    runs the DAGs many times (the tests, a backfill loop) pays it once per
+    home. Nothing in the process can move the schema back in between.
+    """
     for key, value in airflow_environment(landing_root).items():
         if key == "AIRFLOW_VAR_LANDING_ROOT":
             os.environ[key] = value
         else:
             os.environ.setdefault(key, value)
-    Path(os.environ["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if str(home.resolve()) in _MIGRATED:
+        return
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
+    _MIGRATED.add(str(home.resolve()))
 
 
 @contextmanager

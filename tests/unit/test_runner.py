@@ -99,3 +99,25 @@ def test_the_summary_comes_out_when_the_warehouse_cannot_be_reached(
     assert code == 1
     assert "The warehouse could not be read for the summary" in out
     assert "ucj_consolidate 2025-01: failed (load_facts)" in out
+
+
+def test_the_metadata_database_is_migrated_once_per_home_and_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each run used to start `airflow db migrate` (three seconds for nothing after the first)."""
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
+    started: list[list[str]] = []
+    real_run = subprocess.run
+
+    def recording_run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        started.append(command)
+        return real_run(command, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(runner.subprocess, "run", recording_run)
+    runner.prepare_airflow(None)
+    runner.prepare_airflow(None)
+    assert [c[-2:] for c in started] == [["db", "migrate"]]
+    assert (tmp_path / "home" / "airflow.db").exists()
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "other"))
+    runner.prepare_airflow(None)
+    assert len(started) == 2  # another home is migrated on its own
