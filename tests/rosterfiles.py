@@ -25,9 +25,9 @@ VILLAGE_HEADER = [
 ]
 
 
-def village_row(n: int, nik: Any = "1310014503850001", name: str = "Siti Aminah", born: Any = "12/03/1985",
-                code: str = "13.10.01.2002", programs: str = "JKK, JKM") -> list[Any]:  # fmt: skip
-    return [n, nik, name, born, "P", code, "Koto Baru", programs, "Dana Desa", ""]
+def village_row(n: int, nik: Any = "1310015203850001", name: str = "Siti Aminah", born: Any = "12/03/1985",
+                code: str = "13.10.01.2002", programs: str = "JKK, JKM", gender: str = "P") -> list[Any]:  # fmt: skip
+    return [n, nik, name, born, gender, code, "Koto Baru", programs, "Dana Desa", ""]
 
 
 def with_cached_formula_values(data: bytes, cached: dict[str, str]) -> bytes:

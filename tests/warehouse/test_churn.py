@@ -28,7 +28,7 @@ PEOPLE = {
 
 
 def person(n: int, village: str, status: str = "Aktif", ended: str = "") -> list:
-    return [*village_row(n, nik=f"13100145038500{n:02d}", name=PEOPLE[n], code=village), status, ended]
+    return [*village_row(n, nik=f"13100152038500{n:02d}", name=PEOPLE[n], code=village), status, ended]
 
 
 MONTHS = {
@@ -284,7 +284,7 @@ def test_churn_follows_corrections_in_proportion_and_equals_a_whole_count(conn, 
     """Months out of order, a merge reaching two loaded months, a corrected file and a late one: after each,
     the churn refreshed by what changed equals the truth and a count of every month afresh."""
     monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(tmp_path))
-    siti_again = [*village_row(7, nik="", name="Siti Aminah", born="05/07/1985", code=SIALANG), "Aktif", ""]
+    siti_again = [*village_row(7, nik="", name="Siti Aminah", born="21/03/1985", code=SIALANG), "Aktif", ""]
     january = {KOTO_BARU: [person(1, KOTO_BARU), person(2, KOTO_BARU), person(3, KOTO_BARU), person(6, KOTO_BARU)],
                SIALANG: [person(4, SIALANG), siti_again]}  # fmt: skip
     for village, rows in january.items():
@@ -292,7 +292,7 @@ def test_churn_follows_corrections_in_proportion_and_equals_a_whole_count(conn, 
     _counted_as_a_whole_count_would(conn, warehouse)
 
     # March before February. Siti's NIK beside her second birth date: her two workers merge, in January too.
-    siti_known = [*village_row(8, nik="1310014503850001", name="Siti Aminah", born="05/07/1985", code=SIALANG),
+    siti_known = [*village_row(8, nik="1310015203850001", name="Siti Aminah", born="21/03/1985", code=SIALANG),
                   "Aktif", ""]  # fmt: skip
     march = {KOTO_BARU: [person(1, KOTO_BARU), person(3, KOTO_BARU), person(5, KOTO_BARU)],
              SIALANG: [person(4, SIALANG), siti_known]}  # fmt: skip
@@ -314,8 +314,8 @@ def test_churn_follows_corrections_in_proportion_and_equals_a_whole_count(conn, 
     os.utime(tmp_path / corrected, (1_700_100_000, 1_700_100_000))
     run_village_month("2025-02", [corrected])
     late = [
-        [*village_row(9, nik="1311014503850009", name="Yusuf Maulana", code=SOLOK_SELATAN), "Aktif", ""],
-        [*village_row(10, nik="1311014503850010", name="Rina Marlina", code=SOLOK_SELATAN), "Aktif", ""],
+        [*village_row(9, nik="1311015203850009", name="Yusuf Maulana", code=SOLOK_SELATAN), "Aktif", ""],
+        [*village_row(10, nik="1311015203850010", name="Rina Marlina", code=SOLOK_SELATAN), "Aktif", ""],
     ]
     run_village_month("2025-01", [_land(tmp_path, "2025-01", SOLOK_SELATAN, late)])
     _counted_as_a_whole_count_would(conn, warehouse)

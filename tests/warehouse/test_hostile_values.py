@@ -24,7 +24,7 @@ def _land(root: Path, name: str, data: bytes, mtime: int = 1_700_000_000) -> str
 def test_malformed_csv_files_fail_alone_with_a_reason_and_leak_no_value(conn, tmp_path: Path) -> None:
     good = land_village(tmp_path, PERIOD, "a_baik.csv", [village_row(1)])
     # A ';' CSV whose Nama opens a quote that never closes: the rows after it would become one cell.
-    rows = [village_row(n, nik=f"13100145038500{n:02d}", name=f"Orang {n}") for n in range(1, 13)]
+    rows = [village_row(n, nik=f"13100152038500{n:02d}", name=f"Orang {n}") for n in range(1, 13)]
     rows[3][2] = '"Siti Aminah'  # typed as is: a clerk's stray quote, never closed
     text = "\r\n".join(";".join(str(v) for v in row) for row in [VILLAGE_HEADER, *rows])
     stray = _land(tmp_path, "b_kutip.csv", text.encode())
@@ -44,7 +44,7 @@ def test_malformed_csv_files_fail_alone_with_a_reason_and_leak_no_value(conn, tm
 
 def test_stray_nul_bytes_and_impossible_numbers_cost_only_their_cell(conn, tmp_path: Path) -> None:
     """Far into a CSV a NUL is kept as U+FFFD; 24-digit or 1e300 amounts and 1e309 codes do not stop the file."""
-    filler = [village_row(n, nik=f"13100145038500{n:02d}", name=f"Orang Ke {n}") for n in range(2, 80)]
+    filler = [village_row(n, nik=f"13100152038500{n:02d}", name=f"Orang Ke {n}") for n in range(2, 80)]
     nul = village_row(1, name="Siti\x00Aminah")
     data = csv_bytes([VILLAGE_HEADER, *filler, nul])
     assert data.index(b"\x00") > 4096
@@ -83,8 +83,8 @@ def test_a_value_the_warehouse_refuses_fails_its_file_only(conn, tmp_path: Path,
     monkeypatch.setattr(interpreting, "parse_money", slipped)
     header = [*VILLAGE_HEADER, "Iuran"]
     good = _land(tmp_path, "a.csv", csv_bytes([header, [*village_row(1), "16800"]]))
-    bad = _land(tmp_path, "b.csv", csv_bytes([header, [*village_row(2, nik="1310014503850002", name="Budi"), "999"]]))
-    also_good = _land(tmp_path, "c.csv", csv_bytes([header, [*village_row(3, nik="1310014503850003", name="Ani"), ""]]))
+    bad = _land(tmp_path, "b.csv", csv_bytes([header, [*village_row(2, nik="1310015203850002", name="Budi"), "999"]]))
+    also_good = _land(tmp_path, "c.csv", csv_bytes([header, [*village_row(3, nik="1310015203850003", name="Ani"), ""]]))
     summary = ingest.ingest_batch(conn, tmp_path, "village", PERIOD, [good, bad, also_good])
     assert [f["file"] for f in summary.failed_files] == [bad]
     assert "too large" in summary.failed_files[0]["error"]

@@ -30,7 +30,9 @@ STATE = {
 
 
 def row(n: int, nik: str, name: str, born: str, village: str = KOTO_BARU, programs: str = "JKK, JKM") -> list:
-    return village_row(n, nik=nik, name=name, born=born, code=village, programs=programs)
+    # The NIKs below carry their holder's birth date and sex (``nik.nik_evidence``): Rahmat's is a man's.
+    gender = "L" if name.startswith("Rahmat") else "P"
+    return village_row(n, nik=nik, name=name, born=born, code=village, programs=programs, gender=gender)
 
 
 @pytest.fixture
@@ -40,11 +42,11 @@ def landing(conn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_merges_reach_a_loaded_month_without_reloading_it(conn, landing: Path, warehouse: str) -> None:
-    siti, rahmat, dewi = "1310014503850011", "1310010102800012", "1310016708900013"
+    siti, rahmat, dewi = "1310015203850011", "1310010102800012", "1310016708900013"
     january = [
         # Siti: two workers in two villages (her second row has no NIK and another birth date).
         row(1, siti, "Siti Aminah", "12/03/1985"),
-        row(2, "", "Siti Aminah", "05/07/1985", village=SIALANG, programs="JKK"),
+        row(2, "", "Siti Aminah", "21/03/1985", village=SIALANG, programs="JKK"),
         # Rahmat: two workers in one village, both covered for JKK: one fact each, one once merged.
         row(3, rahmat, "Rahmat Hidayat", "01/02/1980", programs="JKK"),
         row(4, "", "Rahmat Hidayat", "02/01/1980", programs="JKK, JKM"),
@@ -59,7 +61,7 @@ def test_merges_reach_a_loaded_month_without_reloading_it(conn, landing: Path, w
 
     # February: each one's NIK beside the second birth date.
     # (Everyone reports again: a month of two rows would fail the row-count expectation and be held.)
-    february = [*january, row(8, siti, "Siti Aminah", "05/07/1985"), row(9, rahmat, "Rahmat Hidayat", "02/01/1980")]
+    february = [*january, row(8, siti, "Siti Aminah", "21/03/1985"), row(9, rahmat, "Rahmat Hidayat", "02/01/1980")]
     loads = run_village_month("2025-02", [land_village(landing, "2025-02", "a.csv", february)])
     assert set(loads) == {"2025-01", "2025-02"}
     assert loads["2025-01"]["merges_applied"] == 2, loads["2025-01"]  # moved, not reloaded
@@ -97,8 +99,8 @@ def test_a_month_with_a_new_file_or_a_split_is_reloaded_whole(conn, landing: Pat
     from ucj import facts, fingerprint
     from ucj.period import parse_period
 
-    siti = "1310014503850011"
-    january = [row(1, siti, "Siti Aminah", "12/03/1985"), row(2, "", "Siti Aminah", "05/07/1985", village=SIALANG)]
+    siti = "1310015203850011"
+    january = [row(1, siti, "Siti Aminah", "12/03/1985"), row(2, "", "Siti Aminah", "21/03/1985", village=SIALANG)]
     run_village_month("2025-01", [land_village(landing, "2025-01", "a.csv", january)])
     month = parse_period("2025-01")
     previous = fingerprint.last_result(conn, "load", "2025-01")

@@ -223,8 +223,11 @@ def warehouse_state(conn) -> tuple:
 
 
 # A small world: one person's NIK, the same with a typo, a relative's (other
-# digits), a namesake's; names with spelling variants; three birth dates.
-NIKS = [None, "1310014503850001", "1310014503850007", "1310014503859901", "7208014503850002", "1310014101900002"]
+# digits), a namesake's; names with spelling variants; three birth dates. The
+# 05-03-1985 NIKs contradict every birth date below (``nik.nik_evidence``: they
+# are no evidence), the 12-03-1985 ones agree with two of them, 01-01-1990 with one.
+NIKS = [None, "1310014503850001", "1310014503850007", "1310014503859901", "7208014503850002", "1310014101900002",
+        "1310015203850001", "1310015203850007"]  # fmt: skip
 NAMES = ["Siti Aminah", "Hj. Siti Aminnah", "Aminah Siti", "Budi Santoso", "Rahmat Hidayat"]
 BORN = ["12/03/1985", "1985-03-12", "01/01/1990", "21/03/1985"]
 ROW = st.tuples(st.sampled_from(NIKS), st.sampled_from(NAMES), st.sampled_from(BORN))
@@ -294,17 +297,20 @@ def _grouping(conn) -> set[frozenset[tuple[str, int]]]:
 
 
 def test_model_sees_a_later_row_join_two_workers() -> None:
-    """The model itself: a row carrying one worker's NIK and another's name and birth date merges them."""
+    """The model itself: a row carrying one worker's NIK and another's name and birth date merges them.
+
+    The second worker's birth date is the first's with two digits transposed (21 for 12), so the NIK
+    is still the later row's own (``nik.nik_evidence``)."""
     model = Model()
-    born = dt.date(1985, 3, 12)
+    born, slipped = dt.date(1985, 3, 12), dt.date(1985, 3, 21)
     model.link(
         [
-            Row(1, 1, "1310014503850001", "aminah siti", born, "P"),
-            Row(1, 2, None, "aminah siti", dt.date(1990, 1, 1), "P"),
+            Row(1, 1, "1310015203850001", "aminah siti", born, "P"),
+            Row(1, 2, None, "aminah siti", slipped, "P"),
         ]
     )
     assert len(model.workers) == 2
-    model.link([Row(2, 1, "1310014503850001", "aminah siti", dt.date(1990, 1, 1), "P")])
+    model.link([Row(2, 1, "1310015203850001", "aminah siti", slipped, "P")])
     assert model.merges == {2: (1, "nik")}
     assert model.links[(2, 1)] == (1, "nik")
 

@@ -35,7 +35,7 @@ def two_regencies(conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("AIRFLOW_VAR_LANDING_ROOT", str(tmp_path))
     files = []
     for regency, village in VILLAGES.items():
-        rows = [village_row(n, nik=f"{regency}014503850{n:03d}", name=f"Warga {regency} {n}", code=village)
+        rows = [village_row(n, nik=f"{regency}015203850{n:03d}", name=f"Warga {regency} {n}", code=village)
                 for n in range(1, 4 if regency == "1310" else 3)]  # fmt: skip
         files.append(land_village(tmp_path, PERIOD, f"{regency}.csv", rows))
     pipeline_tasks.ingest_files("village", PERIOD, files)

@@ -97,7 +97,7 @@ def test_a_new_spelling_moves_loaded_rows_and_the_marts_follow(
     landing = tmp_path / "landing"
     rel = f"village/{PERIOD}/nagari.csv"
     rows = [
-        [*village_row(n, nik=f"13100145038500{n:02d}", name=NAMES[n - 1]), status]
+        [*village_row(n, nik=f"13100152038500{n:02d}", name=NAMES[n - 1]), status]
         for n, status in ((1, "Aktif"), (2, "Aktip"), (3, "Aktif"))
     ]
     rows[2][8] = "Dana Kampung"  # Sumber Dana in a spelling the shipped vocabulary does not know

@@ -33,7 +33,7 @@ def published(conn: psycopg.Connection, period: str = "2025-01") -> tuple:
 
 
 def person(n: int, village: str = KOTO_BARU, nik: str | None = None, name: str | None = None, born: str = "12/03/1985"):
-    return village_row(n, nik=nik if nik is not None else f"13100{n}1503850{n:03d}",
+    return village_row(n, nik=nik if nik is not None else f"13100{n}5203850{n:03d}",
                        name=name or NAMES[n], born=born, code=village)  # fmt: skip
 
 
@@ -80,13 +80,13 @@ def test_late_and_corrected_files_revise_the_published_figure(conn, landing: Pat
 
 
 def test_a_later_month_that_joins_two_workers_revises_the_earlier_month(conn, landing: Path) -> None:
-    nik = "1310014503850011"
+    nik = "1310015203850011"  # a woman born 12-03-1985
     january = [person(11, nik=nik, name="Siti Aminah", born="12/03/1985"),
-               person(12, village=SIALANG, nik="", name="Siti Aminah", born="05/07/1985")]  # fmt: skip
+               person(12, village=SIALANG, nik="", name="Siti Aminah", born="21/03/1985")]  # fmt: skip
     run_village_month("2025-01", [land_village(landing, "2025-01", "a.csv", january)])
     assert published(conn)[0] == 2  # nothing yet says these are one person
     # February: her NIK beside the second birth date - the two are one person.
-    february = [person(11, nik=nik, name="Siti Aminah", born="05/07/1985")]
+    february = [person(11, nik=nik, name="Siti Aminah", born="21/03/1985")]
     run_village_month("2025-02", [land_village(landing, "2025-02", "a.csv", february)])
     assert ("2025-01", 2, 1, "identity_merge") in revisions(conn)
     assert published(conn) == (1, True, True)

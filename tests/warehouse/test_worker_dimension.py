@@ -10,7 +10,7 @@ from rosterfiles import land_village, publish_and_settle, village_row
 from ucj import facts, ingest, pipeline_tasks
 from ucj.identity.resolve import resolve_identities
 
-NIK = "1310014503850001"
+NIK = "1310015203850001"
 
 
 def land(root: Path, period: str, rows: list[list], mtime: int) -> str:

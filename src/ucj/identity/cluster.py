@@ -1,8 +1,10 @@
 """Which rows of one batch are one person: the matching rules applied within the batch.
 
-Two rules join rows (``resolve`` says why each is safe): a shared
-structurally valid NIK, guarded by name or birth date, and the folded name
-with the birth date, refused between NIKs that cannot be one person's. A
+Two rules join rows (``resolve`` says why each is safe): a shared NIK that
+is evidence (structurally valid and not contradicting its row's birth date
+and sex, ``nik.nik_evidence``), guarded by the names (and by the birth date
+with names that do not contradict), and the folded name with the birth
+date, refused between NIKs that cannot be one person's. A
 batch is a month of roster rows, a million and more, so the rules run as
 array operations over the batch's columns (:class:`Batch`); Python objects
 are made only for the few rows a rule cannot decide in bulk. The sequential
@@ -21,11 +23,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz.distance import DamerauLevenshtein
-from rapidfuzz.fuzz import token_sort_ratio
+from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
-from ucj.identity.nik import nik_structure_ok, nik_structure_ok_many
+from ucj.identity.nik import nik_contradicts_many, nik_evidence, nik_structure_ok_many
 
 RULES = np.array(["new", "nik", "name_birth_date"], dtype=object)
 NEW, NIK, NAME_BIRTH_DATE = 0, 1, 2
@@ -42,14 +44,15 @@ class Row:
         self, file_id: int, source_row: int, nik: str | None, name_key: str, birth_date: dt.date, gender: str | None,
         strong_nik: str | bool | None = True,
     ) -> None:  # fmt: skip
-        """``strong_nik``: the NIK if already known to be structurally valid, else None; by default checked here."""
+        """``strong_nik``: the NIK if already known to be evidence (``nik.nik_evidence``), else None; by default
+        checked here."""
         self.file_id = file_id
         self.source_row = source_row
         self.nik = nik
         self.name_key = name_key
         self.birth_date = birth_date
         self.gender = gender
-        strong = (nik if nik and nik_structure_ok(nik) else None) if strong_nik is True else strong_nik
+        strong = nik_evidence(nik, birth_date, gender) if strong_nik is True else strong_nik
         self.strong_nik = strong
         by_name = f"B:{name_key}|{birth_date.isoformat()}"
         self.keys: tuple[str, ...] = (by_name, f"N:{strong}") if strong else (by_name,)
@@ -98,10 +101,12 @@ class Batch:
         self.gender = _strings(columns.get("gender", pa.nulls(self.n, pa.string())))
         self.full_name = _strings(columns.get("full_name", pa.nulls(self.n, pa.string())))
         self.village_code = _strings(columns.get("village_code", pa.nulls(self.n, pa.string())))
-        # Structurally valid NIKs only: each distinct NIK checked once, in numpy.
+        # NIK evidence (``nik.nik_evidence``): structurally valid (each distinct NIK checked once, in
+        # numpy) and not contradicting the row's own birth date and sex.
         distinct = pc.unique(nik.drop_null())
         ok = nik_structure_ok_many(distinct)
         valid = pc.is_in(nik, value_set=pc.filter(distinct, pa.array(ok, type=pa.bool_())))
+        valid = pc.and_(pc.fill_null(valid, False), pa.array(~nik_contradicts_many(nik, dates, self.gender)))
         self.strong_nik = pc.if_else(valid, nik, pa.scalar(None, pa.string()))
         self.by_name = pc.binary_join_element_wise("B:", self.name_key, "|", dates.cast(pa.string()), "")
         self.by_nik = pc.binary_join_element_wise("N:", self.strong_nik, "")
@@ -189,11 +194,23 @@ def niks_compatible(a: set[str], b: set[str]) -> bool:
 def same_person_by_nik(
     name_a: str, born_a: dt.date | int, name_b: str, born_b: dt.date | int, name_threshold: float
 ) -> bool:
-    """Two records sharing a NIK are one person if birth dates (dates, or day numbers) or names agree.
+    """Two records sharing a NIK are one person if their names agree, or if their birth dates (dates,
+    or day numbers) agree and their names do not contradict each other.
 
-    A relative's NIK, typed by mistake, agrees in neither.
+    A relative's NIK, typed by mistake, agrees in neither; a twin's shares the
+    birth date, so the names decide: "Lestari Koto" is not "Suryani Koto".
+    With the same birth date a dropped or added name word is no
+    contradiction ("Aminah" and "Siti Nur Aminah": token set similarity);
+    a missing name contradicts nothing.
     """
-    return born_a == born_b or token_sort_ratio(name_a, name_b) >= name_threshold
+    if born_a == born_b:
+        return names_do_not_contradict(name_a, name_b, name_threshold)
+    return token_sort_ratio(name_a, name_b) >= name_threshold
+
+
+def names_do_not_contradict(name_a: str, name_b: str, name_threshold: float) -> bool:
+    """Equal, one missing, or one's words found in the other's (token set similarity at the threshold)."""
+    return not name_a or not name_b or name_a == name_b or token_set_ratio(name_a, name_b) >= name_threshold
 
 
 def cluster_rows(rows: Sequence[Row], name_threshold: float) -> list[Cluster]:
@@ -261,6 +278,15 @@ def _nik_joins(
     first_nik = np.where(has_nik, first_with_nik[nik_codes], idx)
     later = np.flatnonzero(first_nik != idx)
     same_day = born[later] == born[first_nik[later]]
+    # The same birth date: joined unless the names contradict (twins); only unequal names are compared.
+    unequal = pc.fill_null(
+        pc.not_equal(batch.name_key.take(pa.array(later)), batch.name_key.take(pa.array(first_nik[later]))), False
+    ).to_numpy(zero_copy_only=False)
+    if (same_day & unequal).any():
+        names = batch.names
+        for j in np.flatnonzero(same_day & unequal).tolist():
+            if not names_do_not_contradict(names[first_nik[later[j]]], names[later[j]], name_threshold):
+                same_day[j] = False
     sources, targets = [first_nik[later[same_day]]], [later[same_day]]
     doubtful = later[~same_day].tolist()
     if doubtful:

@@ -2,7 +2,8 @@
 
 Clerks write the same person as ``Hj. SITI AMINAH, S.Pd.``, ``Siti Aminah`` or
 ``Aminah Siti``; ``Muhammad`` as ``Muhamad``, ``Moh.`` or ``M.``; old spelling
-(``Soekarno``) beside new (``Sukarno``). The name key removes titles and
+(``Soekarno``) beside new (``Sukarno``); ``Yusuf`` as ``Yusup``, ``Syaiful`` as
+``Saiful``. The name key removes titles and
 degrees, folds spelling, and sorts tokens so word order does not matter.
 """
 
@@ -39,6 +40,10 @@ _VARIANT_OF = {v: k for k, vs in TOKEN_VARIANTS.items() for v in vs}
 PATRONYMIC = {"bin", "binti", "bt", "bte"}
 # Old (pre-1972) spelling -> current, applied inside tokens.
 _OLD_SPELLING = [("oe", "u"), ("dj", "j"), ("tj", "c"), ("sj", "sy"), ("nj", "ny"), ("ch", "kh")]
+# Letters written for one sound in names of Arabic origin, folded after the old spelling:
+# Yusuf/Yusup, Arif/Arip, Syaiful/Saiful, Khairul/Hairul, Ramadhan/Ramadan, Taufiq/Taufik,
+# Dzulkifli/Zulkifli, Fathur/Fatur. Two names that differ only here are one name written two ways.
+_SOUND_FOLDS = [("kh", "h"), ("sy", "s"), ("dh", "d"), ("th", "t"), ("dz", "z"), ("q", "k"), ("p", "f")]
 
 
 # After ASCII folding and lower-casing, everything but a-z is dropped from a
@@ -74,7 +79,7 @@ def _fold_token(token: str) -> str:
     token = _VARIANT_OF.get(token, token)
     if token in TOKEN_VARIANTS:
         return token
-    for old, new in _OLD_SPELLING:
+    for old, new in (*_OLD_SPELLING, *_SOUND_FOLDS):
         token = token.replace(old, new)
     token = re.sub(r"(.)\1+", r"\1", token)  # doubled letters: Muhammad/Muhamad
     return token

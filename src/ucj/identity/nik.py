@@ -4,6 +4,16 @@ A NIK is PP KK CC DDMMYY SSSS: province, regency, district, birth date (day +
 40 for women) and a serial. A structurally valid NIK whose date disagrees with
 the roster can still be genuine (a NIK is never reissued when a birth date is
 corrected), so this module grades evidence; it never rejects a row.
+
+What identity uses as a row's NIK evidence (:func:`nik_evidence`) is a
+structurally valid NIK that does not contradict its own row: the sex digit
+matches the roster's sex, and the date digits are the roster's birth date
+up to one digit, two neighbouring digits transposed, a day/month swap or a
+year one off (a clerk's slip on either side). A NIK that contradicts the row is most often a relative's,
+typed into the wrong line of a family's rosters; as evidence it would join
+the row to the relative (when the names are alike) or keep it apart from
+its own person's rows (two NIKs that cannot be one person's). The NIK stays
+on the row as typed; identity only does not lean on it.
 """
 
 from __future__ import annotations
@@ -85,6 +95,67 @@ def nik_structure_ok_many(niks: Sequence[str | None] | pa.Array) -> np.ndarray:
         & month_ok & (day >= 1) & (day <= _DAYS_IN_MONTH[np.where(month_ok, month, 0)])
     )  # fmt: skip
     result[plain] = ok
+    return result
+
+
+def nik_evidence(nik: str | None, birth_date: dt.date | None, gender: str | None) -> str | None:
+    """The row's NIK if identity may use it (valid, and not contradicting the row), else None."""
+    if not nik or not nik_structure_ok(nik):
+        return None
+    if birth_date is None:
+        return nik
+    contradicts = nik_contradicts_many(
+        pa.array([nik]), pa.array([birth_date], type=pa.date32()), pa.array([gender], type=pa.string())
+    )
+    return None if contradicts[0] else nik
+
+
+def nik_contradicts_many(niks: pa.Array, birth_dates: pa.Array, genders: pa.Array) -> np.ndarray:
+    """Which structurally valid NIKs contradict their own row's birth date or sex (see the module).
+
+    ``niks``: strings (assumed structurally valid where not null);
+    ``birth_dates``: date32; ``genders``: ``L`` / ``P`` / null. A null on
+    either side contradicts nothing.
+    """
+    if isinstance(niks, pa.ChunkedArray):
+        niks = niks.combine_chunks()
+    result = np.zeros(len(niks), dtype=bool)
+    # Only 16 ASCII digits can be a valid NIK (anything else is no evidence at all).
+    present = sixteen_digits(niks) & pc.fill_null(pc.is_valid(birth_dates), False).to_numpy(zero_copy_only=False)
+    if not present.any():
+        return result
+    take = pa.array(np.flatnonzero(present))
+    fixed = pc.take(niks, take).cast(pa.binary(16))
+    raw = np.frombuffer(fixed.buffers()[1], dtype=np.uint8)[fixed.offset * 16 : (fixed.offset + len(fixed)) * 16]
+    # DDMMYY as six digits on each side (small integers: a month is a million rows).
+    ours = raw.reshape(-1, 16)[:, 6:12].astype(np.int8) - 48
+    female = (ours[:, 0] > 4) | ((ours[:, 0] == 4) & (ours[:, 1] > 0))  # day + 40
+    ours[:, 0] -= 4 * female.astype(np.int8)
+    born = pc.take(birth_dates, take)
+    b_day = pc.day(born).to_numpy().astype(np.int8)
+    b_month = pc.month(born).to_numpy().astype(np.int8)
+    b_year = (pc.year(born).to_numpy() % 100).astype(np.int8)
+    theirs = np.empty_like(ours)
+    for k, part in enumerate((b_day, b_month, b_year)):
+        theirs[:, 2 * k], theirs[:, 2 * k + 1] = part // 10, part % 10
+    sex = pc.take(genders, take)
+    known_sex = pc.fill_null(pc.is_in(sex, value_set=pa.array(["L", "P"])), False).to_numpy(zero_copy_only=False)
+    is_p = pc.fill_null(pc.equal(sex, "P"), False).to_numpy(zero_copy_only=False)
+    wrong_sex = known_sex & (female != is_p)
+    # One digit off, or two neighbours transposed, is a slip.
+    unequal = ours != theirs
+    differing = unequal.sum(axis=1)
+    transposed = np.zeros(len(ours), dtype=bool)
+    for k in range(5):
+        transposed |= (
+            (differing == 2) & unequal[:, k] & unequal[:, k + 1]
+            & (ours[:, k] == theirs[:, k + 1]) & (ours[:, k + 1] == theirs[:, k])
+        )  # fmt: skip
+    day, month, year = (ours[:, 2 * k].astype(np.int16) * 10 + ours[:, 2 * k + 1] for k in range(3))
+    swapped = (day == b_month) & (month == b_day) & (year == b_year)
+    year_off = (day == b_day) & (month == b_month) & np.isin((year - b_year) % 100, (1, 99))
+    wrong_date = (differing > 1) & ~transposed & ~swapped & ~year_off
+    result[present] = wrong_sex | wrong_date
     return result
 
 

@@ -33,6 +33,7 @@ before it, the usual case, all this is one query that finds nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import psycopg
@@ -41,7 +42,7 @@ import pyarrow.compute as pc
 
 from ucj.bulk import copy_columns, fetch_arrow
 from ucj.identity.cluster import Batch
-from ucj.identity.nik import nik_structure_ok
+from ucj.identity.nik import nik_evidence
 from ucj.identity.store import CURRENT_ROOT, RELINKED_AFTER_EARLIER_MONTH
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,14 @@ def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dic
     found: list[pa.Table] = []
     seen: set[tuple[int, int]] = set()
     reach = fetched
+    wanted_names: set[tuple[str, dt.date]] = set()
+    wanted_niks: set[str] = set()
     for _ in range(MAX_ROUNDS):
-        copy_columns(conn, "reopen_key", _keys(reach))
+        keys = _keys(reach)
+        copy_columns(conn, "reopen_key", keys)
         conn.execute("analyze reopen_key")
+        wanted_names.update(zip(keys["name_key"].to_pylist(), keys["birth_date"].to_pylist(), strict=True))
+        wanted_niks.update(n for n in keys["nik"].to_pylist() if n)
         rows = fetch_arrow(
             conn,
             f"""select {", ".join(f"r.{name}" for name in columns)}, {CURRENT_ROOT} as root_key
@@ -91,8 +97,14 @@ def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dic
             {"first": min(months), "rules": list(RULE_LINKS)},
             {**columns, "root_key": pa.int64()},
         )
+        # The query matches a row's NIK as typed; only a NIK that is the row's evidence shares it.
+        theirs = _keys(rows)
+        shares = [
+            (name, born) in wanted_names or (nik is not None and nik in wanted_niks)
+            for name, born, nik in zip(*(theirs[c].to_pylist() for c in ("name_key", "birth_date", "nik")), strict=True)
+        ]  # fmt: skip
         positions = zip(rows["file_id"].to_pylist(), rows["source_row"].to_pylist(), strict=True)
-        fresh = [i for i, position in enumerate(positions) if position not in seen]
+        fresh = [i for i, position in enumerate(positions) if position not in seen and shares[i]]
         if not fresh:
             break
         reach = rows.take(pa.array(fresh))
@@ -119,7 +131,8 @@ def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dic
 
 def _keys(rows: pa.Table) -> dict[str, pa.Array]:
     """The evidence of ``rows`` as reopen_key's columns: name key and birth date, and the valid NIK."""
-    batch = Batch({name: rows[name] for name in ("file_id", "source_row", "nik", "name_key", "birth_date")})
+    names = ("file_id", "source_row", "nik", "name_key", "birth_date", "gender")
+    batch = Batch({name: rows[name] for name in names if name in rows.column_names})
     return {"name_key": batch.name_key, "birth_date": batch.dates, "nik": batch.strong_nik}
 
 
@@ -160,19 +173,24 @@ def _withdraw_evidence(conn: psycopg.Connection, later: pa.Table) -> None:
             where e.evidence_key = 'B:' || gone.name_key || '|' || to_char(gone.birth_date, 'YYYY-MM-DD')""",
         ([n for n, _ in sorted(names)], [b for _, b in sorted(names)]),
     )
+    # A NIK stays where a linked row carries it as evidence (``nik.nik_evidence``), not merely as typed.
+    carried = {
+        nik
+        for nik, born, gender in conn.execute(
+            f"select distinct r.nik, r.birth_date, r.gender {linked} where r.nik = any(%s)", (niks,)
+        )
+        if nik_evidence(nik, born, gender)
+    }
     conn.execute(
-        f"""delete from identity.worker_evidence as e
-            using (select k.nik from unnest(%s::text[]) as k (nik)
-                   where not exists (select {linked} where r.nik = k.nik)) as gone
-            where e.evidence_key = 'N:' || gone.nik""",
-        (niks,),
+        "delete from identity.worker_evidence where evidence_key = any(%s)",
+        ([f"N:{nik}" for nik in niks if nik not in carried],),
     )
 
 
-def _row_keys(nik: str | None, name_key: str | None, born: object) -> set[str]:
-    keys = {f"B:{name_key}|{born.isoformat()}"} if name_key and born else set()  # type: ignore[attr-defined]
-    if nik and nik_structure_ok(nik):
-        keys.add(f"N:{nik}")
+def _row_keys(nik: str | None, name_key: str | None, born: dt.date | None, gender: str | None) -> set[str]:
+    keys = {f"B:{name_key}|{born.isoformat()}"} if name_key and born else set()
+    if evidence := nik_evidence(nik, born, gender):
+        keys.add(f"N:{evidence}")
     return keys
 
 
@@ -236,10 +254,10 @@ def _hand_on_evidence(conn: psycopg.Connection, reopened: pa.Table, emptied: lis
         )
     }
     heir: dict[str, int] = {}
-    columns = ("file_id", "source_row", "nik", "name_key", "birth_date")
+    columns = ("file_id", "source_row", "nik", "name_key", "birth_date", "gender")
     carriers = sorted(zip(*(reopened[c].to_pylist() for c in columns), strict=True))
-    for file_id, source_row, nik, name_key, born in carriers:
-        for key in _row_keys(nik, name_key, born) & evidence.keys():
+    for file_id, source_row, nik, name_key, born, gender in carriers:
+        for key in _row_keys(nik, name_key, born, gender) & evidence.keys():
             heir.setdefault(key, now_of[(file_id, source_row)])
     conn.execute(
         """update identity.worker_evidence as e set worker_key = h.worker_key

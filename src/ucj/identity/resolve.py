@@ -2,10 +2,14 @@
 
 Evidence, strongest first:
 
-* **NIK** - two rows with the same structurally valid NIK are one person if
-  their names agree (rapidfuzz similarity >= threshold) or their birth dates
-  are equal. The guard stops a relative's NIK, typed by mistake, from
-  merging two people.
+* **NIK** - two rows with the same NIK are one person if their names agree
+  (rapidfuzz token sort similarity >= threshold), or their birth dates are
+  equal and their names do not contradict (token set similarity: a dropped
+  word is no contradiction, a twin's other first name is). Only a NIK that
+  is the row's own counts: structurally valid, with the row's sex and its
+  birth date up to one slip (``nik.nik_evidence``); a NIK carrying someone
+  else's birth date is most often a relative's, typed by mistake, and
+  leaning on it would merge the two or split the row from its own person.
 * **Name + birth date** - the folded, order-free name key and the birth date.
   Two rows that agree here are one person unless both carry valid NIKs that
   are too far apart to be a typo (more than one edit).
@@ -256,8 +260,12 @@ class _Linking:
         worker = known["worker_key"].to_numpy()[at]
         w_nik = known["nik"].to_numpy(zero_copy_only=False)[at]
         w_born = known["birth_date"].cast(pa.int32()).fill_null(-(2**31)).to_numpy().astype(np.int64)[at]
-        # A NIK hit: the birth dates agree (or the worker has none) ... else the names, one by one below.
-        valid = np.where(through_nik, (w_born == -(2**31)) | (w_born == batch.born[rows]), False)
+        # A NIK hit: the worker has no birth date, or the same one under the same name ... else the
+        # names, one by one below (``same_person_by_nik``: a twin shares the birth date, not the name).
+        w_name = known["name_key"].take(pa.array(at))
+        same_name = pc.fill_null(pc.equal(batch.name_key.take(pa.array(rows)), w_name), True)
+        same_born = (w_born == batch.born[rows]) & same_name.to_numpy(zero_copy_only=False)
+        valid = np.where(through_nik, (w_born == -(2**31)) | same_born, False)
         # A name + birth date hit: the worker has no NIK, the cluster none, or the same one ... else checked below.
         codes = clustering.nik_code[clusters]
         has_w_nik = pd.notna(w_nik)

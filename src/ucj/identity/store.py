@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from ucj.bulk import copy_columns
 from ucj.identity.cluster import Row
 from ucj.identity.names import display_name
-from ucj.identity.nik import nik_structure_ok
+from ucj.identity.nik import nik_evidence
 from ucj.identity.privacy import nik_token
 from ucj.partitions import attach_partition, month_bounds_check, month_partition
 
@@ -134,19 +134,20 @@ def write_links(conn: psycopg.Connection, links: dict[str, pa.Array]) -> list[st
 
 
 def worker_niks(conn: psycopg.Connection, workers: set[int]) -> dict[int, set[str]]:
-    """Every structurally valid NIK on the rows of these (root) workers: what a merge must keep compatible."""
+    """Every NIK that is evidence (``nik.nik_evidence``) on the rows of these (root) workers: what a merge
+    must keep compatible."""
     found: dict[int, set[str]] = {}
     rows = conn.execute(
-        f"""select {CURRENT_ROOT} as root, r.nik
+        f"""select {CURRENT_ROOT} as root, r.nik, r.birth_date, r.gender
             from identity.worker as w
             join identity.row_link as l on l.worker_key = w.worker_key
             join ingest.roster_row as r
                 on r.period_month = l.period_month and r.file_id = l.file_id and r.source_row = l.source_row
             where {CURRENT_ROOT} = any(%s) and r.nik is not null
-            group by 1, 2""",
+            group by 1, 2, 3, 4""",
         (sorted(workers),),
     )
-    for root, nik in rows:
-        if nik_structure_ok(nik):
+    for root, nik, born, gender in rows:
+        if nik_evidence(nik, born, gender):
             found.setdefault(root, set()).add(nik)
     return found
