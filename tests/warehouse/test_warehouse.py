@@ -145,7 +145,7 @@ def test_a_table_is_analysed_only_when_its_statistics_are_stale(warehouse: str) 
         with connect() as conn:
             assert analyze_if_stale(conn, "public.stale_probe") == []  # 100 changes on 5,000 rows: still good
             conn.execute("insert into public.stale_probe select g from generate_series(1, 20000) as g")
-        # The inserting session's counters reach the statistics when it ends.
+            _publish_counters(conn)
         with connect() as conn:
             assert analyze_if_stale(conn, "public.stale_probe") == ["public.stale_probe"]
             (tuples,) = conn.execute(ROW_ESTIMATE).fetchone()
@@ -153,6 +153,17 @@ def test_a_table_is_analysed_only_when_its_statistics_are_stale(warehouse: str) 
     finally:
         with connect() as conn:
             conn.execute("drop table public.stale_probe")
+
+
+def _publish_counters(conn) -> None:
+    """Commit, and make this session's table counters visible to the next connection now.
+
+    A backend publishes them at most once a second, or as it exits - after the
+    client has gone on, so under load the next connection could miss the insert.
+    """
+    conn.commit()
+    conn.execute("select pg_stat_force_next_flush()")
+    conn.execute("select 1")  # the session goes idle: the counters are flushed
 
 
 def test_a_partitioned_table_is_judged_partition_by_partition(warehouse: str) -> None:
@@ -174,6 +185,7 @@ def test_a_partitioned_table_is_judged_partition_by_partition(warehouse: str) ->
         with connect() as conn:
             assert analyze_if_stale(conn, "public.stale_months") == []
             conn.execute("insert into public.stale_months select '2025-02-01', g from generate_series(1, 20000) as g")
+            _publish_counters(conn)
         with connect() as conn:
             assert analyze_if_stale(conn, "public.stale_months") == ["public.stale_months_202502"]
             (tuples,) = conn.execute(
