@@ -75,7 +75,7 @@ from ucj.identity.names import display_name
 from ucj.identity.privacy import nik_key, nik_tokens
 from ucj.identity.reopen import drop_emptied_workers, reopen_linked_rows
 from ucj.identity.review import KeptApart, apply_corrections, kept_apart
-from ucj.identity.store import CURRENT_ROOT, merge_workers, reserve_worker_keys, worker_niks, write_links
+from ucj.identity.store import CURRENT_ROOT, merge_workers_many, reserve_worker_keys, worker_niks, write_links
 from ucj.publication import held_files
 from ucj.settings import settings
 from ucj.warehouse import IDENTITY_LOCK, serialise
@@ -426,6 +426,7 @@ class _Linking:
             return worker_key
 
         parts: list[tuple[list[int], int, int]] = []
+        merges: list[tuple[int, list[int], str]] = []  # written together once every cluster is decided
         several = candidates[cand_count[candidates["cluster"].to_numpy()] > 1]
         known_dict = None
         for c, group in several.groupby("cluster", sort=True)["worker"]:
@@ -447,13 +448,14 @@ class _Linking:
             survivor = min(group_keys)
             others = [g for g in group_keys if g != survivor]
             if others:
-                merge_workers(conn, survivor, others, RULES[rule[c]])
+                merges.append((survivor, others, RULES[rule[c]]))
                 merged += len(others)
                 for other in others:
                     redirect[other] = survivor
                     merged_at[other] = c
                 apart.merged(survivor, others)
             worker_of[c] = survivor
+        merge_workers_many(conn, merges)
         if redirect:  # a cluster matching one worker that an earlier cluster merged joins the survivor
             for c in np.flatnonzero((cand_count == 1) & np.isin(worker_of, list(redirect))).tolist():
                 worker_of[c] = current(int(worker_of[c]), c)

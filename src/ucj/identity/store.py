@@ -100,6 +100,49 @@ def merge_workers(conn: psycopg.Connection, survivor: int, others: list[int], ru
     )
 
 
+def merge_workers_many(conn: psycopg.Connection, merges: list[tuple[int, list[int], str]]) -> None:
+    """:func:`merge_workers` for every (survivor, others, rule) of a run, in that order, in three statements.
+
+    A month of a million rows makes a thousand merges and more; one call
+    each updated the worker table (no index on ``merged_into``: a scan) per
+    merge, so identity grew with the history. Applied together: the edges
+    as the calls would have left them (a later one for the same key wins),
+    then every merged key, and every key redirected to one of them, points
+    at the end of this run's chain - what the calls one after another give.
+    """
+    edge: dict[int, tuple[int, str]] = {}
+    for survivor, others, rule in merges:
+        for other in others:
+            edge[other] = (survivor, rule)
+    if not edge:
+        return
+    keys = sorted(edge)
+    conn.execute(
+        """insert into identity.worker_merge (worker_key, merged_into, rule)
+           select * from unnest(%s::bigint[], %s::bigint[], %s::text[])
+           on conflict (worker_key) do update set merged_into = excluded.merged_into, rule = excluded.rule,
+                                                  merged_at = now()""",
+        (keys, [edge[k][0] for k in keys], [edge[k][1] for k in keys]),
+    )
+
+    def end(key: int) -> int:
+        while key in edge:
+            key = edge[key][0]
+        return key
+
+    roots = [end(k) for k in keys]
+    conn.execute(
+        """update identity.worker as w set merged_into = f.root
+           from unnest(%s::bigint[], %s::bigint[]) as f (worker_key, root) where w.worker_key = f.worker_key""",
+        (keys, roots),
+    )
+    conn.execute(
+        """update identity.worker as w set merged_into = f.root
+           from unnest(%s::bigint[], %s::bigint[]) as f (worker_key, root) where w.merged_into = f.worker_key""",
+        (keys, roots),
+    )
+
+
 def write_links(conn: psycopg.Connection, links: dict[str, pa.Array]) -> list[str]:
     """Store ``links`` (identity.row_link's columns) in their months' partitions; the partitions written.
 
