@@ -9,11 +9,12 @@ What identity uses as a row's NIK evidence (:func:`nik_evidence`) is a
 structurally valid NIK that does not contradict its own row: the sex digit
 matches the roster's sex, and the date digits are the roster's birth date
 up to one digit, two neighbouring digits transposed, a day/month swap or a
-year one off (a clerk's slip on either side). A NIK that contradicts the row is most often a relative's,
-typed into the wrong line of a family's rosters; as evidence it would join
-the row to the relative (when the names are alike) or keep it apart from
-its own person's rows (two NIKs that cannot be one person's). The NIK stays
-on the row as typed; identity only does not lean on it.
+year one off (a clerk's slip on either side). A NIK that contradicts the
+row is most often a relative's, typed into the wrong line of a family's
+rosters; as evidence it would join the row to the relative (when the names
+are alike) or keep it apart from its own person's rows (two NIKs that
+cannot be one person's). The NIK stays on the row as typed; identity only
+does not lean on it.
 """
 
 from __future__ import annotations
@@ -113,9 +114,9 @@ def nik_evidence(nik: str | None, birth_date: dt.date | None, gender: str | None
 def nik_contradicts_many(niks: pa.Array, birth_dates: pa.Array, genders: pa.Array) -> np.ndarray:
     """Which structurally valid NIKs contradict their own row's birth date or sex (see the module).
 
-    ``niks``: strings (assumed structurally valid where not null);
-    ``birth_dates``: date32; ``genders``: ``L`` / ``P`` / null. A null on
-    either side contradicts nothing.
+    ``niks``: strings (the caller checks the structure; anything but 16
+    digits contradicts nothing here); ``birth_dates``: date32; ``genders``:
+    ``L`` / ``P`` / null. A null on either side contradicts nothing.
     """
     if isinstance(niks, pa.ChunkedArray):
         niks = niks.combine_chunks()
