@@ -27,7 +27,7 @@ from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
-from ucj.identity.nik import nik_contradicts_many, nik_evidence, nik_structure_ok_many
+from ucj.identity.nik import nik_evidence, nik_evidence_many
 
 RULES = np.array(["new", "nik", "name_birth_date"], dtype=object)
 NEW, NIK, NAME_BIRTH_DATE = 0, 1, 2
@@ -101,13 +101,8 @@ class Batch:
         self.gender = _strings(columns.get("gender", pa.nulls(self.n, pa.string())))
         self.full_name = _strings(columns.get("full_name", pa.nulls(self.n, pa.string())))
         self.village_code = _strings(columns.get("village_code", pa.nulls(self.n, pa.string())))
-        # NIK evidence (``nik.nik_evidence``): structurally valid (each distinct NIK checked once, in
-        # numpy) and not contradicting the row's own birth date and sex.
-        distinct = pc.unique(nik.drop_null())
-        ok = nik_structure_ok_many(distinct)
-        valid = pc.is_in(nik, value_set=pc.filter(distinct, pa.array(ok, type=pa.bool_())))
-        valid = pc.and_(pc.fill_null(valid, False), pa.array(~nik_contradicts_many(nik, dates, self.gender)))
-        self.strong_nik = pc.if_else(valid, nik, pa.scalar(None, pa.string()))
+        # NIK evidence: structurally valid and not contradicting the row's own birth date and sex.
+        self.strong_nik = nik_evidence_many(nik, dates, self.gender)
         self.by_name = pc.binary_join_element_wise("B:", self.name_key, "|", dates.cast(pa.string()), "")
         self.by_nik = pc.binary_join_element_wise("N:", self.strong_nik, "")
         self._niks: np.ndarray | None = None

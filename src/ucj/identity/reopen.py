@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 
 from ucj.bulk import copy_columns, fetch_arrow
 from ucj.identity.cluster import Batch
-from ucj.identity.nik import nik_evidence
+from ucj.identity.nik import nik_evidence, nik_evidence_many
 from ucj.identity.store import CURRENT_ROOT, RELINKED_AFTER_EARLIER_MONTH
 
 log = logging.getLogger(__name__)
@@ -74,11 +74,10 @@ def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dic
     conn.execute("truncate reopen_key")
     found: list[pa.Table] = []
     seen: set[tuple[int, int]] = set()
-    reach = fetched
+    keys = _keys(fetched)  # of the rows reached so far that have not been looked up yet
     wanted_names: set[tuple[str, dt.date]] = set()
     wanted_niks: set[str] = set()
     for _ in range(MAX_ROUNDS):
-        keys = _keys(reach)
         copy_columns(conn, "reopen_key", keys)
         conn.execute("analyze reopen_key")
         wanted_names.update(zip(keys["name_key"].to_pylist(), keys["birth_date"].to_pylist(), strict=True))
@@ -108,6 +107,7 @@ def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dic
         if not fresh:
             break
         reach = rows.take(pa.array(fresh))
+        keys = {name: column.take(pa.array(fresh)) for name, column in theirs.items()}
         seen.update(zip(reach["file_id"].to_pylist(), reach["source_row"].to_pylist(), strict=True))
         found.append(reach)
     if not found:
@@ -174,13 +174,13 @@ def _withdraw_evidence(conn: psycopg.Connection, later: pa.Table) -> None:
         ([n for n, _ in sorted(names)], [b for _, b in sorted(names)]),
     )
     # A NIK stays where a linked row carries it as evidence (``nik.nik_evidence``), not merely as typed.
-    carried = {
-        nik
-        for nik, born, gender in conn.execute(
-            f"select distinct r.nik, r.birth_date, r.gender {linked} where r.nik = any(%s)", (niks,)
-        )
-        if nik_evidence(nik, born, gender)
-    }
+    typed = fetch_arrow(
+        conn,
+        f"select distinct r.nik, r.birth_date, r.gender {linked} where r.nik = any(%(niks)s)",
+        {"niks": niks},
+        {"nik": pa.string(), "birth_date": pa.date32(), "gender": pa.string()},
+    )
+    carried = set(nik_evidence_many(typed["nik"], typed["birth_date"], typed["gender"]).drop_null().to_pylist())
     conn.execute(
         "delete from identity.worker_evidence where evidence_key = any(%s)",
         ([f"N:{nik}" for nik in niks if nik not in carried],),

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from ucj.bulk import copy_columns
 from ucj.identity.cluster import Row
 from ucj.identity.names import display_name
-from ucj.identity.nik import nik_evidence
+from ucj.identity.nik import nik_evidence_many
 from ucj.identity.privacy import nik_token
 from ucj.partitions import attach_partition, month_bounds_check, month_partition
 
@@ -189,8 +189,14 @@ def worker_niks(conn: psycopg.Connection, workers: set[int]) -> dict[int, set[st
             where {CURRENT_ROOT} = any(%s) and r.nik is not null
             group by 1, 2, 3, 4""",
         (sorted(workers),),
+    ).fetchall()
+    if not rows:
+        return found
+    roots, niks, born, genders = zip(*rows, strict=True)
+    evidence = nik_evidence_many(
+        pa.array(niks, pa.string()), pa.array(born, pa.date32()), pa.array(genders, pa.string())
     )
-    for root, nik, born, gender in rows:
-        if nik_evidence(nik, born, gender):
+    for root, nik in zip(roots, evidence.to_pylist(), strict=True):
+        if nik:
             found.setdefault(root, set()).add(nik)
     return found
