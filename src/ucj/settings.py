@@ -121,6 +121,7 @@ class ValidationSettings(_Section):
 
 class ProbabilisticSettings(_Section):
     enabled: bool
+    merge_letter_slips: bool
     auto_merge: bool
     auto_merge_probability: Annotated[float, Field(gt=0, le=1)]
     review_probability: Annotated[float, Field(gt=0, le=1)]

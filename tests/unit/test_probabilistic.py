@@ -21,8 +21,9 @@ def test_the_shipped_model_mends_splits_without_false_merges(level: str) -> None
     assert model["false_merges"] <= rules["false_merges"]
     assert model["precision"] >= rules["precision"] - 1e-4
     assert model["recall"] >= rules["recall"]
-    assert bench_identity.QUEUED[-1] > 0, "doubtful pairs reach the review queue"
-    assert bench_identity.REVIEW_PRECISION[-1] > 0, "some queued pairs are splits a reviewer can mend"
+    if level == "hostile":  # realistic rosters may leave nothing in doubt once letter slips are merged
+        assert bench_identity.QUEUED[-1] > 0, "doubtful pairs reach the review queue"
+        assert bench_identity.REVIEW_PRECISION[-1] > 0, "some queued pairs are splits a reviewer can mend"
     # The simulated reviewer's decisions are what the next run's model is recalibrated on.
     summary = bench_identity.CALIBRATED[-1]["summary"]
     assert summary["accepted"] == bench_identity.REVIEW_PRECISION[-1]
@@ -176,3 +177,47 @@ def test_reviewers_decisions_move_the_prior_until_decided_pairs_score_what_was_d
     accepted = probabilistic.train_and_score(workers, 0.5, decisions=decided.assign(accepted=True), min_decisions=20)
     assert accepted.training["reviewer_decisions"]["shift_bits"] > 0
     assert len(accepted.pairs) >= len(base.pairs)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "slip"),
+    [
+        ("rahmawati siti", "rahmwati siti", True),  # a letter left out inside a long word
+        ("rahmat", "rahmt", True),
+        ("hendra", "hendri", False),  # twins' names: another ending
+        ("putra", "putri", False),
+        ("hasan", "husin", False),  # another vowel
+        ("fitri", "fitria", False),  # a letter added at the end: another name
+        ("rahmat", "ahmat", False),  # the first letter
+        ("dewi", "dwi", False),  # a short word: Dewi / Dwi are both names
+        ("aminah nur siti", "aminah siti", False),  # a dropped word is the rules' business
+        ("rahmawati siti", "rahmawati siti", False),
+        ("rahmawati siti", "rahmwati sit", False),  # two words changed
+        (None, "rahmwati", False),
+    ],
+)
+def test_one_letter_dropped(a: str | None, b: str | None, slip: bool) -> None:
+    assert probabilistic.one_letter_dropped(a, b) is slip
+    assert probabilistic.one_letter_dropped(b, a) is slip
+
+
+def test_a_letter_slip_settles_a_pair_only_with_agreeing_birth_date_sex_and_niks() -> None:
+    one = {"nik": "1310015203850001", "name_key": "rahmawati siti", "birth_date": "1985-03-12", "gender": "P"}
+    other = {**one, "nik": None, "name_key": "rahmwati siti"}
+    assert probabilistic.settled_by_letter_slip(one, other)
+    assert probabilistic.settled_by_letter_slip(one, {**other, "nik": one["nik"]})
+    # Twins: the same birth date and family, NIKs one serial apart - a person decides.
+    assert not probabilistic.settled_by_letter_slip(one, {**other, "nik": "1310015203850002"})
+    assert not probabilistic.settled_by_letter_slip(one, {**other, "birth_date": "1985-12-03"})
+    assert not probabilistic.settled_by_letter_slip(one, {**other, "gender": "L"})
+    assert not probabilistic.settled_by_letter_slip(one, {**other, "gender": None})
+    missing = {"birth_date": "None"}  # how the scored frame writes a missing date
+    assert not probabilistic.settled_by_letter_slip({**one, **missing}, {**other, **missing})
+
+    slip = probabilistic.Pair(1, 2, 0.95, 4.0, {}, letter_slip=True)
+    cfg = settings().identity.probabilistic
+    assert cfg.merge_letter_slips, "shipped: letter slips merge"
+    assert not cfg.auto_merge, "shipped: the model alone merges nothing"
+    assert probabilistic.auto_mergeable(slip, cfg)
+    assert not probabilistic.auto_mergeable(probabilistic.Pair(1, 2, 0.95, 4.0, {}), cfg)
+    assert not probabilistic.auto_mergeable(slip, cfg.model_copy(update={"merge_letter_slips": False}))

@@ -102,8 +102,11 @@ def test_unchanged_workers_are_not_scored_again(one_worker_per_record) -> None:
     assert not pipeline_tasks.link_probabilistically(force=True).get("reused")
 
 
-def test_each_scoring_run_records_the_model_that_scored_its_pairs(one_worker_per_record) -> None:
-    """Which model made which pair: the run's model (its m and u values), its version and its training."""
+def test_each_scoring_run_records_the_model_that_scored_its_pairs(one_worker_per_record, set_settings) -> None:
+    """Which model made which pair: the run's model (its m and u values), its version and its training.
+
+    Nothing merged between the runs (letter slips off), so the second scores the same workers."""
+    set_settings({"identity.probabilistic.merge_letter_slips": False})
     conn = one_worker_per_record
     with conn.transaction():
         first = probabilistic.link_probabilistically(conn)
@@ -117,7 +120,7 @@ def test_each_scoring_run_records_the_model_that_scored_its_pairs(one_worker_per
     assert trained
     assert len(version) == 16
     assert int(version, 16) >= 0
-    assert (workers, pairs) == (survivors(conn), first["scored"])
+    assert (workers, pairs, first["merged"]) == (survivors(conn), first["scored"], 0)
     assert "trained" in training["em_blocks"].values()
     assert any("m_probability" in level for c in model["comparisons"] for level in c["comparison_levels"])
     assert conn.execute("select count(*) from identity.match_candidate").fetchone()[0] == first["scored"] > 0
@@ -209,3 +212,35 @@ def test_reviewers_decisions_recalibrate_the_next_run(one_worker_per_record) -> 
     ).fetchone()
     assert (training["reviewer_decisions"]["accepted"], training["reviewer_decisions"]["rejected"]) == (5, 20)
     assert training["reviewer_decisions"]["shift_bits"] < 0
+
+
+def test_a_letter_slip_is_merged_without_review_and_twins_wait(conn, set_settings) -> None:
+    """Through the pipeline's own pass: the slip merges (rule letter_slip), the twins stay in the queue."""
+    set_settings({"identity.probabilistic.review_probability": 0.5})
+    people = [
+        # (NIK, name, birth date, sex): a slip of one person, and twins one serial apart.
+        ("1310015203850001", "Rahmawati Siti", "1985-03-12", "P"),
+        (None, "Rahmwati Siti", "1985-03-12", "P"),
+        ("1310010507900011", "Hendra Koto", "1990-07-05", "L"),
+        ("1310010507900012", "Hendri Koto", "1990-07-05", "L"),
+    ]
+    recs = realistic_records(400, "slip")
+    from ucj.identity.names import name_key
+
+    with conn.cursor().copy(
+        "copy identity.worker (worker_key, nik, name_key, display_name, birth_date, gender) from stdin"
+    ) as copy:
+        for key, (nik, name, born, sex) in enumerate(people, start=1):
+            copy.write_row((key, nik, name_key(name), name, born, sex))
+        for r in recs:  # a population to train on, far from the four
+            copy.write_row((r.rid + 100, r.nik, name_key(r.full_name), r.full_name, r.birth_date, r.gender))
+    with conn.transaction():
+        probabilistic.link_probabilistically(conn)
+    root = "select coalesce(merged_into, worker_key) from identity.worker where worker_key = %s"
+    assert conn.execute(root, (2,)).fetchone()[0] == 1
+    assert conn.execute(
+        "select rule from identity.worker_merge where worker_key = 2 and merged_into = 1"
+    ).fetchone() == ("letter_slip",)
+    assert conn.execute(root, (4,)).fetchone()[0] == 4, "twins are not merged without a person"
+    twins = conn.execute("select status from identity.match_candidate where worker_a = 3 and worker_b = 4").fetchone()
+    assert twins in (None, ("pending",))

@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,52 @@ class Pair:
     weight: float
     comparison: dict[str, Any]
     niks_conflict: bool = False
+    letter_slip: bool = False
+
+
+def one_letter_dropped(name_a: str | None, name_b: str | None) -> bool:
+    """Two folded name keys that differ only by one letter left out inside one word of five letters or more.
+
+    What a clerk's slip looks like ("Rahmawati" / "Rahmwati"), and not what
+    sets two people's names apart: relatives' and twins' names differ in a
+    whole word, or in the letters that carry the name (an ending: Hendra /
+    Hendri, Putra / Putri; a vowel: Hasan / Husin; a first letter), which
+    this never accepts. Doubled letters are folded in the key already.
+    """
+    if not name_a or not name_b or name_a == name_b:
+        return False
+    extra_a = Counter(name_a.split()) - Counter(name_b.split())
+    extra_b = Counter(name_b.split()) - Counter(name_a.split())
+    if sum(extra_a.values()) != 1 or sum(extra_b.values()) != 1:
+        return False
+    (a,), (b,) = extra_a, extra_b
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    if len(longer) < 5 or len(longer) != len(shorter) + 1:
+        return False
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(1, len(longer) - 1))
+
+
+_NO_DATE = frozenset({"None", "NaT", "nan", "<NA>", ""})
+
+
+def settled_by_letter_slip(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two workers the data itself shows to be one person: the same birth date and sex, names one dropped
+    letter apart (:func:`one_letter_dropped`), and no two NIKs (at most one of them has one, or both the same).
+
+    Twins share the birth date, sex and family name, and their NIKs sit one
+    serial apart: two different NIKs leave the pair to a person, as do names
+    that differ in more than one inner letter. Unlike the model's
+    probability, nothing here depends on which other workers a run holds.
+    """
+    # The scored frame holds birth dates as text, a missing one as "None" or "NaT".
+    born_a, born_b = (None if str(w.get("birth_date")) in _NO_DATE else str(w.get("birth_date")) for w in (a, b))
+    sex_a, sex_b = _text(a.get("gender")), _text(b.get("gender"))
+    nik_a, nik_b = _text(a.get("nik")), _text(b.get("nik"))
+    if not born_a or born_a != born_b or not sex_a or sex_a != sex_b:
+        return False
+    if nik_a and nik_b and nik_a != nik_b:
+        return False
+    return one_letter_dropped(_text(a.get("name_key")), _text(b.get("name_key")))
 
 
 def niks_conflict(nik_a: str | None, nik_b: str | None, name_a: str | None, name_b: str | None) -> bool:
@@ -233,7 +280,7 @@ def train_and_score(
     paired = set(predicted["worker_key_l"].astype(int)) | set(predicted["worker_key_r"].astype(int))
     by_key = {
         int(w["worker_key"]): w
-        for w in frame[frame["worker_key"].isin(paired)][["worker_key", "nik", "name_key"]].to_dict("records")
+        for w in frame[frame["worker_key"].isin(paired)][["worker_key", *FIELDS]].to_dict("records")
     }
     pairs = []
     for row in predicted.to_dict("records"):
@@ -247,7 +294,10 @@ def train_and_score(
             }
         wa, wb = by_key[a], by_key[b]
         conflict = niks_conflict(_text(wa["nik"]), _text(wb["nik"]), _text(wa["name_key"]), _text(wb["name_key"]))
-        pairs.append(Pair(a, b, float(row["match_probability"]), float(row["match_weight"]), comparison, conflict))
+        slip = settled_by_letter_slip(wa, wb)
+        pairs.append(
+            Pair(a, b, float(row["match_probability"]), float(row["match_weight"]), comparison, conflict, slip)
+        )
     return Scoring(pairs, version, True, training, model)
 
 
@@ -413,12 +463,15 @@ def _text(value: Any) -> str | None:
 
 
 def auto_mergeable(pair: Pair, cfg: ProbabilisticSettings) -> bool:
-    """Merge without review only when the model is sure and no two different NIKs stand against it.
+    """Merge without review when the evidence settles the pair (``merge_letter_slips``), or when the model
+    is sure (``auto_merge``) and no two different NIKs stand against it.
 
     Two valid NIKs that are not one typo apart are what the rules refused to
     join; the model may still find the pair likely (same name and birth date
     happen), but only a person should overrule the NIKs.
     """
+    if cfg.merge_letter_slips and pair.letter_slip:
+        return True
     if not cfg.auto_merge or pair.probability < float(cfg.auto_merge_probability):
         return False
     return not pair.niks_conflict
@@ -515,7 +568,8 @@ def link_probabilistically(conn: psycopg.Connection) -> dict[str, Any]:
              json.dumps(pair.comparison), new_status, run_id),
         )  # fmt: skip
         if auto:
-            merged += _merge(conn, pair.worker_a, pair.worker_b, "model", apart)
+            rule = "letter_slip" if cfg.merge_letter_slips and pair.letter_slip else "model"
+            merged += _merge(conn, pair.worker_a, pair.worker_b, rule, apart)
         elif status != "accepted":
             queued += 1
     # Reviewers' acceptances, whether or not the model still proposes the pair.
