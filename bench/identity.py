@@ -98,6 +98,10 @@ def render(results: dict[str, Any], machine: str) -> str:
         "records carry the home village (employer rosters mostly do not).",
         "- Pairwise scores over all record pairs; false merges = predicted workers holding more than one person; "
         "splits = people spread over more than one worker.",
+        '- "rules + model" runs with `identity.probabilistic.merge_letter_slips` on (off by default: which pairs '
+        "the model proposes, and so what it merges, depends on the history): pairs it proposes with the same birth "
+        "date and sex, no two different NIKs and names one letter left out inside a word of five letters or more "
+        'are merged without review; "rules" alone is what the shipped configuration settles unattended.',
         "",
     ]
     for level, entry in results["levels"].items():

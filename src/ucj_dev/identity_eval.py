@@ -61,7 +61,8 @@ def resolve_project_with_model(recs: list[Record]) -> list[int]:
         return i
 
     BLOCKING.append(blocking_recall(workers, [recs[cluster.rows[0]].pid for cluster in clusters]))
-    model = cfg.probabilistic
+    # Letter slips merged (off by default: history-dependent), so the tables show what the setting buys.
+    model = cfg.probabilistic.model_copy(update={"merge_letter_slips": True})
     pairs = score_workers(workers, float(model.review_probability), float(model.expected_duplicate_share))
     SCORED.append([(p.probability, p.niks_conflict, same_person(recs, clusters, p.worker_a, p.worker_b))
                    for p in pairs])  # fmt: skip

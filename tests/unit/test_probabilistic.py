@@ -215,9 +215,9 @@ def test_a_letter_slip_settles_a_pair_only_with_agreeing_birth_date_sex_and_niks
     assert not probabilistic.settled_by_letter_slip({**one, **missing}, {**other, **missing})
 
     slip = probabilistic.Pair(1, 2, 0.95, 4.0, {}, letter_slip=True)
-    cfg = settings().identity.probabilistic
-    assert cfg.merge_letter_slips, "shipped: letter slips merge"
-    assert not cfg.auto_merge, "shipped: the model alone merges nothing"
+    shipped = settings().identity.probabilistic
+    assert not shipped.merge_letter_slips, "shipped: off, as what the model proposes depends on the history"
+    assert not probabilistic.auto_mergeable(slip, shipped)
+    cfg = shipped.model_copy(update={"merge_letter_slips": True})
     assert probabilistic.auto_mergeable(slip, cfg)
     assert not probabilistic.auto_mergeable(probabilistic.Pair(1, 2, 0.95, 4.0, {}), cfg)
-    assert not probabilistic.auto_mergeable(slip, cfg.model_copy(update={"merge_letter_slips": False}))

@@ -216,7 +216,7 @@ def test_reviewers_decisions_recalibrate_the_next_run(one_worker_per_record) -> 
 
 def test_a_letter_slip_is_merged_without_review_and_twins_wait(conn, set_settings) -> None:
     """Through the pipeline's own pass: the slip merges (rule letter_slip), the twins stay in the queue."""
-    set_settings({"identity.probabilistic.review_probability": 0.5})
+    set_settings({"identity.probabilistic.review_probability": 0.5, "identity.probabilistic.merge_letter_slips": True})
     people = [
         # (NIK, name, birth date, sex): a slip of one person, and twins one serial apart.
         ("1310015203850001", "Rahmawati Siti", "1985-03-12", "P"),
