@@ -75,8 +75,9 @@ def ucj_consolidate():
     @task(
         doc_md=(
             "Which months to rebuild: from the triggering Asset events, or the period param, plus any month "
-            "loaded before some of its workers were merged or a reviewer corrected them "
-            "(`identity.pending_reload`), so it counts each person once again."
+            "loaded before some of its workers were merged, a reviewer corrected them "
+            "(`identity.pending_reload`) or an earlier month's file linked some of its rows again "
+            "(`identity.pending_relink`), so it counts each person once again."
         )
     )
     def periods(params=None, triggering_asset_events=None) -> list[str]:

@@ -30,6 +30,7 @@ OUTPUT_TABLES = [
     "identity.keep_apart",
     "identity.row_decision",
     "identity.pending_reload",
+    "identity.pending_relink",
     "identity.worker_merge",
     "identity.row_link",
     "identity.worker_evidence",

@@ -112,15 +112,16 @@ def refresh_worker_dimension(conn: psycopg.Connection, period_month: dt.date) ->
     return {"dimension_seconds": round(seconds, 3)}
 
 
-def merges_only(
+def identity_changes_only(
     conn: psycopg.Connection, period_month: dt.date, previous: dict[str, Any] | None, inputs: dict[str, str]
 ) -> bool:
-    """Whether the month's last load is still right but for workers merged since (:func:`apply_merges`).
+    """Whether the month's last load is still right but for what identity changed since
+    (:func:`apply_identity_changes`): workers merged, rows linked again after an earlier month's file.
 
     ``previous``: the month's last load result. Its ``inputs`` (the file
     versions and the load SQL, ``fingerprint.load_inputs``) must be the
     current ones (``inputs``), nothing may wait in identity.pending_reload for the month
-    (a reviewer's split, rows linked again after an earlier month's files),
+    (a reviewer's split, a backfill that linked much of the month again),
     and the partition must still hold the facts that load wrote. Anything
     else, or any doubt, is a full reload.
     """
@@ -131,22 +132,31 @@ def merges_only(
     return coverage_fact_count(conn, period_month) == previous.get("coverage_facts")
 
 
-def apply_merges(conn: psycopg.Connection, period_month: dt.date) -> dict[str, Any]:
-    """Move a loaded month's facts, worker values and versions from merged-away keys to the survivors.
+def apply_identity_changes(conn: psycopg.Connection, period_month: dt.date) -> dict[str, Any]:
+    """Rewrite a loaded month's facts, worker values and versions for the workers identity changed since.
 
     What a consolidation usually changes in an earlier month is a few
-    hundred workers found to be one: rebuilding the month's million facts
-    for them made every month's consolidation reload every month before it.
-    This reads and writes those workers' rows and facts only (the aggregates
-    change by what they counted before and after), and gives what the full
-    reload gives (``tests/warehouse/test_incremental_load.py``).
-    Caller owns the transaction, and checked :func:`merges_only`.
+    hundred workers found to be one, or the few hundred rows a late or
+    corrected file of an earlier month linked again: rebuilding the
+    month's million facts for them made every consolidation reload every
+    month before it. This reads and writes those workers' rows and facts
+    only (the aggregates change by what they counted before and after), and
+    gives what the full reload gives (``tests/warehouse/test_incremental_load.py``).
+    Caller owns the transaction, and checked :func:`identity_changes_only`.
     """
     started = time.perf_counter()
     serialise(conn, PERIOD_LOAD_LOCK, period_month.year * 100 + period_month.month)
     serialise(conn, WORKER_DIMENSION_LOCK)
-    run_sql_file(conn, "load/apply_merges.sql", {"period": period_month})
-    (merged,) = conn.execute("select count(*) from merged_away").fetchone()
+    run_sql_file(
+        conn,
+        "load/apply_identity_changes.sql",
+        {"period": period_month, "period_end": period_end(period_month), "held": held_files(conn, period_month)},
+    )
+    (merged, touched, relinked) = conn.execute(
+        """select (select count(*) from merged_away), (select count(*) from worker_touched),
+                  (select count(*) from identity.pending_relink where period_month = %s)""",
+        (period_month,),
+    ).fetchone()
     (regencies,) = conn.execute("select count(*) from regency_delta where workers <> 0").fetchone()
     month = f"identity.{ensure_partition(conn, period_month, 'identity.worker_month')}"
     params = {"period": period_month, "next_period": next_month(period_month)}
@@ -156,20 +166,24 @@ def apply_merges(conn: psycopg.Connection, period_month: dt.date) -> dict[str, A
     (units,) = conn.execute(
         "select count(*) from dw.fact_submission where period_month = %s", (period_month,)
     ).fetchone()
-    log.info("%s: %d merged-away workers moved to their survivors in %.1f s (%d regency figures changed), "
-             "not reloaded whole", period_month.strftime("%Y-%m"), merged, seconds, regencies)  # fmt: skip
+    log.info("%s: %d workers rewritten (%d merged away, %d rows linked again) in %.1f s (%d regency figures "
+             "changed), not reloaded whole", period_month.strftime("%Y-%m"), touched, merged, relinked, seconds,
+             regencies)  # fmt: skip
     return {
         "coverage_facts": facts,
         "units_reported": units,
         "merges_applied": merged,
+        "rows_relinked": relinked,
+        "workers_rewritten": touched,
         "regencies_changed": regencies,
         "merge_seconds": round(seconds, 3),
     }
 
 
 def finish_load(conn: psycopg.Connection, period_month: dt.date) -> None:
-    """The month now counts every reviewer's correction: it leaves the reload queue."""
+    """The month now counts every reviewer's correction and every row linked again: it leaves both queues."""
     conn.execute("delete from identity.pending_reload where period_month = %s", (period_month,))
+    conn.execute("delete from identity.pending_relink where period_month = %s", (period_month,))
 
 
 def revision_cause(conn: psycopg.Connection, period_month: dt.date, since: dt.datetime | None) -> str:
@@ -201,6 +215,10 @@ def revision_cause(conn: psycopg.Connection, period_month: dt.date, since: dt.da
     if pending:
         # Relinked because an earlier month's files came after this month's: that late file is the cause.
         return "late_file" if pending[0] == RELINKED_AFTER_EARLIER_MONTH else "identity_split"
+    if conn.execute(
+        "select 1 from identity.pending_relink where period_month = %s and since > %s limit 1", (period_month, since)
+    ).fetchone():
+        return "late_file"  # rows linked again because an earlier month's file came after this month
     rules = {
         rule
         for (rule,) in conn.execute(
@@ -308,12 +326,13 @@ def mark_churn_pending(conn: psycopg.Connection, period_month: dt.date) -> None:
 
 
 def stale_periods(conn: psycopg.Connection) -> list[str]:
-    """Months loaded before some of their workers were merged or a reviewer corrected them.
+    """Months loaded before some of their workers were merged, a reviewer corrected them, or an earlier
+    month's late file linked some of their rows again.
 
     Their facts still count both halves of a merged pair (identity.worker_month
-    holds the keys a month was loaded with), or count rows under a worker a
-    reviewer has since split (identity.pending_reload), so they must be
-    reloaded.
+    holds the keys a month was loaded with), count rows under a worker a
+    reviewer has since split (identity.pending_reload), or count rows under
+    the worker they had (identity.pending_relink), so they must be loaded again.
     """
     rows = conn.execute(
         """select to_char(m.period_month, 'YYYY-MM')
@@ -322,6 +341,8 @@ def stale_periods(conn: psycopg.Connection) -> list[str]:
            where w.merged_into is not null
            union
            select to_char(period_month, 'YYYY-MM') from identity.pending_reload
+           union
+           select distinct to_char(period_month, 'YYYY-MM') from identity.pending_relink
            order by 1"""
     ).fetchall()
     return [r[0] for r in rows]

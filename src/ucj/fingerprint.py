@@ -85,7 +85,10 @@ def validation_fingerprint(conn: psycopg.Connection, kind: str, period_month: dt
     )
 
 
-LOAD_SQL = ("load_period.sql", "refresh_aggregates.sql", "worker_month.sql", "worker_versions.sql", "apply_merges.sql")
+LOAD_SQL = (
+    "load_period.sql", "refresh_aggregates.sql", "worker_month.sql", "worker_versions.sql",
+    "apply_identity_changes.sql",
+)  # fmt: skip
 
 
 def _load_sql_checksum() -> str:
@@ -98,7 +101,7 @@ def load_fingerprint(conn: psycopg.Connection, period_month: dt.date) -> str:
 
 def load_inputs(conn: psycopg.Connection, period_month: dt.date) -> dict[str, str]:
     """The load's inputs but identity, stored with each load: unchanged, a month whose workers were
-    merged since can take the merges instead of a reload (``facts.merges_only``)."""
+    merged since can take the merges instead of a reload (``facts.identity_changes_only``)."""
     return {
         "files": _digest(files_in(conn, period_month)),
         "sql": _load_sql_checksum(),

@@ -323,9 +323,9 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
             return {**stored, "reused": True}
         inputs = fingerprint.load_inputs(conn, period_month)
         previous = None if force else fingerprint.last_result(conn, "load", period)
-        if facts.merges_only(conn, period_month, previous, inputs):
-            # Only workers merged since: move them, not the whole month (one transaction, as a reload).
-            result = facts.apply_merges(conn, period_month)
+        if facts.identity_changes_only(conn, period_month, previous, inputs):
+            # Only what identity changed since: those workers rewritten, not the month (one transaction).
+            result = facts.apply_identity_changes(conn, period_month)
         else:
             facts.analyze_load_inputs(conn)
             conn.commit()  # the statistics are there for both connections below

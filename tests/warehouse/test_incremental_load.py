@@ -4,7 +4,7 @@ Driven through the DAG tasks' own code (``ucj.pipeline_tasks``): January
 loaded with two people each split over two workers (and a third person whose
 split shows in March, when one of the others is merged again); February and
 March reveal them. Each time January is brought up to date by moving the
-merged-away keys (``facts.apply_merges``), and a forced full reload of it
+merged-away keys (``facts.apply_identity_changes``), and a forced full reload of it
 afterwards changes nothing: not a fact, an aggregate, a worker version, a
 surrogate key or a revision.
 """
@@ -86,6 +86,47 @@ def test_merges_reach_a_loaded_month_without_reloading_it(conn, landing: Path, w
     _a_full_reload_changes_nothing(warehouse, "2025-01")
 
 
+def test_a_corrected_earlier_month_rewrites_only_the_later_months_workers_it_touched(
+    conn, landing: Path, warehouse: str
+) -> None:
+    """January corrected after February was loaded: the February rows of the people the new file names
+    are linked again (``identity.pending_relink``), and February takes them without a reload."""
+    siti, dewi, yusuf = "1310015203850011", "1310016708900013", "1310015506700014"
+    january = [
+        row(1, siti, "Siti Aminah", "12/03/1985"),
+        row(2, dewi, "Dewi Lestari", "27/08/1990"),
+        row(3, yusuf, "Yusuf Maulana", "15/06/1970"),
+        row(4, "1310014404750015", "Rina Wati", "04/04/1975"),
+    ]
+    run_village_month("2025-01", [land_village(landing, "2025-01", "a.csv", january)])
+    # February: Dewi's second row (no NIK, another birth date, another village) is a worker of its own.
+    february = [*january, row(5, "", "Dewi Lestari", "28/08/1990", village=SIALANG)]
+    run_village_month("2025-02", [land_village(landing, "2025-02", "a.csv", february)])
+    assert conn.execute(
+        "select covered_workers from mart.ucj_regency_month where period_month = '2025-02-01'"
+    ).fetchone() == (5,)
+    # January's clerk sends the file again: Rina gone, and Dewi's NIK beside the second birth date.
+    corrected = [*january[:3], row(4, dewi, "Dewi Lestari", "28/08/1990", village=SIALANG)]
+    rel = land_village(landing, "2025-01", "a.csv", corrected, mtime=1_700_100_000)
+    loads = run_village_month("2025-01", [rel])
+    assert set(loads) == {"2025-01", "2025-02"}
+    assert "load_seconds" in loads["2025-01"]  # its file changed: reloaded whole
+    february_load = loads["2025-02"]
+    assert "load_seconds" not in february_load, february_load  # rewritten worker by worker
+    assert february_load["rows_relinked"] > 0, february_load
+    # Dewi is one person in February now; Rina still reports there.
+    assert conn.execute(
+        "select covered_workers from mart.ucj_regency_month where period_month = '2025-02-01'"
+    ).fetchone() == (4,)
+    assert conn.execute(
+        """select cause, covered_workers_before, covered_workers_after from mart.ucj_revision
+           where period_month = '2025-02-01'"""
+    ).fetchall() == [("late_file", 5, 4)]
+    assert conn.execute("select count(*) from identity.pending_relink").fetchone() == (0,)
+    _a_full_reload_changes_nothing(warehouse, "2025-02")
+    _a_full_reload_changes_nothing(warehouse, "2025-01")
+
+
 def _a_full_reload_changes_nothing(warehouse: str, period: str) -> None:
     with psycopg.connect(warehouse, autocommit=True) as conn:
         incremental = checksums(conn, STATE)
@@ -104,17 +145,17 @@ def test_a_month_with_a_new_file_or_a_split_is_reloaded_whole(conn, landing: Pat
     run_village_month("2025-01", [land_village(landing, "2025-01", "a.csv", january)])
     month = parse_period("2025-01")
     previous = fingerprint.last_result(conn, "load", "2025-01")
-    assert facts.merges_only(
+    assert facts.identity_changes_only(
         conn, month, previous, fingerprint.load_inputs(conn, month)
     )  # nothing changed at all: merges (none) would do
     conn.execute("insert into identity.pending_reload (period_month, reason) values (%s, 'identity_split')", (month,))
-    assert not facts.merges_only(conn, month, previous, fingerprint.load_inputs(conn, month))
+    assert not facts.identity_changes_only(conn, month, previous, fingerprint.load_inputs(conn, month))
     conn.execute("delete from identity.pending_reload")
     # A late file for January: its rows are not in the facts, only a reload counts them.
     late = land_village(landing, "2025-01", "b.csv", [row(3, "1310015506700014", "Yusuf Maulana", "15/06/1970")])
     loads = run_village_month("2025-01", [late])
     assert "load_seconds" in loads["2025-01"]
     assert "merges_applied" not in loads["2025-01"]
-    assert not facts.merges_only(
+    assert not facts.identity_changes_only(
         conn, month, previous, fingerprint.load_inputs(conn, month)
     )  # against the load before the file
