@@ -85,17 +85,24 @@ def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dic
         conn.execute("analyze reopen_key")
         wanted_names.update(zip(keys["name_key"].to_pylist(), keys["birth_date"].to_pylist(), strict=True))
         wanted_niks.update(n for n in keys["nik"].to_pylist() if n)
+        # Each key probed in the roster rows' indexes (V031), not a pass over the months' rows.
         rows = fetch_arrow(
             conn,
             f"""select {", ".join(f"r.{name}" for name in columns)}, {CURRENT_ROOT} as root_key
-                from ingest.roster_row as r
+                from (select r.file_id, r.source_row
+                      from reopen_key as k
+                      join ingest.roster_row as r on r.name_key = k.name_key and r.birth_date = k.birth_date
+                      where r.period_month >= %(first)s
+                      union
+                      select r.file_id, r.source_row
+                      from reopen_key as k
+                      join ingest.roster_row as r on r.nik = k.nik
+                      where k.nik is not null and r.nik is not null and r.period_month >= %(first)s) as hit
+                join ingest.roster_row as r using (file_id, source_row)
                 join identity.row_link as l
                     on l.period_month = r.period_month and l.file_id = r.file_id and l.source_row = r.source_row
                 join identity.worker as w on w.worker_key = l.worker_key
-                where r.period_month >= %(first)s and l.rule = any(%(rules)s)
-                  and r.status in ('loaded', 'duplicate')
-                  and ((r.name_key, r.birth_date) in (select name_key, birth_date from reopen_key)
-                       or r.nik in (select nik from reopen_key where nik is not null))""",
+                where l.rule = any(%(rules)s) and r.status in ('loaded', 'duplicate')""",
             {"first": min(months), "rules": list(RULE_LINKS)},
             {**columns, "root_key": pa.int64()},
         )
