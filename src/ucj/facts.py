@@ -52,10 +52,12 @@ def load_facts(conn: psycopg.Connection, period: str) -> dict[str, Any]:
     conn.execute("analyze dw.dim_reporting_unit")
     conn.execute(f"drop table if exists dw.{stage}")
     started = time.perf_counter()
+    held = held_files(conn, period_month)
+    run_sql_file(conn, "load/submissions.sql", {"period": period_month, "held": held, "scoped": False})
     run_sql_file(
         conn,
         "load/load_period.sql",
-        {"period": period_month, "period_end": period_end(period_month), "held": held_files(conn, period_month)},
+        {"period": period_month, "period_end": period_end(period_month), "held": held},
         identifiers={"target": f"dw.{stage}"},
     )
     # One ALTER, one pass over the rows: the partition's NOT NULLs, and a
@@ -112,49 +114,103 @@ def refresh_worker_dimension(conn: psycopg.Connection, period_month: dt.date) ->
     return {"dimension_seconds": round(seconds, 3)}
 
 
-def identity_changes_only(
-    conn: psycopg.Connection, period_month: dt.date, previous: dict[str, Any] | None, inputs: dict[str, str]
-) -> bool:
-    """Whether the month's last load is still right but for what identity changed since
-    (:func:`apply_identity_changes`): workers merged, rows linked again after an earlier month's file.
+# Rows of a month (linked again, or in the units of its changed files) above which a reload is cheaper than a rewrite.
+REWRITE_AT_MOST = 100_000
 
-    ``previous``: the month's last load result. Its ``inputs`` (the file
-    versions and the load SQL, ``fingerprint.load_inputs``) must be the
-    current ones (``inputs``), nothing may wait in identity.pending_reload for the month
-    (a reviewer's split, a backfill that linked much of the month again),
-    and the partition must still hold the facts that load wrote. Anything
-    else, or any doubt, is a full reload.
+
+def file_versions(versions: str) -> dict[str, str]:
+    """``fingerprint.files_in``'s text as file id -> state (status, held, interpretations)."""
+    return dict(v.split(":", 1) for v in versions.split(",") if v)
+
+
+def incremental_scope(
+    conn: psycopg.Connection, period_month: dt.date, previous: dict[str, Any] | None, inputs: dict[str, str],
+    versions: str,
+) -> list[int] | None:  # fmt: skip
+    """The file versions changed since the month's last load, when rewriting the workers they and identity
+    touched is right (:func:`apply_changes`); None when the month must be loaded whole.
+
+    ``previous``: the month's last load result, with its ``file_versions``;
+    ``versions``: the month's file versions now (``fingerprint.files_in``).
+    The load SQL must be the same (``inputs``), every file version of that
+    load still on record (a failed file tried again deletes its record and
+    rows: nothing says what they counted), nothing waiting in
+    identity.pending_reload for the month, the partition still holding the
+    facts that load wrote, and at most ``REWRITE_AT_MOST`` rows linked
+    again (identity.pending_relink) and as many in the changed files' units.
+    Anything else, or any doubt, is a full reload.
     """
-    if not previous or previous.get("inputs") != inputs:
-        return False
+    if not previous or previous.get("inputs", {}).get("sql") != inputs["sql"] or "file_versions" not in previous:
+        return None
+    before, now = file_versions(previous["file_versions"]), file_versions(versions)
+    if set(before) - set(now):
+        return None
+    changed = sorted(int(f) for f in now if before.get(f) != now[f])
     if conn.execute("select 1 from identity.pending_reload where period_month = %s", (period_month,)).fetchone():
-        return False
-    return coverage_fact_count(conn, period_month) == previous.get("coverage_facts")
+        return None
+    if coverage_fact_count(conn, period_month) != previous.get("coverage_facts"):
+        return None
+    (relinked,) = conn.execute(
+        "select count(*) from identity.pending_relink where period_month = %s", (period_month,)
+    ).fetchone()
+    if relinked > REWRITE_AT_MOST:
+        log.info("%s: %d rows linked again since its load: reloaded whole", period_month.strftime("%Y-%m"), relinked)
+        return None
+    if changed:
+        (rows,) = conn.execute(
+            """select (select count(*)
+                       from (select distinct source_kind, unit_key from ingest.roster_row
+                             where file_id = any(%(files)s) and unit_key is not null) as u
+                       join ingest.roster_row as r
+                           on r.period_month = %(period)s and r.source_kind = u.source_kind
+                          and r.unit_key = u.unit_key)
+                      + (select count(*) from ingest.roster_row where file_id = any(%(files)s) and unit_key is null)""",
+            {"period": period_month, "files": changed},
+        ).fetchone()
+        if rows > REWRITE_AT_MOST:
+            log.info("%s: %d rows in the units of %d changed files: reloaded whole", period_month.strftime("%Y-%m"),
+                     rows, len(changed))  # fmt: skip
+            return None
+    return changed
 
 
-def apply_identity_changes(conn: psycopg.Connection, period_month: dt.date) -> dict[str, Any]:
-    """Rewrite a loaded month's facts, worker values and versions for the workers identity changed since.
+def apply_changes(conn: psycopg.Connection, period_month: dt.date, changed_files: list[int]) -> dict[str, Any]:
+    """Rewrite a loaded month's facts, worker values and versions for the workers changed since, and the
+    units and submissions of the changed files' units.
 
     What a consolidation usually changes in an earlier month is a few
-    hundred workers found to be one, or the few hundred rows a late or
-    corrected file of an earlier month linked again: rebuilding the
-    month's million facts for them made every consolidation reload every
-    month before it. This reads and writes those workers' rows and facts
-    only (the aggregates change by what they counted before and after), and
-    gives what the full reload gives (``tests/warehouse/test_incremental_load.py``).
-    Caller owns the transaction, and checked :func:`identity_changes_only`.
+    hundred workers found to be one, the few hundred rows a late or
+    corrected file of an earlier month linked again, or one unit's file
+    sent again: rebuilding the month's million facts for them made every
+    correction cost a month per month it touched. This reads and writes
+    those workers' rows and facts only (the aggregates change by what they
+    counted before and after), and gives what the full reload gives
+    (``tests/warehouse/test_incremental_load.py``). Caller owns the
+    transaction, and checked :func:`incremental_scope`.
     """
     started = time.perf_counter()
     serialise(conn, PERIOD_LOAD_LOCK, period_month.year * 100 + period_month.month)
     serialise(conn, WORKER_DIMENSION_LOCK)
+    held = held_files(conn, period_month)
+    conn.execute("drop table if exists unit_scope")
+    conn.execute(
+        """create temp table unit_scope on commit drop as
+           select distinct source_kind, unit_key from ingest.roster_row
+           where file_id = any(%s) and unit_key is not null""",
+        (changed_files,),
+    )
+    conn.execute("analyze unit_scope")
+    if changed_files:
+        run_sql_file(conn, "load/submissions.sql", {"period": period_month, "held": held, "scoped": True})
     run_sql_file(
         conn,
         "load/apply_identity_changes.sql",
-        {"period": period_month, "period_end": period_end(period_month), "held": held_files(conn, period_month)},
+        {"period": period_month, "period_end": period_end(period_month), "held": held, "changed_files": changed_files},
     )
-    (merged, touched, relinked) = conn.execute(
+    (merged, touched, relinked, units) = conn.execute(
         """select (select count(*) from merged_away), (select count(*) from worker_touched),
-                  (select count(*) from identity.pending_relink where period_month = %s)""",
+                  (select count(*) from identity.pending_relink where period_month = %s),
+                  (select count(*) from unit_scope)""",
         (period_month,),
     ).fetchone()
     (regencies,) = conn.execute("select count(*) from regency_delta where workers <> 0").fetchone()
@@ -163,17 +219,19 @@ def apply_identity_changes(conn: psycopg.Connection, period_month: dt.date) -> d
     run_sql_file(conn, "load/worker_versions.sql", params, identifiers={"month": month})
     seconds = time.perf_counter() - started
     facts = coverage_fact_count(conn, period_month)
-    (units,) = conn.execute(
+    (submissions,) = conn.execute(
         "select count(*) from dw.fact_submission where period_month = %s", (period_month,)
     ).fetchone()
-    log.info("%s: %d workers rewritten (%d merged away, %d rows linked again) in %.1f s (%d regency figures "
-             "changed), not reloaded whole", period_month.strftime("%Y-%m"), touched, merged, relinked, seconds,
-             regencies)  # fmt: skip
+    log.info("%s: %d workers rewritten (%d merged away, %d rows linked again, %d units of %d changed files) in "
+             "%.1f s (%d regency figures changed), not reloaded whole", period_month.strftime("%Y-%m"), touched,
+             merged, relinked, units, len(changed_files), seconds, regencies)  # fmt: skip
     return {
         "coverage_facts": facts,
-        "units_reported": units,
+        "units_reported": submissions,
         "merges_applied": merged,
         "rows_relinked": relinked,
+        "files_changed": len(changed_files),
+        "units_rewritten": units,
         "workers_rewritten": touched,
         "regencies_changed": regencies,
         "merge_seconds": round(seconds, 3),
@@ -215,10 +273,14 @@ def revision_cause(conn: psycopg.Connection, period_month: dt.date, since: dt.da
     if pending:
         # Relinked because an earlier month's files came after this month's: that late file is the cause.
         return "late_file" if pending[0] == RELINKED_AFTER_EARLIER_MONTH else "identity_split"
-    if conn.execute(
-        "select 1 from identity.pending_relink where period_month = %s and since > %s limit 1", (period_month, since)
-    ).fetchone():
-        return "late_file"  # rows linked again because an earlier month's file came after this month
+    relinked = conn.execute(
+        """select reason from identity.pending_relink where period_month = %s and since > %s
+           order by since, reason limit 1""",
+        (period_month, since),
+    ).fetchone()
+    if relinked:
+        # Rows moved by a reviewer's split or keep-apart, or by an earlier month's late file.
+        return relinked[0]
     rules = {
         rule
         for (rule,) in conn.execute(
@@ -330,9 +392,10 @@ def stale_periods(conn: psycopg.Connection) -> list[str]:
     month's late file linked some of their rows again.
 
     Their facts still count both halves of a merged pair (identity.worker_month
-    holds the keys a month was loaded with), count rows under a worker a
-    reviewer has since split (identity.pending_reload), or count rows under
-    the worker they had (identity.pending_relink), so they must be loaded again.
+    holds the keys a month was loaded with), or count rows under the worker
+    they had before a reviewer's split or an earlier month's file moved them
+    (identity.pending_relink), or wait for a whole reload (identity.pending_reload),
+    so they must be loaded again.
     """
     rows = conn.execute(
         """select to_char(m.period_month, 'YYYY-MM')

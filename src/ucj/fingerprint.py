@@ -86,7 +86,7 @@ def validation_fingerprint(conn: psycopg.Connection, kind: str, period_month: dt
 
 
 LOAD_SQL = (
-    "load_period.sql", "refresh_aggregates.sql", "worker_month.sql", "worker_versions.sql",
+    "submissions.sql", "load_period.sql", "refresh_aggregates.sql", "worker_month.sql", "worker_versions.sql",
     "apply_identity_changes.sql",
 )  # fmt: skip
 
@@ -100,8 +100,8 @@ def load_fingerprint(conn: psycopg.Connection, period_month: dt.date) -> str:
 
 
 def load_inputs(conn: psycopg.Connection, period_month: dt.date) -> dict[str, str]:
-    """The load's inputs but identity, stored with each load: unchanged, a month whose workers were
-    merged since can take the merges instead of a reload (``facts.identity_changes_only``)."""
+    """The load's inputs but identity, stored with each load: with the same SQL, a month can take what
+    changed since instead of a reload (``facts.incremental_scope``)."""
     return {
         "files": _digest(files_in(conn, period_month)),
         "sql": _load_sql_checksum(),

@@ -320,12 +320,14 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
         stored = None if force else fingerprint.reusable(conn, "load", period, mark)
         # A partition emptied by hand is not "unchanged", whatever the fingerprint says.
         if stored is not None and facts.coverage_fact_count(conn, period_month) == stored["coverage_facts"]:
-            return {**stored, "reused": True}
+            return {**{k: v for k, v in stored.items() if k != "file_versions"}, "reused": True}
         inputs = fingerprint.load_inputs(conn, period_month)
+        versions = fingerprint.files_in(conn, period_month)
         previous = None if force else fingerprint.last_result(conn, "load", period)
-        if facts.identity_changes_only(conn, period_month, previous, inputs):
-            # Only what identity changed since: those workers rewritten, not the month (one transaction).
-            result = facts.apply_identity_changes(conn, period_month)
+        changed = facts.incremental_scope(conn, period_month, previous, inputs, versions)
+        if changed is not None:
+            # Only the workers and units changed since rewritten, not the month (one transaction, as a reload).
+            result = facts.apply_changes(conn, period_month, changed)
         else:
             facts.analyze_load_inputs(conn)
             conn.commit()  # the statistics are there for both connections below
@@ -348,7 +350,8 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
         if result["revisions"]:
             log.info("%s: %d published regency figures revised (%s)", period, result["revisions"], cause)
         facts.finish_load(conn, period_month)
-        fingerprint.record(conn, "load", period, mark, result)
+        # The versions loaded, for the next load to tell which files changed (kept out of the task's XCom).
+        fingerprint.record(conn, "load", period, mark, {**result, "file_versions": versions})
     log.info("%s: %s", period, result)
     return result
 

@@ -110,7 +110,7 @@ def test_a_corrected_earlier_month_rewrites_only_the_later_months_workers_it_tou
     rel = land_village(landing, "2025-01", "a.csv", corrected, mtime=1_700_100_000)
     loads = run_village_month("2025-01", [rel])
     assert set(loads) == {"2025-01", "2025-02"}
-    assert "load_seconds" in loads["2025-01"]  # its file changed: reloaded whole
+    assert loads["2025-01"]["files_changed"] == 2  # the version replaced and the new one: their unit rewritten
     february_load = loads["2025-02"]
     assert "load_seconds" not in february_load, february_load  # rewritten worker by worker
     assert february_load["rows_relinked"] > 0, february_load
@@ -136,7 +136,7 @@ def _a_full_reload_changes_nothing(warehouse: str, period: str) -> None:
         assert checksums(conn, STATE) == incremental
 
 
-def test_a_month_with_a_new_file_or_a_split_is_reloaded_whole(conn, landing: Path) -> None:
+def test_a_split_or_a_lost_file_record_reloads_the_month_whole(conn, landing: Path, monkeypatch) -> None:
     from ucj import facts, fingerprint
     from ucj.period import parse_period
 
@@ -145,17 +145,136 @@ def test_a_month_with_a_new_file_or_a_split_is_reloaded_whole(conn, landing: Pat
     run_village_month("2025-01", [land_village(landing, "2025-01", "a.csv", january)])
     month = parse_period("2025-01")
     previous = fingerprint.last_result(conn, "load", "2025-01")
-    assert facts.identity_changes_only(
-        conn, month, previous, fingerprint.load_inputs(conn, month)
-    )  # nothing changed at all: merges (none) would do
+    inputs, versions = fingerprint.load_inputs(conn, month), fingerprint.files_in(conn, month)
+
+    def scope(previous: dict | None = previous, versions: str = versions) -> list[int] | None:
+        return facts.incremental_scope(conn, month, previous, inputs, versions)
+
+    assert scope() == [], "nothing changed: no file to rewrite, and identity's changes (none) would do"
     conn.execute("insert into identity.pending_reload (period_month, reason) values (%s, 'identity_split')", (month,))
-    assert not facts.identity_changes_only(conn, month, previous, fingerprint.load_inputs(conn, month))
+    assert scope() is None, "a reviewer's split reloads the month"
     conn.execute("delete from identity.pending_reload")
-    # A late file for January: its rows are not in the facts, only a reload counts them.
+    assert scope({k: v for k, v in previous.items() if k != "file_versions"}) is None, "a load recorded without them"
+    assert scope({**previous, "file_versions": previous["file_versions"] + ",999999:loaded"}) is None, (
+        "a file version that load counted is no longer on record"
+    )
+    assert scope({**previous, "inputs": {**previous["inputs"], "sql": "other"}}) is None, "another load SQL"
+    # A late file whose units hold more rows than a rewrite is worth: reloaded whole.
+    monkeypatch.setattr(facts, "REWRITE_AT_MOST", 0)
     late = land_village(landing, "2025-01", "b.csv", [row(3, "1310015506700014", "Yusuf Maulana", "15/06/1970")])
     loads = run_village_month("2025-01", [late])
     assert "load_seconds" in loads["2025-01"]
     assert "merges_applied" not in loads["2025-01"]
-    assert not facts.identity_changes_only(
-        conn, month, previous, fingerprint.load_inputs(conn, month)
-    )  # against the load before the file
+
+
+def test_a_reviewers_split_rewrites_the_two_workers_not_the_month(conn, landing: Path, warehouse: str) -> None:
+    """Rows split off a worker by a reviewer (identity.row_decision): the month they are in rewrites the two
+    workers, records an identity_split revision, and equals a reload."""
+    from ucj import facts
+
+    siti, rahmat = "1310015203850011", "1310010102800012"
+    january = [
+        row(1, siti, "Siti Aminah", "12/03/1985"),
+        row(2, siti, "Siti Aminah", "12/03/1985", village=SIALANG),  # a namesake with her NIK, a reviewer says
+        row(3, rahmat, "Rahmat Hidayat", "01/02/1980"),
+        row(4, "", "Rahmat Hidayat", "01/02/1980", village=SIALANG),
+    ]
+    run_village_month("2025-01", [land_village(landing, "2025-01", "a.csv", january)])
+    run_village_month("2025-02", [land_village(landing, "2025-02", "a.csv", january)])
+    assert conn.execute("select covered_workers from mart.ucj_regency_month order by period_month").fetchall() == [
+        (2,),
+        (2,),
+    ]
+    (file_id, siti_key) = conn.execute(
+        """select l.file_id, l.worker_key from identity.row_link as l join ingest.source_file as f using (file_id)
+           where f.rel_path = 'village/2025-01/a.csv' and l.source_row = 3"""
+    ).fetchone()
+    conn.execute(
+        """insert into identity.row_decision (file_id, source_row, not_worker_key, split_group, decided_by)
+           values (%s, 3, %s, 'namesake', 'reviewer')""",
+        (file_id, siti_key),
+    )
+    pipeline_tasks.resolve_identities()
+    assert facts.stale_periods(conn) == ["2025-01"], "only January holds the row split off"
+    loads = {month: pipeline_tasks.load_period(month) for month in pipeline_tasks.periods_to_load("2025-02", None)}
+    assert "load_seconds" not in loads["2025-01"], loads["2025-01"]
+    assert loads["2025-01"]["rows_relinked"] == 1
+    assert conn.execute(
+        "select cause, covered_workers_before, covered_workers_after from mart.ucj_revision"
+    ).fetchall() == [("identity_split", 2, 3)]
+    _a_full_reload_changes_nothing(warehouse, "2025-01")
+    _a_full_reload_changes_nothing(warehouse, "2025-02")
+
+
+CHURN = {
+    "churn_month": "select * from mart.coverage_churn_month",
+    "churn_segment": "select * from mart.coverage_churn_segment_month",
+    "lapse": "select * from followup.lapse",
+}
+
+
+def test_a_late_and_a_corrected_file_rewrite_only_their_units(conn, landing: Path, warehouse: str) -> None:
+    """A late file for January (a unit that had not reported), then January's first file corrected, both after
+    February was loaded: January takes each without a reload, and equals a reload; so do the churn counts."""
+    siti, rahmat, dewi = "1310015203850011", "1310010102800012", "1310016708900013"
+    yusuf, rina = "1310015506700014", "1310014404750015"
+    january = [
+        row(1, siti, "Siti Aminah", "12/03/1985"),
+        row(2, rahmat, "Rahmat Hidayat", "01/02/1980"),
+        row(3, dewi, "Dewi Lestari", "27/08/1990"),
+    ]
+    first = land_village(landing, "2025-01", "a.csv", january)
+    run_village_month("2025-01", [first])
+    february = [*january, row(4, yusuf, "Yusuf Maulana", "15/06/1970", village=SIALANG)]
+    run_village_month("2025-02", [land_village(landing, "2025-02", "a.csv", february)])
+    pipeline_tasks.refresh_churn()
+
+    def covered(period: str) -> int:
+        return conn.execute(
+            "select covered_workers from mart.ucj_regency_month where period_month = %s", (f"{period}-01",)
+        ).fetchone()[0]
+
+    def units(period: str) -> int:
+        return conn.execute(
+            "select units_reported from mart.ucj_regency_month where period_month = %s", (f"{period}-01",)
+        ).fetchone()[0]
+
+    assert (covered("2025-01"), units("2025-01")) == (3, 1)
+    # Sialang's January roster comes late: Yusuf, and Rina who reports nowhere else.
+    late = land_village(landing, "2025-01", "b.csv", [
+        row(1, yusuf, "Yusuf Maulana", "15/06/1970", village=SIALANG),
+        row(2, rina, "Rina Wati", "04/04/1975", village=SIALANG),
+    ])  # fmt: skip
+    loads = run_village_month("2025-01", [late])
+    pipeline_tasks.refresh_churn()
+    january_load = loads["2025-01"]
+    assert "load_seconds" not in january_load, january_load
+    assert (january_load["files_changed"], january_load["units_rewritten"]) == (1, 1), january_load
+    assert (covered("2025-01"), units("2025-01")) == (5, 2)
+    _churn_and_months_equal_a_reload(warehouse, ["2025-01", "2025-02"])
+
+    # The first file sent again: Rahmat no longer on it.
+    corrected = land_village(landing, "2025-01", "a.csv", [january[0], january[2]], mtime=1_700_100_000)
+    loads = run_village_month("2025-01", [corrected])
+    pipeline_tasks.refresh_churn()
+    january_load = loads["2025-01"]
+    assert "load_seconds" not in january_load, january_load
+    assert (january_load["files_changed"], january_load["units_rewritten"]) == (2, 1), january_load
+    assert (covered("2025-01"), units("2025-01")) == (4, 2)
+    causes = conn.execute(
+        """select cause, covered_workers_before, covered_workers_after from mart.ucj_revision
+           where period_month = '2025-01-01' order by revised_at"""
+    ).fetchall()
+    assert causes == [("late_file", 3, 5), ("corrected_file", 5, 4)]
+    _churn_and_months_equal_a_reload(warehouse, ["2025-01", "2025-02"])
+
+
+def _churn_and_months_equal_a_reload(warehouse: str, periods: list[str]) -> None:
+    """Every month reloaded whole and the churn counted afresh change nothing."""
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        incremental = checksums(conn, {**STATE, **CHURN})
+    for period in periods:
+        assert "load_seconds" in pipeline_tasks.load_period(period, force=True)
+    pipeline_tasks.refresh_churn(force=True)
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        assert checksums(conn, {**STATE, **CHURN}) == incremental

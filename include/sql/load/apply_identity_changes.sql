@@ -1,13 +1,15 @@
--- Bring one month already loaded up to date with what identity changed
--- since: workers merged (rules, model, reviewers' accepted pairs) and rows
--- linked again because an earlier month's file came later
--- (identity.pending_relink). Only the workers concerned are rewritten, from
--- their rows, instead of the month (ucj.facts.apply_identity_changes; it
--- runs only when nothing else the month is built from changed: no file, no
--- reviewer's split, no load SQL). The result equals load_period.sql +
--- worker_month.sql on the same inputs (tests/warehouse/test_incremental_load.py).
--- Caller owns the transaction; worker_versions.sql follows in it.
--- Parameters: period, period_end, held.
+-- Bring one month already loaded up to date with what changed since, by
+-- rewriting only the workers concerned, from their rows, instead of the
+-- month (ucj.facts.apply_changes): workers merged (rules, model, reviewers'
+-- accepted pairs); rows linked again because an earlier month's file came
+-- later (identity.pending_relink); and the workers of every unit a changed
+-- file version holds (a late file, a corrected one, one published or
+-- interpreted again: the temp table unit_scope, whose units and submissions
+-- submissions.sql has just rewritten). The result equals submissions.sql +
+-- load_period.sql + refresh_aggregates.sql + worker_month.sql on the same
+-- inputs (tests/warehouse/test_incremental_load.py). Caller owns the
+-- transaction; worker_versions.sql follows in it.
+-- Parameters: period, period_end, held, changed_files.
 set local work_mem = '256MB';
 
 -- 1. The month's keys merged away since it was loaded, and where each went
@@ -46,7 +48,22 @@ from identity.pending_relink as p
 join identity.row_link as l
     on l.period_month = p.period_month and l.file_id = p.file_id and l.source_row = p.source_row
 join identity.worker as w on w.worker_key = l.worker_key
-where p.period_month = %(period)s;
+where p.period_month = %(period)s
+union
+select coalesce(w.merged_into, l.worker_key)
+from (
+    select r.period_month, r.file_id, r.source_row
+    from unit_scope as u
+    join ingest.roster_row as r
+        on r.period_month = %(period)s and r.source_kind = u.source_kind and r.unit_key = u.unit_key
+    union
+    select r.period_month, r.file_id, r.source_row
+    from ingest.roster_row as r
+    where r.file_id = any(%(changed_files)s::bigint[])  -- rows without a unit too
+) as c
+join identity.row_link as l
+    on l.period_month = c.period_month and l.file_id = c.file_id and l.source_row = c.source_row
+join identity.worker as w on w.worker_key = l.worker_key;
 alter table worker_touched add primary key (worker_key);
 analyze worker_touched;
 
@@ -163,10 +180,52 @@ from delta
 on conflict (period_month, regency_code, program_code, segment_code, funding_code) do update
 set covered_workers = a.covered_workers + excluded.covered_workers;
 
+-- Regencies whose units' reporting changed: a regency reporting now that
+-- had no row gets one (its covered workers counted from the facts), every
+-- one's units are counted again, and one left without a reporting unit
+-- loses its row, as refresh_aggregates.sql counts them.
+drop table if exists regency_scope;
+create temp table regency_scope on commit drop as
+select distinct u.regency_code
+from dw.dim_reporting_unit as u
+join unit_scope as s on s.source_kind = u.source_kind and s.unit_key = u.unit_key;
+
+insert into dw.agg_regency_month (period_month, regency_code, covered_workers, units_reported)
+select %(period)s, g.regency_code,
+       (select count(distinct f.worker_key) from dw.fact_coverage as f
+        where f.period_month = %(period)s and f.regency_code = g.regency_code),
+       0
+from regency_scope as g
+where not exists (select from dw.agg_regency_month as a
+                  where a.period_month = %(period)s and a.regency_code = g.regency_code);
+
+update dw.agg_regency_month as a
+set units_reported = n.units
+from (
+    select g.regency_code, count(s.unit_sk) as units
+    from regency_scope as g
+    join dw.dim_reporting_unit as u on u.regency_code = g.regency_code
+    left join dw.fact_submission as s on s.unit_sk = u.unit_sk and s.period_month = %(period)s
+    group by g.regency_code
+) as n
+where a.period_month = %(period)s and a.regency_code = n.regency_code;
+
+delete from dw.agg_regency_month
+where period_month = %(period)s and units_reported = 0
+  and regency_code in (select g.regency_code from regency_scope as g);
+
 -- A group the changes emptied is gone, as a rebuild would leave it.
 delete from dw.agg_coverage_program_month
 where period_month = %(period)s and covered_workers = 0;
 
--- 5. The churn counts these workers again at its next refresh (refresh_churn.sql).
+-- 5. The churn counts these workers again at its next refresh (refresh_churn.sql),
+--    and the workers those units covered the month before: whether a unit
+--    reported this month is the reason of their lapse into it.
 insert into dw.churn_pending (period_month, worker_key)
-select %(period)s, t.worker_key from worker_touched as t;
+select %(period)s, t.worker_key from worker_touched as t
+union
+select %(period)s, f.worker_key
+from dw.fact_coverage as f
+join dw.dim_reporting_unit as u on u.unit_sk = f.unit_sk
+join unit_scope as s on s.source_kind = u.source_kind and s.unit_key = u.unit_key
+where f.period_month = (%(period)s::date - interval '1 month')::date;

@@ -19,8 +19,8 @@ batch (the folded name with the birth date, or the NIK; followed until
 nothing more is reached) is unlinked, and ``resolve`` links the batch
 month by month in the months' order. Rows of the later months also give
 back the evidence only they had brought, so the earlier month meets the
-workers as they were before those months; those rows are queued for
-their months' next load (``identity.pending_relink``: it rewrites the facts
+workers as they were before those months; the rows of every month reached
+are queued for their months' next load (``identity.pending_relink``: it rewrites the facts
 of the workers they leave and join, not the month). The batch's own month keeps its
 evidence: most of its reopened rows are the same person seen again and
 find the worker they had, keeping its key; the rules' guards take a row
@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 from ucj.bulk import copy_columns, fetch_arrow
 from ucj.identity.cluster import Batch
 from ucj.identity.nik import nik_evidence, nik_evidence_many
-from ucj.identity.store import CURRENT_ROOT, RELINKED_AFTER_EARLIER_MONTH
+from ucj.identity.store import CURRENT_ROOT, queue_rewrite
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 RULE_LINKS = ("new", "nik", "name_birth_date")
 # Followed this many times at most: each round reaches the rows sharing evidence with the last one's.
 MAX_ROUNDS = 8
-# Rows of one later month linked again above which the month is reloaded whole rather than rewritten worker by worker.
-RELINK_AT_MOST = 50_000
 
 
 def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dict[str, pa.DataType]) -> pa.Table:
@@ -127,47 +125,26 @@ def reopen_linked_rows(conn: psycopg.Connection, fetched: pa.Table, columns: dic
     later = reopened.filter(pc.not_equal(reopened["period_month"], pa.scalar(min(months), pa.date32())))
     if later.num_rows:
         _withdraw_evidence(conn, later)
-        _queue_for_load(conn, later)
+    # Every month reached was loaded with the links these rows had, the batch's own month too.
+    _queue_for_load(conn, reopened)
     log.info("%d rows of %s and later linked before clustered again with the new ones", reopened.num_rows,
              min(months).isoformat()[:7])  # fmt: skip
     return reopened
 
 
-def _queue_for_load(conn: psycopg.Connection, later: pa.Table) -> None:
-    """Later months were loaded with the links these rows had: their next load rewrites those workers.
-
-    The rows and the workers they leave go to identity.pending_relink, so
-    the load rewrites the facts of just those workers and of the ones the
-    rows join (``facts.apply_identity_changes``). A month with more such
-    rows than ``RELINK_AT_MOST`` (a backfill of a whole month before it)
-    is queued for a whole reload instead, which is then cheaper.
-    """
-    months, counts = (c.to_pylist() for c in pc.value_counts(later["period_month"]).flatten())
-    whole = [month for month, count in zip(months, counts, strict=True) if count > RELINK_AT_MOST]
-    if whole:
-        conn.execute(
-            """insert into identity.pending_reload (period_month, reason)
-               select m, %s from unnest(%s::date[]) as m
-               on conflict (period_month) do nothing""",
-            (RELINKED_AFTER_EARLIER_MONTH, whole),
-        )
-    rows = later.filter(pc.invert(pc.is_in(later["period_month"], pa.array(whole, pa.date32()))))
-    if rows.num_rows:
-        conn.execute(
-            """create temp table if not exists relinked_row
-               (period_month date, file_id bigint, source_row integer, worker_key bigint) on commit drop"""
-        )
-        conn.execute("truncate relinked_row")
-        copy_columns(conn, "relinked_row", {
-            "period_month": rows["period_month"], "file_id": rows["file_id"], "source_row": rows["source_row"],
-            "worker_key": rows["root_key"],
-        })  # fmt: skip
-        # A row linked again twice before its month's load keeps the worker the load counted it under.
-        conn.execute(
-            """insert into identity.pending_relink (period_month, file_id, source_row, worker_key)
-               select period_month, file_id, source_row, worker_key from relinked_row
-               on conflict (period_month, file_id, source_row) do nothing"""
-        )
+def _queue_for_load(conn: psycopg.Connection, reopened: pa.Table) -> None:
+    """Their months were loaded with the links these rows had: the next load of each rewrites the workers
+    they leave and join (``store.queue_rewrite``)."""
+    conn.execute(
+        """create temp table if not exists relinked_row
+           (period_month date, file_id bigint, source_row integer, worker_key bigint) on commit drop"""
+    )
+    conn.execute("truncate relinked_row")
+    copy_columns(conn, "relinked_row", {
+        "period_month": reopened["period_month"], "file_id": reopened["file_id"],
+        "source_row": reopened["source_row"], "worker_key": reopened["root_key"],
+    })  # fmt: skip
+    queue_rewrite(conn, "select period_month, file_id, source_row, worker_key from relinked_row", {}, "late_file")
 
 
 def _keys(rows: pa.Table) -> dict[str, pa.Array]:

@@ -14,8 +14,9 @@ can write (V013):
   and the two workers are kept apart from then on.
 
 Both are applied at the start of identity resolution, under the identity
-lock, and months whose facts change are queued in
-``identity.pending_reload`` for the consolidation to reload.
+lock, and the rows that moved are queued in ``identity.pending_relink``: the
+consolidation rewrites, in each month they are in, the workers they left and
+joined.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from psycopg.rows import namedtuple_row
 from ucj.fingerprint import bump_identity_generation
 from ucj.identity.cluster import Row
 from ucj.identity.privacy import nik_token
-from ucj.identity.store import CURRENT_ROOT, current_root, insert_worker, new_worker_rows, reserve_worker_keys
+from ucj.identity.store import (
+    CURRENT_ROOT,
+    current_root,
+    insert_worker,
+    new_worker_rows,
+    queue_rewrite,
+    reserve_worker_keys,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +90,6 @@ def _apart_pairs(conn: psycopg.Connection) -> list[tuple[int, int, int, int]]:
 def kept_apart(conn: psycopg.Connection) -> KeptApart:
     """Reviewers' keep-apart pairs and rejected model pairs, as pairs of the workers they now stand for."""
     return KeptApart([(root_a, root_b) for _, _, root_a, root_b in _apart_pairs(conn)])
-
-
-def queue_reload(conn: psycopg.Connection, worker_keys: list[int], reason: str) -> None:
-    """Months whose facts counted any of these workers are reloaded by the next consolidation."""
-    conn.execute(
-        """insert into identity.pending_reload (period_month, reason)
-           select distinct period_month, %s from identity.worker_month where worker_key = any(%s)
-           on conflict (period_month) do nothing""",
-        (reason, worker_keys),
-    )
 
 
 def apply_corrections(conn: psycopg.Connection) -> dict[str, int]:
@@ -162,7 +160,15 @@ def _split_off(conn: psycopg.Connection, wrong_root: int, rows: list[Any]) -> in
         (min(wrong_root, new_key), max(wrong_root, new_key), rows[0].decided_by),
     )
     _mark_applied(conn, new_key, positions)
-    queue_reload(conn, [wrong_root], "reviewer split rows off a worker")
+    # The months counted these rows under the worker they left.
+    queue_rewrite(
+        conn,
+        """select l.period_month, l.file_id, l.source_row, %(old)s::bigint from identity.row_link as l
+           join unnest(%(files)s::bigint[], %(rows)s::int[]) as m (file_id, source_row)
+               on l.file_id = m.file_id and l.source_row = m.source_row""",
+        {"old": wrong_root, "files": [f for f, _ in positions], "rows": [r for _, r in positions]},
+        "identity_split",
+    )
     return len(rows)
 
 
@@ -257,7 +263,14 @@ def _apply_keep_apart(conn: psycopg.Connection) -> int:
                where w.worker_key = m.worker_key""",
             (list(roots), list(roots.values())),
         )
-        queue_reload(conn, [root], "reviewer kept two workers apart")
+        # The months counted the rows of the keys cut off under the root they left.
+        queue_rewrite(
+            conn,
+            """select l.period_month, l.file_id, l.source_row, %(old)s::bigint from identity.row_link as l
+               where l.worker_key = any(%(keys)s)""",
+            {"old": root, "keys": [w for w, r in roots.items() if r != root]},
+            "identity_split",
+        )
     conn.execute(
         """update identity.match_candidate as c set status = 'rejected', decided_by = k.decided_by,
                   decided_at = k.decided_at, note = coalesce(c.note, k.note)

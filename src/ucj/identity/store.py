@@ -14,6 +14,8 @@ itself (:data:`CURRENT_ROOT`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,6 +33,25 @@ CURRENT_ROOT = "coalesce(w.merged_into, w.worker_key)"
 # identity.pending_reload's reason for a month whose rows were linked again
 # because an earlier month arrived after it (``reopen``): a late file's revision.
 RELINKED_AFTER_EARLIER_MONTH = "linked again after an earlier month arrived"
+
+
+def queue_rewrite(conn: psycopg.Connection, rows_query: str, params: dict[str, Any], reason: str) -> None:
+    """Rows linked again: their months' next loads rewrite the workers they leave and join
+    (identity.pending_relink; ``facts.apply_changes``), not the months.
+
+    ``rows_query`` selects (period_month, file_id, source_row, worker_key):
+    the rows and the worker each was linked to. A row moved twice before its
+    month's load keeps the first worker, the one that load counted it under.
+    ``reason``: the revision cause the loads record (late_file, identity_split).
+    """
+    conn.execute(
+        f"""insert into identity.pending_relink (period_month, file_id, source_row, worker_key, reason)
+            select q.period_month, q.file_id, q.source_row, q.worker_key, %(reason)s
+            from ({rows_query}) as q (period_month, file_id, source_row, worker_key)
+            on conflict (period_month, file_id, source_row) do nothing""",
+        {**params, "reason": reason},
+    )
+
 
 WORKER_COLUMNS = ("worker_key", "nik", "nik_token", "name_key", "display_name", "birth_date", "gender", "village_code")
 
