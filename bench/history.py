@@ -21,7 +21,7 @@ new people and merges:
 Each month runs the ingest stages and the consolidation exactly as the DAG
 tasks call them (``ucj.pipeline_tasks``): identity rules, the probabilistic
 pass, a load of every month the consolidation picks (the new month whole,
-earlier months the merges only), the churn refresh. After the last month one
+earlier months only the workers and units changed since), the churn refresh. After the last month one
 village file of month 6 is corrected (two rows gone, one added) and runs
 from ingest through the churn. Results go to docs/benchmarks-history.md.
 
@@ -145,7 +145,7 @@ def consolidate(period: str) -> dict[str, Any]:
     churn = timed(timings, "churn", pipeline_tasks.refresh_churn)
     timings["total"] = sum(v for v in timings.values())
     timings["months_loaded_whole"] = sum(1 for r in loads.values() if "load_seconds" in r)
-    timings["months_taking_merges"] = sum(1 for r in loads.values() if "merges_applied" in r)
+    timings["months_rewritten"] = sum(1 for r in loads.values() if "workers_rewritten" in r)
     timings["merges_applied"] = sum(r.get("merges_applied", 0) for r in loads.values())
     timings["churn_pairs"] = churn.get("merged_workers_counted", 0)
     return timings
@@ -233,7 +233,8 @@ def render(report: dict[str, Any], planned: int) -> str:
         f"(lapses, most back the month after), {NEW:.0%} new people who stay, and {STRAY:.1%} of rows with a "
         "second worker (no NIK, birth date a day off) that the next month's NIK merges into the person.",
         "- Consolidation = identity rules + probabilistic pass + loads (the new month whole, earlier months "
-        "the merges only, or whole when their files changed) + churn refresh, as the DAG's tasks run them. "
+        "only the workers and units changed since: merges, rows linked again, a changed file's units) + churn "
+        "refresh, as the DAG's tasks run them. "
         "Ingest = read, interpret, COPY, validate, publish, settle (not part of the consolidation).",
         "",
         *(
@@ -242,7 +243,7 @@ def render(report: dict[str, Any], planned: int) -> str:
             else []
         ),
         "| month | rows | ingest (s) | identity rules | probabilistic | loads | churn | **consolidation (s)** "
-        "| months whole / taking merges | merges |",
+        "| months whole / rewritten in part | merges |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     ingest_keys = ("ingest (read, interpret, COPY)", "validate (Great Expectations)", "settle snapshots")
@@ -251,7 +252,7 @@ def render(report: dict[str, Any], planned: int) -> str:
         lines.append(
             f"| {m['period']} | {m['rows']:,} | {ingest:.1f} | {m['identity rules']:.1f} | "
             f"{m['probabilistic pass']:.1f} | {m['loads']:.1f} | {m['churn']:.1f} | **{m['total']:.1f}** | "
-            f"{m['months_loaded_whole']} / {m['months_taking_merges']} | {m['merges_applied']:,} |"
+            f"{m['months_loaded_whole']} / {m['months_rewritten']} | {m['merges_applied']:,} |"
         )
     lines.append("")
     targets = []
@@ -271,7 +272,7 @@ def render(report: dict[str, Any], planned: int) -> str:
             f"from ingest to the marts (ingest stages {ingest:.1f} s, identity rules "
             f"{correction['identity rules']:.1f} s, probabilistic pass {correction['probabilistic pass']:.1f} s, "
             f"loads {correction['loads']:.1f} s ({correction['months_loaded_whole']} months whole, "
-            f"{correction['months_taking_merges']} taking merges), churn {correction['churn']:.1f} s).",
+            f"{correction['months_rewritten']} rewritten in part), churn {correction['churn']:.1f} s).",
             "",
         ]
         targets.append(

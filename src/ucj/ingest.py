@@ -281,7 +281,8 @@ class _Write:
             """update ingest.source_file as s
                set sheet = n.sheet, header_row = n.header_row, rows_read = n.rows_read,
                    footer_rows = n.footer_rows, empty_rows = n.empty_rows, columns = n.columns::jsonb,
-                   interpretation = s.interpretation + 1, reinterpreted_at = now()
+                   interpretation = s.interpretation + 1, reinterpreted_at = now(),
+                   identity_linked_interpretation = null
                from unnest(%s::bigint[], %s::text[], %s::integer[], %s::integer[], %s::integer[], %s::integer[],
                            %s::text[]) as n (file_id, sheet, header_row, rows_read, footer_rows, empty_rows, columns)
                where s.file_id = n.file_id""",

@@ -155,21 +155,36 @@ def _resolve(conn: psycopg.Connection) -> dict[str, int]:
     corrections = apply_corrections(conn)  # new rows must see the corrected workers and evidence
     apart = kept_apart(conn)
     threshold = settings().identity.nik_name_similarity
+    # The file versions to link (V032): not linked yet, or read again since; a held file's rows are
+    # linked once published (a held batch must not merge published workers).
+    to_link = conn.execute(
+        """select file_id, interpretation from ingest.source_file
+           where identity_linked_interpretation is null and file_id <> all(%s::bigint[])""",
+        (held_files(conn),),
+    ).fetchall()
+    files = [file_id for file_id, _ in to_link]
     fetched = fetch_arrow(
         conn,
         """select r.file_id, r.source_row, r.nik, r.name_key, r.birth_date, r.gender, r.full_name, r.village_code,
                   r.period_month
            from ingest.roster_row as r
-           where r.status in ('loaded', 'duplicate')
+           where r.file_id = any(%(files)s::bigint[])
+             and r.status in ('loaded', 'duplicate')
              and r.name_key is not null and r.birth_date is not null  -- a duplicate of a bad row has neither
-             -- a held file's rows are linked once published: a held batch must not merge published workers
-             and r.file_id <> all(%(held)s::bigint[])
              and not exists (select from identity.row_link as l
                              where l.period_month = r.period_month and l.file_id = r.file_id
                                and l.source_row = r.source_row)""",
-        {"held": held_files(conn)},
+        {"files": files},
         FETCHED,
     )
+    if to_link:
+        # Marked with the interpretation read: one read again meanwhile stays to link.
+        conn.execute(
+            """update ingest.source_file as s set identity_linked_interpretation = m.interpretation
+               from unnest(%s::bigint[], %s::int[]) as m (file_id, interpretation)
+               where s.file_id = m.file_id and s.interpretation = m.interpretation""",
+            (files, [interpretation for _, interpretation in to_link]),
+        )
     if fetched.num_rows == 0:
         return {"rows": 0, "new_workers": 0, "merged_workers": 0, **corrections}
     # Rows of these months and later ones, linked in an earlier run, that share evidence with these: linked again.
