@@ -239,27 +239,26 @@ def test_a_late_and_a_corrected_file_rewrite_only_their_units(conn, landing: Pat
             "select units_reported from mart.ucj_regency_month where period_month = %s", (f"{period}-01",)
         ).fetchone()[0]
 
+    def january_takes(rel: str, files: int, units_rewritten: int) -> None:
+        """The file through ingest and consolidation: January rewritten in part, not reloaded."""
+        taken = run_village_month("2025-01", [rel])["2025-01"]
+        pipeline_tasks.refresh_churn()
+        assert "load_seconds" not in taken, taken
+        assert (taken["files_changed"], taken["units_rewritten"]) == (files, units_rewritten), taken
+
     assert (covered("2025-01"), units("2025-01")) == (3, 1)
     # Sialang's January roster comes late: Yusuf, and Rina who reports nowhere else.
     late = land_village(landing, "2025-01", "b.csv", [
         row(1, yusuf, "Yusuf Maulana", "15/06/1970", village=SIALANG),
         row(2, rina, "Rina Wati", "04/04/1975", village=SIALANG),
     ])  # fmt: skip
-    loads = run_village_month("2025-01", [late])
-    pipeline_tasks.refresh_churn()
-    january_load = loads["2025-01"]
-    assert "load_seconds" not in january_load, january_load
-    assert (january_load["files_changed"], january_load["units_rewritten"]) == (1, 1), january_load
+    january_takes(late, files=1, units_rewritten=1)
     assert (covered("2025-01"), units("2025-01")) == (5, 2)
     _churn_and_months_equal_a_reload(warehouse, ["2025-01", "2025-02"])
 
     # The first file sent again: Rahmat no longer on it.
     corrected = land_village(landing, "2025-01", "a.csv", [january[0], january[2]], mtime=1_700_100_000)
-    loads = run_village_month("2025-01", [corrected])
-    pipeline_tasks.refresh_churn()
-    january_load = loads["2025-01"]
-    assert "load_seconds" not in january_load, january_load
-    assert (january_load["files_changed"], january_load["units_rewritten"]) == (2, 1), january_load
+    january_takes(corrected, files=2, units_rewritten=1)  # the version replaced and the new one
     assert (covered("2025-01"), units("2025-01")) == (4, 2)
     causes = conn.execute(
         """select cause, covered_workers_before, covered_workers_after from mart.ucj_revision
