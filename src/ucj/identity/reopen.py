@@ -20,9 +20,9 @@ nothing more is reached) is unlinked, and ``resolve`` links the batch
 month by month in the months' order. Rows of the later months also give
 back the evidence only they had brought, so the earlier month meets the
 workers as they were before those months; the rows of every month reached
-are queued for their months' next load (``identity.pending_relink``: it rewrites the facts
-of the workers they leave and join, not the month). The batch's own month keeps its
-evidence: most of its reopened rows are the same person seen again and
+are queued for their months' next load (``identity.pending_relink``: it
+rewrites the facts of the workers they leave and join, not the month). The
+batch's own month keeps its evidence: most of its reopened rows are the same person seen again and
 find the worker they had, keeping its key; the rules' guards take a row
 away from it where the new clustering puts it with a row whose NIK the
 worker refuses. Rows a reviewer or the model placed are not reopened: a

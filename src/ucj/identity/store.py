@@ -30,8 +30,8 @@ from ucj.partitions import attach_partition, month_bounds_check, month_partition
 # The worker a row of identity.worker (aliased w) now stands for, in SQL.
 CURRENT_ROOT = "coalesce(w.merged_into, w.worker_key)"
 
-# identity.pending_reload's reason for a month whose rows were linked again
-# because an earlier month arrived after it (``reopen``): a late file's revision.
+# identity.pending_reload's reason for a month whose rows were linked again because an earlier
+# month arrived after it, as queued before V030 (now identity.pending_relink): a late file's revision.
 RELINKED_AFTER_EARLIER_MONTH = "linked again after an earlier month arrived"
 
 
