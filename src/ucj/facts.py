@@ -118,6 +118,11 @@ def refresh_worker_dimension(conn: psycopg.Connection, period_month: dt.date) ->
 REWRITE_AT_MOST = 100_000
 
 
+# The units a set of file versions holds rows of: what changing those versions can change in a month.
+CHANGED_UNITS = """select distinct source_kind, unit_key from ingest.roster_row
+                   where file_id = any(%(files)s::bigint[]) and unit_key is not null"""
+
+
 def file_versions(versions: str) -> dict[str, str]:
     """``fingerprint.files_in``'s text as file id -> state (status, held, interpretations)."""
     return dict(v.split(":", 1) for v in versions.split(",") if v)
@@ -158,9 +163,8 @@ def incremental_scope(
         return None
     if changed:
         (rows,) = conn.execute(
-            """select (select count(*)
-                       from (select distinct source_kind, unit_key from ingest.roster_row
-                             where file_id = any(%(files)s) and unit_key is not null) as u
+            f"""select (select count(*)
+                       from ({CHANGED_UNITS}) as u
                        join ingest.roster_row as r
                            on r.period_month = %(period)s and r.source_kind = u.source_kind
                           and r.unit_key = u.unit_key)
@@ -193,12 +197,7 @@ def apply_changes(conn: psycopg.Connection, period_month: dt.date, changed_files
     serialise(conn, WORKER_DIMENSION_LOCK)
     held = held_files(conn, period_month)
     conn.execute("drop table if exists unit_scope")
-    conn.execute(
-        """create temp table unit_scope on commit drop as
-           select distinct source_kind, unit_key from ingest.roster_row
-           where file_id = any(%s) and unit_key is not null""",
-        (changed_files,),
-    )
+    conn.execute(f"create temp table unit_scope on commit drop as {CHANGED_UNITS}", {"files": changed_files})
     conn.execute("analyze unit_scope")
     if changed_files:
         run_sql_file(conn, "load/submissions.sql", {"period": period_month, "held": held, "scoped": True})

@@ -99,11 +99,12 @@ def load_fingerprint(conn: psycopg.Connection, period_month: dt.date) -> str:
     return _digest(files_in(conn, period_month), identity_generation(conn), _load_sql_checksum())
 
 
-def load_inputs(conn: psycopg.Connection, period_month: dt.date) -> dict[str, str]:
+def load_inputs(conn: psycopg.Connection, period_month: dt.date, versions: str | None = None) -> dict[str, str]:
     """The load's inputs but identity, stored with each load: with the same SQL, a month can take what
-    changed since instead of a reload (``facts.incremental_scope``)."""
+    changed since instead of a reload (``facts.incremental_scope``). ``versions``: the month's
+    :func:`files_in`, when the caller has read it already."""
     return {
-        "files": _digest(files_in(conn, period_month)),
+        "files": _digest(files_in(conn, period_month) if versions is None else versions),
         "sql": _load_sql_checksum(),
     }
 

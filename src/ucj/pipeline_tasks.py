@@ -321,8 +321,8 @@ def load_period(period: str, force: bool = False) -> dict[str, Any]:
         # A partition emptied by hand is not "unchanged", whatever the fingerprint says.
         if stored is not None and facts.coverage_fact_count(conn, period_month) == stored["coverage_facts"]:
             return {**{k: v for k, v in stored.items() if k != "file_versions"}, "reused": True}
-        inputs = fingerprint.load_inputs(conn, period_month)
         versions = fingerprint.files_in(conn, period_month)
+        inputs = fingerprint.load_inputs(conn, period_month, versions)
         previous = None if force else fingerprint.last_result(conn, "load", period)
         changed = facts.incremental_scope(conn, period_month, previous, inputs, versions)
         if changed is not None:
